@@ -1,0 +1,1 @@
+"""Magna: the OpenStack Magnum container infrastructure API, reimplemented in Python."""

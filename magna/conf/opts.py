@@ -1,0 +1,130 @@
+"""Every configuration option Magna has, grouped by subsystem, each with a default and help.
+
+``list_opts`` is also the ``oslo.config.opts`` entry point that generates ``etc/magna.conf.sample``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from oslo_config import cfg
+
+
+def _default_state_dir() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                             "state")
+    return os.path.join(base, "magna")
+
+
+DEFAULT_OPTS = [
+    cfg.StrOpt("host", default=socket.gethostname(), sample_default="<hostname>",
+               help="Name of this host; conductors register under it in /v1/mservices."),
+    cfg.StrOpt("state_dir", default=_default_state_dir(), sample_default="~/.local/state/magna",
+               help="Directory for the embedded database, the CA encryption key and driver "
+                    "state."),
+    cfg.IntOpt("service_down_time", default=180, min=1,
+               help="Seconds without a heartbeat after which a conductor is reported down."),
+]
+
+API_OPTS = [
+    cfg.HostAddressOpt("host", default="127.0.0.1", help="Address the API server binds to."),
+    cfg.PortOpt("port", default=9511, help="Port the API server listens on."),
+    cfg.IntOpt("workers", default=1, min=1, help="Number of API worker processes."),
+    cfg.IntOpt("max_limit", default=1000, min=1,
+               help="Largest number of items one collection request returns."),
+    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],
+               help="noauth trusts X-User-Id/X-Project-Id/X-Roles headers (and binds to "
+                    "loopback only); keystone validates X-Auth-Token against Keystone."),
+    cfg.IntOpt("max_request_body_size", default=114688, min=1024,
+               help="Largest request body accepted, in bytes; larger ones get 413."),
+    cfg.StrOpt("public_endpoint",
+               help="Base URL used in resource links, e.g. https://magna.example.com:9511. "
+                    "Defaults to the URL the request came in on."),
+]
+
+DATABASE_OPTS = [
+    cfg.StrOpt("connection", secret=True,
+               help="SQLAlchemy URL of the database. Defaults to SQLite in state_dir/magna.db; "
+                    "PostgreSQL example: postgresql+psycopg://user@127.0.0.1/magna."),
+    cfg.BoolOpt("auto_upgrade", default=True,
+                help="Apply pending migrations when a server starts."),
+]
+
+KEYSTONE_OPTS = [
+    cfg.URIOpt("auth_url", help="Keystone identity endpoint, e.g. http://127.0.0.1:5000/v3."),
+    cfg.StrOpt("www_authenticate_uri",
+               help="Keystone URL announced to clients in WWW-Authenticate on 401. "
+                    "Defaults to auth_url."),
+    cfg.StrOpt("username", default="magna", help="Service user that validates tokens."),
+    cfg.StrOpt("password", secret=True, help="Password of the service user."),
+    cfg.StrOpt("project_name", default="service", help="Project of the service user."),
+    cfg.StrOpt("user_domain_name", default="Default", help="Domain of the service user."),
+    cfg.StrOpt("project_domain_name", default="Default",
+               help="Domain of the service user's project."),
+    cfg.IntOpt("token_cache_time", default=300, min=0,
+               help="Seconds a validated token is cached; 0 disables the cache."),
+    cfg.IntOpt("token_cache_size", default=10000, min=1,
+               help="Largest number of validated tokens kept in the cache."),
+]
+
+QUOTA_OPTS = [
+    cfg.IntOpt("max_clusters_per_project", default=20, min=0,
+               help="Cluster quota of a project that has no explicit quota row."),
+]
+
+X509_OPTS = [
+    cfg.IntOpt("rsa_key_size", default=2048, choices=[2048, 3072, 4096],
+               help="Size of the RSA keys of cluster CAs."),
+    cfg.IntOpt("term_of_validity", default=1825, min=1,
+               help="Days a CA or a signed certificate stays valid."),
+    cfg.BoolOpt("allow_ca", default=False,
+                help="Whether a signed CSR may keep the CA flag and certificate-signing usages."),
+    cfg.ListOpt("allowed_extensions",
+                default=["keyUsage", "extendedKeyUsage", "subjectAltName", "basicConstraints",
+                         "subjectKeyIdentifier"],
+                help="CSR extensions kept when signing; others are dropped (or refused when "
+                     "critical)."),
+    cfg.ListOpt("allowed_key_usage",
+                default=["Digital Signature", "Key Encipherment", "Non Repudiation"],
+                help="Key usages kept when signing a CSR."),
+]
+
+CERTIFICATES_OPTS = [
+    cfg.StrOpt("encryption_key_file",
+               help="File holding the key that encrypts CA private keys in the database. "
+                    "Defaults to state_dir/ca-encryption.key, generated on first start."),
+]
+
+DRIVER_OPTS = [
+    cfg.ListOpt("enabled_drivers", default=["local-swarm"],
+                help="Cluster drivers to load (entry points in the magna.drivers group)."),
+]
+
+CLUSTER_TEMPLATE_OPTS = [
+    cfg.ListOpt("kubernetes_allowed_network_drivers", default=["all"],
+                help="Network drivers allowed for kubernetes templates ('all' for any "
+                     "supported)."),
+    cfg.StrOpt("kubernetes_default_network_driver", default="flannel",
+               help="Network driver of kubernetes templates that name none."),
+    cfg.ListOpt("swarm_allowed_network_drivers", default=["all"],
+                help="Network drivers allowed for swarm-mode templates ('all' for any "
+                     "supported)."),
+    cfg.StrOpt("swarm_default_network_driver", default="docker",
+               help="Network driver of swarm-mode templates that name none."),
+]
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """All option groups, for registration and for the sample generator."""
+    return [
+        ("DEFAULT", DEFAULT_OPTS),
+        ("api", API_OPTS),
+        ("database", DATABASE_OPTS),
+        ("keystone_authtoken", KEYSTONE_OPTS),
+        ("quotas", QUOTA_OPTS),
+        ("x509", X509_OPTS),
+        ("certificates", CERTIFICATES_OPTS),
+        ("drivers", DRIVER_OPTS),
+        ("cluster_template", CLUSTER_TEMPLATE_OPTS),
+    ]

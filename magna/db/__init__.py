@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy models, the engine, migrations and the one repository module."""
