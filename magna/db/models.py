@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -139,6 +139,10 @@ class Cluster(TimestampMixin, Base):
     observed_generation: Mapped[int] = mapped_column(Integer, default=0)
     desired_state: Mapped[str] = mapped_column(String(20), default="present")
     reservation: Mapped[str | None] = mapped_column(String(255))
+
+    nodegroups: Mapped[list[NodeGroup]] = relationship(
+        lazy="selectin", order_by="NodeGroup.id",
+        primaryjoin="Cluster.uuid == foreign(NodeGroup.cluster_id)", viewonly=True)
 
 
 class NodeGroup(TimestampMixin, Base):

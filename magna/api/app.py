@@ -1,0 +1,105 @@
+"""Builds the ASGI application: services, routers, error handlers and the middleware stack."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from oslo_config import cfg
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp
+
+from magna.api import errors, middleware
+from magna.api.noauth import NoAuth
+from magna.api.resources import ROUTERS
+from magna.common.exceptions import Invalid, MagnaError, MethodNotAllowed, NotFound
+from magna.crypto.keystore import KeyStore, load_or_create_key
+from magna.db import engine as db_engine
+from magna.db import migrate
+from magna.drivers.registry import DriverRegistry
+from magna.policy.enforcer import Authorizer
+from magna.services import Services
+
+LOG = logging.getLogger(__name__)
+
+
+def database_url(conf: cfg.ConfigOpts) -> str:
+    return str(conf.database.connection or db_engine.default_url(conf.state_dir))
+
+
+def build_services(conf: cfg.ConfigOpts) -> Services:
+    """Connect to the database (migrating it if configured) and load drivers and policy."""
+    url = database_url(conf)
+    if conf.database.auto_upgrade:
+        migrate.upgrade(url)
+    engine = db_engine.make_engine(url)
+    key_file = conf.certificates.encryption_key_file or os.path.join(conf.state_dir,
+                                                                     "ca-encryption.key")
+    return Services(conf=conf, sessions=db_engine.make_session_factory(engine),
+                    authz=Authorizer(conf), drivers=DriverRegistry.from_config(conf),
+                    keystore=KeyStore(load_or_create_key(key_file)))
+
+
+def _authenticator(svc: Services) -> middleware.Authenticator:
+    if svc.conf.api.auth_strategy == "keystone":
+        from magna.api.keystone import KeystoneAuth
+
+        return KeystoneAuth(svc.conf, svc.authz)
+    return NoAuth(svc.authz)
+
+
+def create_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIApp:
+    svc = services or build_services(conf)
+    app = FastAPI(title="Magna (OpenStack Magnum v1 API)", openapi_url="/v1/openapi.json",
+                  docs_url=None, redoc_url=None)
+    app.state.services = svc
+    for router in ROUTERS:
+        app.include_router(router)
+    _install_error_handlers(app)
+    stack: ASGIApp = middleware.Authenticate(app, _authenticator(svc))
+    stack = middleware.Microversion(stack)
+    stack = middleware.BodyLimit(stack, conf.api.max_request_body_size)
+    stack = middleware.RequestId(stack)
+    return middleware.NormalizePath(stack)
+
+
+def _respond(exc: MagnaError) -> JSONResponse:
+    return JSONResponse(errors.body_for(exc), status_code=exc.status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MagnaError)
+    async def magna_error(_: Request, exc: MagnaError) -> JSONResponse:
+        return _respond(exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _respond(_route_not_found())
+        if exc.status_code == 405:
+            return _respond(MethodNotAllowed("The method is not allowed for this resource."))
+        error = MagnaError(str(exc.detail))
+        error.status = exc.status_code
+        error.code = "client" if exc.status_code < 500 else "server"
+        return _respond(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+        loc = ".".join(str(p) for p in first.get("loc", ())[1:])
+        return _respond(Invalid(f"Invalid input for field/attribute {loc}. "
+                                f"{first.get('msg', '')}"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return _respond(errors.unexpected(exc))
+
+
+def _route_not_found() -> MagnaError:
+    exc = NotFound("The resource could not be found.")
+    exc.code = ""
+    return exc

@@ -1,0 +1,53 @@
+"""What a handler needs from the request: the services, the caller, the microversion, links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from magna.api.microversion import MIN_VERSION, Version
+from magna.common.context import RequestContext
+from magna.common.exceptions import NotAuthenticated
+from magna.services import Services
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def context(request: Request) -> RequestContext:
+    ctx: RequestContext | None = getattr(request.state, "context", None)
+    if ctx is None:
+        raise NotAuthenticated("The request you have made requires authentication.")
+    return ctx
+
+
+def version(request: Request) -> Version:
+    found: Version = getattr(request.state, "version", MIN_VERSION)
+    return found
+
+
+def base_url(request: Request) -> str:
+    configured = services(request).conf.api.public_endpoint
+    if configured:
+        return str(configured).rstrip("/")
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def links(request: Request, collection: str, ident: str) -> list[dict[str, Any]]:
+    base = base_url(request)
+    return [{"href": f"{base}/v1/{collection}/{ident}", "rel": "self"},
+            {"href": f"{base}/{collection}/{ident}", "rel": "bookmark"}]
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def call(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking service function in the thread pool from an async handler."""
+    return await run_in_threadpool(fn, services(request), context(request), *args, **kwargs)

@@ -1,0 +1,5 @@
+"""One module per API resource: its request schemas, its response views and thin handlers."""
+
+from magna.api.resources import clustertemplates, root
+
+ROUTERS = [root.router, clustertemplates.router]

@@ -1,0 +1,130 @@
+"""``/v1/clustertemplates``: schemas, views and handlers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field, StringConstraints
+
+from magna.api import deps, pagination
+from magna.api.validation import Body, json_body, parse
+from magna.db.models import ClusterTemplate
+from magna.services import clustertemplates as service
+
+router = APIRouter()
+
+Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+LabelValue = str | int | bool | float
+
+
+class TemplateCreate(Body):
+    uuid: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{32,36}$")] | None = None
+    name: Str255 | None = None
+    coe: Literal["kubernetes", "swarm-mode"]
+    image_id: Str255
+    flavor_id: Str255 | None = None
+    master_flavor_id: Str255 | None = None
+    dns_nameserver: Str255 | None = None
+    keypair_id: Str255 | None = None
+    external_network_id: Str255 | None = None
+    fixed_network: Str255 | None = None
+    fixed_subnet: Str255 | None = None
+    network_driver: Str255 | None = None
+    volume_driver: Str255 | None = None
+    apiserver_port: Annotated[int, Field(ge=1024, le=65535)] | None = None
+    docker_volume_size: Annotated[int, Field(ge=1)] | None = None
+    docker_storage_driver: Str255 | None = None
+    cluster_distro: Str255 | None = None
+    http_proxy: Str255 | None = None
+    https_proxy: Str255 | None = None
+    no_proxy: Str255 | None = None
+    registry_enabled: bool = False
+    labels: dict[str, LabelValue] = Field(default_factory=dict)
+    tls_disabled: bool = False
+    public: bool = False
+    hidden: bool = False
+    server_type: Str255 = "vm"
+    insecure_registry: Str255 | None = None
+    master_lb_enabled: bool = False
+    floating_ip_enabled: bool = True
+    tags: Annotated[str, StringConstraints(max_length=255)] | None = None
+    driver: Str255 | None = None
+    # Read-only attributes clients may echo back; accepted and ignored, as upstream.
+    project_id: str | None = None
+    user_id: str | None = None
+    links: list[Any] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+READ_ONLY = ("project_id", "user_id", "links", "created_at", "updated_at")
+
+
+def template_values(data: Any, argument: str = "cluster_template") -> dict[str, Any]:
+    values = parse(TemplateCreate, data, argument)
+    for name in (*READ_ONLY, "cluster_distro", "driver"):
+        values.pop(name, None)
+    return values
+
+
+def retype(doc: dict[str, Any]) -> dict[str, Any]:
+    """Validate a patched document with the create rules; keep computed fields."""
+    kept = {k: v for k, v in doc.items() if k not in (*READ_ONLY, "uuid")}
+    values = parse(TemplateCreate, kept, "cluster_template")
+    for name in READ_ONLY:
+        values.pop(name, None)
+    return {**{k: None for k in kept}, **values}
+
+
+def view(request: Request, row: ClusterTemplate, collection: str = "clustertemplates"
+         ) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for name in service.FIELDS:
+        body[name] = getattr(row, name)
+        if name == "cluster_distro":
+            body["links"] = deps.links(request, collection, row.uuid)
+    body["created_at"] = deps.iso(row.created_at)
+    body["updated_at"] = deps.iso(row.updated_at)
+    return body
+
+
+@router.get("/v1/clustertemplates")
+@router.get("/v1/clustertemplates/detail")
+def list_templates(request: Request) -> dict[str, Any]:
+    page = pagination.page_from(request)
+    detail = request.url.path.endswith("/detail")
+    rows = service.list_(deps.services(request), deps.context(request), page,
+                         rule="clustertemplate:detail" if detail else "clustertemplate:get_all")
+    items = [view(request, row) for row in rows]
+    path = "/v1/clustertemplates/detail" if detail else "/v1/clustertemplates"
+    return pagination.collection(request, "clustertemplates", items, page, path,
+                                 rows[-1].uuid if rows else None)
+
+
+@router.get("/v1/clustertemplates/{ident}")
+def show_template(request: Request, ident: str) -> dict[str, Any]:
+    row = service.get(deps.services(request), deps.context(request), ident)
+    return view(request, row)
+
+
+@router.post("/v1/clustertemplates", status_code=201)
+async def create_template(request: Request, response: Response) -> dict[str, Any]:
+    values = template_values(await json_body(request))
+    row = await deps.call(request, service.create, values)
+    response.headers["Location"] = deps.links(request, "clustertemplates", row.uuid)[0]["href"]
+    return view(request, row)
+
+
+@router.patch("/v1/clustertemplates/{ident}")
+async def update_template(request: Request, ident: str) -> dict[str, Any]:
+    ops = await json_body(request)
+    row = await deps.call(request, service.update, ident, ops, retype)
+    return view(request, row)
+
+
+@router.delete("/v1/clustertemplates/{ident}", status_code=204)
+def delete_template(request: Request, ident: str) -> Response:
+    service.delete(deps.services(request), deps.context(request), ident)
+    return Response(status_code=204)
+

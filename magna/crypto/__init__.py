@@ -1,0 +1,1 @@
+"""Cluster PKI: pure X.509 functions and the encrypted store for CA private keys."""

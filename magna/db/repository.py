@@ -1,0 +1,192 @@
+"""The only module that builds queries.
+
+Callers (the services) own the transaction: they open a session with ``session.begin()`` and pass
+it in. Lookups take a ``Scope`` that says which projects the caller may see, so tenancy is
+enforced in SQL, and an unknown or invisible resource is one and the same ``NotFound``.
+``IntegrityError`` becomes ``Conflict`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from magna.common.exceptions import Conflict, Invalid, NotFound
+from magna.db import models
+from magna.domain.names import is_uuid_like
+
+M = TypeVar("M", bound=models.Base)
+
+# Columns that are not sortable: JSON documents have no order.
+_UNSORTABLE = {"labels", "health_status_reason", "node_addresses", "node_labels", "node_taints",
+               "encrypted_private_key"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows a caller may see: one project, or all of them (admins)."""
+
+    project_id: str | None
+    all_projects: bool = False
+    include_public: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    marker: str | None = None
+    sort_key: str = "id"
+    sort_dir: str = "asc"
+
+
+def _visible(model: type[M], scope: Scope) -> ColumnElement[bool]:
+    if scope.all_projects:
+        return true()
+    own: ColumnElement[bool] = model.project_id == scope.project_id  # type: ignore[attr-defined]
+    if scope.project_id is None:
+        own = false()
+    if scope.include_public and model is models.ClusterTemplate:
+        return or_(own, and_(models.ClusterTemplate.public.is_(True),
+                             models.ClusterTemplate.hidden.is_(False)))
+    return own
+
+
+def sort_column(model: type[M], key: str) -> Any:
+    column = model.__table__.columns.get(key)  # type: ignore[attr-defined]
+    if column is None or key in _UNSORTABLE:
+        raise Invalid(f'The sort_key value "{key}" is an invalid field for sorting')
+    return column
+
+
+def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
+                 kind: str, where: Sequence[ColumnElement[bool]] = ()) -> M:
+    """Look a row up by UUID, by name, or (templates) by integer id; 404 or 409 when ambiguous."""
+    stmt = select(model).where(_visible(model, scope), *where)
+    col_uuid = model.uuid  # type: ignore[attr-defined]
+    col_name = model.name  # type: ignore[attr-defined]
+    if is_uuid_like(ident):
+        row = session.scalars(stmt.where(col_uuid == ident)).first()
+        if row is not None:
+            return row
+    rows = session.scalars(stmt.where(col_name == ident).limit(2)).all()
+    if len(rows) > 1:
+        raise Conflict(f"Multiple {kind}s exist with same name. Please use the {kind} uuid "
+                       "instead.")
+    if rows:
+        return rows[0]
+    if ident.isdigit() and model is models.ClusterTemplate:
+        row = session.scalars(stmt.where(models.ClusterTemplate.id == int(ident))).first()
+        if row is not None:
+            return row
+    raise NotFound(f"{_title(kind)} {ident} could not be found.")
+
+
+def _title(kind: str) -> str:
+    return {"clustertemplate": "ClusterTemplate", "cluster": "Cluster",
+            "nodegroup": "Nodegroup"}.get(kind, kind.capitalize())
+
+
+def list_page(session: Session, model: type[M], scope: Scope, page: Page,
+              where: Sequence[ColumnElement[bool]] = (), marker_kind: str = "resource"
+              ) -> list[M]:
+    """One page of visible rows, ordered by ``sort_key`` then ``id``, after ``marker``."""
+    column = sort_column(model, page.sort_key)
+    ident = model.id  # type: ignore[attr-defined]
+    stmt = select(model).where(_visible(model, scope), *where)
+    if page.marker is not None:
+        stmt = stmt.where(_after_marker(session, model, column, page, marker_kind))
+    if page.sort_dir == "desc":
+        stmt = stmt.order_by(column.desc().nulls_last(), ident.desc())
+    else:
+        stmt = stmt.order_by(column.asc().nulls_first(), ident.asc())
+    return list(session.scalars(stmt.limit(page.limit)).all())
+
+
+def _after_marker(session: Session, model: type[M], column: Any, page: Page,
+                  kind: str) -> ColumnElement[bool]:
+    key = model.uuid if hasattr(model, "uuid") else model.id  # type: ignore[attr-defined]
+    marker_value: Any = page.marker
+    if not hasattr(model, "uuid"):
+        if not str(page.marker).isdigit():
+            raise NotFound(f"Marker {page.marker} could not be found.")
+        marker_value = int(str(page.marker))
+    row = session.execute(select(column, model.id).where(key == marker_value)  # type: ignore
+                          ).first()
+    if row is None:
+        raise NotFound(f"Marker {page.marker} could not be found.")
+    value, marker_id = row
+    ident = model.id  # type: ignore[attr-defined]
+    if page.sort_dir == "desc":
+        if value is None:
+            return and_(column.is_(None), ident < marker_id)
+        return or_(column < value, and_(column == value, ident < marker_id), column.is_(None))
+    if value is None:
+        return or_(and_(column.is_(None), ident > marker_id), column.is_not(None))
+    return or_(column > value, and_(column == value, ident > marker_id))
+
+
+def add(session: Session, row: M, conflict_message: str) -> M:
+    """Insert a row now so that a uniqueness violation surfaces as ``Conflict``."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(conflict_message) from None
+    return row
+
+
+def template_in_use(session: Session, template_uuid: str) -> bool:
+    stmt = select(models.Cluster.id).where(models.Cluster.cluster_template_id == template_uuid)
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def count_clusters(session: Session, project_id: str | None) -> int:
+    stmt = select(func.count(models.Cluster.id)).where(models.Cluster.project_id == project_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def cluster_stats(session: Session, project_id: str | None) -> tuple[int, int]:
+    """(number of clusters, total nodes over all their nodegroups) for one project or all."""
+    clusters = select(func.count(models.Cluster.id))
+    nodes = select(func.coalesce(func.sum(models.NodeGroup.node_count), 0)).join(
+        models.Cluster, models.Cluster.uuid == models.NodeGroup.cluster_id)
+    if project_id is not None:
+        clusters = clusters.where(models.Cluster.project_id == project_id)
+        nodes = nodes.where(models.Cluster.project_id == project_id)
+    return int(session.scalar(clusters) or 0), int(session.scalar(nodes) or 0)
+
+
+def get_quota(session: Session, project_id: str, resource: str) -> models.Quota | None:
+    stmt = select(models.Quota).where(models.Quota.project_id == project_id,
+                                      models.Quota.resource == resource)
+    return session.scalars(stmt).first()
+
+
+def get_ca(session: Session, cluster_uuid: str, kind: str
+           ) -> models.CertificateAuthority | None:
+    stmt = select(models.CertificateAuthority).where(
+        models.CertificateAuthority.cluster_id == cluster_uuid,
+        models.CertificateAuthority.kind == kind)
+    return session.scalars(stmt).first()
+
+
+def list_cas(session: Session, cluster_uuid: str) -> list[models.CertificateAuthority]:
+    stmt = select(models.CertificateAuthority).where(
+        models.CertificateAuthority.cluster_id == cluster_uuid)
+    return list(session.scalars(stmt).all())
+
+
+def list_services(session: Session) -> list[models.MagnumService]:
+    return list(session.scalars(select(models.MagnumService).order_by(models.MagnumService.id)))
+
+
+def nodegroups_of(session: Session, cluster_uuid: str) -> list[models.NodeGroup]:
+    stmt = select(models.NodeGroup).where(models.NodeGroup.cluster_id == cluster_uuid
+                                          ).order_by(models.NodeGroup.id)
+    return list(session.scalars(stmt).all())

@@ -1,0 +1,1 @@
+"""The default driver: Docker Swarm-mode clusters built from network namespaces on this host."""

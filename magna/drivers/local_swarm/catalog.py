@@ -1,0 +1,57 @@
+"""What the local Swarm driver offers templates: node images, flavors, networks, keypairs.
+
+Flavors become real limits on each node's engine (vCPU and memory cgroup limits). Images describe
+the node OS and engine; every node runs the host's Docker Engine in its own namespaces. Keypairs
+are public keys in ``<state_dir>/keypairs/<name>.pub``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from magna.drivers.catalog import Flavor, Image, Keypair, Network
+
+IMAGES = (
+    Image(id="9a1d3c52-6f0e-4d5b-9d0a-1f2f6b3a5c01", name="debian-12-docker",
+          os_distro="debian", properties={"docker_engine": "docker.io (Debian 12)"}),
+    # NOTE: the original Magnum guides name Fedora Atomic images; this alias lets their
+    # walk-throughs run unchanged. The node is the same local engine either way.
+    Image(id="5e2b7a94-0c3d-4f61-8b27-6d9e0a4c7f12", name="fedora-atomic-latest",
+          os_distro="fedora-atomic", properties={"docker_engine": "docker.io (Debian 12)"}),
+)
+
+FLAVORS = (
+    Flavor(id="1", name="m1.tiny", vcpus=1, ram_mb=512, disk_gb=1),
+    Flavor(id="2", name="m1.small", vcpus=1, ram_mb=2048, disk_gb=20),
+    Flavor(id="3", name="m1.medium", vcpus=2, ram_mb=4096, disk_gb=40),
+    Flavor(id="4", name="m1.large", vcpus=2, ram_mb=8192, disk_gb=80),
+)
+
+NETWORKS = (
+    Network(id="3f0c9a8e-2b1d-4e6f-9a7c-5d4b3e2a1f00", name="public", external=True),
+)
+
+
+class LocalCatalog:
+    def __init__(self, state_dir: str) -> None:
+        self._keypair_dir = os.path.join(state_dir, "keypairs")
+
+    def images(self) -> Sequence[Image]:
+        return IMAGES
+
+    def flavors(self) -> Sequence[Flavor]:
+        return FLAVORS
+
+    def networks(self) -> Sequence[Network]:
+        return NETWORKS
+
+    def keypairs(self, project_id: str | None) -> Sequence[Keypair]:
+        if not os.path.isdir(self._keypair_dir):
+            return ()
+        found = []
+        for entry in sorted(os.listdir(self._keypair_dir)):
+            if entry.endswith(".pub"):
+                with open(os.path.join(self._keypair_dir, entry)) as handle:
+                    found.append(Keypair(name=entry[:-4], public_key=handle.read().strip()))
+        return found

@@ -1,0 +1,37 @@
+"""One place that answers "may this context do that to this target?"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from oslo_config import cfg
+from oslo_policy import policy
+
+from magna.common.context import RequestContext
+from magna.common.exceptions import NotAuthorized
+from magna.policy import rules
+
+
+class Authorizer:
+    """Wraps an oslo.policy ``Enforcer`` loaded with Magnum's defaults and the policy file."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self._enforcer = policy.Enforcer(conf)
+        self._enforcer.register_defaults(rules.list_rules())
+
+    def is_admin(self, context: RequestContext) -> bool:
+        return bool(self._enforcer.enforce("context_is_admin", {},
+                                           context.policy_credentials()))
+
+    def check(self, context: RequestContext, rule: str,
+              target: Mapping[str, Any] | None = None) -> bool:
+        creds = context.policy_credentials()
+        if target is None:
+            target = {"project_id": context.project_id, "user_id": context.user_id}
+        return bool(self._enforcer.enforce(rule, dict(target), creds))
+
+    def authorize(self, context: RequestContext, rule: str,
+                  target: Mapping[str, Any] | None = None) -> None:
+        if not self.check(context, rule, target):
+            raise NotAuthorized(f"Policy doesn't allow {rule} to be performed.")

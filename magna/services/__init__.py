@@ -1,0 +1,54 @@
+"""Use cases behind the API: authorize, validate against the catalogs, persist intent.
+
+Every public function takes the ``Services`` bundle and the caller's ``RequestContext`` and
+returns database rows (sessions do not expire on commit) or plain values. Each opens and commits
+its own transaction, so a 2xx answer means the intent is durable before the conductor is nudged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from oslo_config import cfg
+from sqlalchemy.orm import Session, sessionmaker
+
+from magna.common.context import RequestContext
+from magna.crypto.keystore import KeyStore
+from magna.db.repository import Scope
+from magna.drivers.registry import DriverRegistry
+from magna.policy.enforcer import Authorizer
+
+
+def _no_nudge(cluster_uuid: str) -> None:
+    """Default nudge: nothing listens (the conductor's periodic sweep still finds the work)."""
+
+
+@dataclass
+class Services:
+    conf: cfg.ConfigOpts
+    sessions: sessionmaker[Session]
+    authz: Authorizer
+    drivers: DriverRegistry
+    keystore: KeyStore
+    nudge: Callable[[str], None] = field(default=_no_nudge)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions.begin() as session:
+            yield session
+
+
+def scope_for(svc: Services, ctx: RequestContext, resource: str, action: str,
+              include_public: bool = False) -> Scope:
+    """Admins see every project (after the ``*_all_projects`` rule); others their own."""
+    if ctx.is_admin:
+        svc.authz.authorize(ctx, f"{resource}:{action}_all_projects")
+        return Scope(project_id=ctx.project_id, all_projects=True)
+    return Scope(project_id=ctx.project_id, include_public=include_public)
+
+
+def target_of(row: object) -> dict[str, object]:
+    return {"project_id": getattr(row, "project_id", None),
+            "user_id": getattr(row, "user_id", None)}

@@ -1,0 +1,48 @@
+"""Validates what a template or cluster names against the enabled drivers' catalogs.
+
+This is the analog of Magnum's Glance/Nova/Neutron checks, with the same 400/404 messages.
+"""
+
+from __future__ import annotations
+
+from magna.common.exceptions import Invalid, NotFound
+from magna.drivers import catalog
+from magna.drivers.base import ClusterType, Driver
+from magna.drivers.registry import DriverRegistry
+
+
+def find_image(registry: DriverRegistry, ident: str) -> catalog.Image:
+    for driver in registry.drivers:
+        image = catalog.find(driver.catalog.images(), ident)
+        if image is not None:
+            return image
+    raise Invalid(f"Image {ident} could not be found.")
+
+
+def resolve_driver(registry: DriverRegistry, *, image_id: str, server_type: str,
+                   coe: str) -> tuple[Driver, catalog.Image]:
+    image = find_image(registry, image_id)
+    if not image.os_distro:
+        raise Invalid(f"Image {image_id} doesn't contain os_distro field.")
+    driver = registry.for_type(ClusterType(server_type, image.os_distro, coe))
+    return driver, image
+
+
+def check_flavor(driver: Driver, flavor: str | None) -> None:
+    if flavor is not None and catalog.find(driver.catalog.flavors(), flavor) is None:
+        raise Invalid(f"Unable to find flavor {flavor}.")
+
+
+def check_external_network(driver: Driver, network: str | None) -> None:
+    if network is None:
+        return
+    found = catalog.find(driver.catalog.networks(), network)
+    if found is None or not found.external:
+        raise Invalid(f"Unable to find external network {network}.")
+
+
+def check_keypair(driver: Driver, keypair: str | None, project_id: str | None) -> None:
+    if keypair is None:
+        return
+    if not any(k.name == keypair for k in driver.catalog.keypairs(project_id)):
+        raise NotFound(f"Unable to find keypair {keypair}.")
