@@ -34,6 +34,7 @@ def database_url(conf: cfg.ConfigOpts) -> str:
 def build_services(conf: cfg.ConfigOpts) -> Services:
     """Connect to the database (migrating it if configured) and load drivers and policy."""
     url = database_url(conf)
+    os.makedirs(conf.state_dir, mode=0o700, exist_ok=True)
     if conf.database.auto_upgrade:
         migrate.upgrade(url)
     engine = db_engine.make_engine(url)

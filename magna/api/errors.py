@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from magna.common.exceptions import MagnaError, NotAuthenticated, UnsupportedMicroversion
@@ -17,8 +18,13 @@ from magna.common.exceptions import MagnaError, NotAuthenticated, UnsupportedMic
 LOG = logging.getLogger(__name__)
 
 
+_SENTENCE_END = re.compile(r"\.(?:\s|$)")
+
+
 def title_of(message: str) -> str:
-    return message.split(".", 1)[0] if message else ""
+    """The first sentence of the message (upstream cuts at the first period; cutting at a
+    sentence end keeps versions and file names such as "1.7" or "a.pem" intact)."""
+    return _SENTENCE_END.split(message, maxsplit=1)[0] if message else ""
 
 
 def body_for(exc: MagnaError) -> dict[str, Any]:

@@ -138,6 +138,7 @@ class Cluster(TimestampMixin, Base):
     generation: Mapped[int] = mapped_column(Integer, default=1)
     observed_generation: Mapped[int] = mapped_column(Integer, default=0)
     desired_state: Mapped[str] = mapped_column(String(20), default="present")
+    max_batch_size: Mapped[int | None] = mapped_column(Integer)
     reservation: Mapped[str | None] = mapped_column(String(255))
 
     nodegroups: Mapped[list[NodeGroup]] = relationship(
@@ -171,6 +172,7 @@ class NodeGroup(TimestampMixin, Base):
     version: Mapped[str | None] = mapped_column(String(20))
     node_labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     node_taints: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    nodes_to_remove: Mapped[list[str]] = mapped_column(JSON, default=list)
     generation: Mapped[int] = mapped_column(Integer, default=1)
     desired_state: Mapped[str] = mapped_column(String(20), default="present")
 

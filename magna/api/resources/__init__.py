@@ -1,5 +1,5 @@
 """One module per API resource: its request schemas, its response views and thin handlers."""
 
-from magna.api.resources import clustertemplates, root
+from magna.api.resources import clusters, clustertemplates, root
 
-ROUTERS = [root.router, clustertemplates.router]
+ROUTERS = [root.router, clustertemplates.router, clusters.router]

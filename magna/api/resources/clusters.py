@@ -1,0 +1,212 @@
+"""``/v1/clusters`` and its actions (resize 1.7+, upgrade 1.8+): schemas, views, handlers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field, StringConstraints
+
+from magna.api import deps, pagination
+from magna.api.microversion import Version
+from magna.api.microversion import require as require_version
+from magna.api.validation import Body, json_body, parse
+from magna.common.exceptions import Invalid
+from magna.db.models import Cluster
+from magna.domain import labels as label_rules
+from magna.domain import states
+from magna.services import clusters as service
+
+router = APIRouter()
+
+Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+ClusterName = Annotated[str, StringConstraints(min_length=1, max_length=242,
+                                               pattern=r"^[a-zA-Z][a-zA-Z0-9_.-]*$")]
+LabelValue = str | int | bool | float
+READ_ONLY = ("uuid", "project_id", "user_id", "links", "status", "status_reason", "stack_id",
+             "cluster_id", "api_address", "coe_version", "container_version", "node_addresses",
+             "master_addresses", "health_status", "health_status_reason", "created_at",
+             "updated_at", "faults", "labels_overridden", "labels_added", "labels_skipped")
+
+
+class ClusterCreate(Body):
+    name: ClusterName | None = None
+    cluster_template_id: Str255 | int
+    keypair: Str255 | None = None
+    node_count: Annotated[int, Field(ge=0)] = 1
+    master_count: Annotated[int, Field(ge=1)] = 1
+    docker_volume_size: Annotated[int, Field(ge=1)] | None = None
+    labels: dict[str, LabelValue] | None = None
+    merge_labels: bool = False
+    master_flavor_id: Str255 | None = None
+    flavor_id: Str255 | None = None
+    create_timeout: Annotated[int, Field(ge=0)] = 60
+    discovery_url: Str255 | None = None
+    fixed_network: Str255 | None = None
+    fixed_subnet: Str255 | None = None
+    floating_ip_enabled: bool | None = None
+    master_lb_enabled: bool | None = None
+    # Read-only attributes clients may echo back are accepted and ignored, as upstream.
+    uuid: Any = None
+    project_id: Any = None
+    user_id: Any = None
+    links: Any = None
+    status: Any = None
+    status_reason: Any = None
+    stack_id: Any = None
+    cluster_id: Any = None
+    api_address: Any = None
+    coe_version: Any = None
+    container_version: Any = None
+    node_addresses: Any = None
+    master_addresses: Any = None
+    health_status: Any = None
+    health_status_reason: Any = None
+    created_at: Any = None
+    updated_at: Any = None
+    faults: Any = None
+    labels_overridden: Any = None
+    labels_added: Any = None
+    labels_skipped: Any = None
+
+
+class ResizeRequest(Body):
+    node_count: Annotated[int, Field(ge=0)]
+    nodes_to_remove: list[Str255] = Field(default_factory=list)
+    nodegroup: Str255 | None = None
+
+
+class UpgradeRequest(Body):
+    cluster_template: Str255
+    max_batch_size: Annotated[int, Field(ge=1)] = 1
+    nodegroup: Str255 | None = None
+
+
+def flags_for(version: Version) -> service.ApiFlags:
+    return service.ApiFlags(zero_nodes_allowed=version >= Version(1, 10),
+                            missing_template_is_invalid=version < Version(1, 10))
+
+
+def cluster_values(data: Any, argument: str = "cluster") -> dict[str, Any]:
+    values = parse(ClusterCreate, data, argument)
+    for name in READ_ONLY:
+        values.pop(name, None)
+    return values
+
+
+def summary(request: Request, row: Cluster, version: Version,
+            template_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    masters, workers = service.counts(row)
+    body: dict[str, Any] = {
+        "uuid": row.uuid, "name": row.name, "cluster_template_id": row.cluster_template_id,
+        "keypair": row.keypair, "node_count": workers, "master_count": masters,
+        "docker_volume_size": row.docker_volume_size, "labels": row.labels,
+        "master_flavor_id": row.master_flavor_id, "flavor_id": row.flavor_id,
+        "create_timeout": row.create_timeout,
+        "links": deps.links(request, "clusters", row.uuid),
+    }
+    if version >= Version(1, 13):
+        body["cluster_id"] = row.stack_id
+    else:
+        body["stack_id"] = row.stack_id
+    body["status"] = row.status
+    return body
+
+
+def view(request: Request, row: Cluster, version: Version,
+         template_labels: dict[str, str]) -> dict[str, Any]:
+    body = summary(request, row, version)
+    nodes = [a for ng in row.nodegroups if ng.role != "master" for a in ng.node_addresses]
+    masters = [a for ng in row.nodegroups if ng.role == "master" for a in ng.node_addresses]
+    overridden, added, skipped = label_rules.compare(row.labels, template_labels)
+    body.update({
+        "status_reason": row.status_reason, "health_status": row.health_status,
+        "health_status_reason": row.health_status_reason or {},
+        "discovery_url": row.discovery_url, "api_address": row.api_address,
+        "coe_version": row.coe_version, "container_version": row.container_version,
+        "project_id": row.project_id, "user_id": row.user_id, "node_addresses": nodes,
+        "master_addresses": masters, "fixed_network": row.fixed_network,
+        "fixed_subnet": row.fixed_subnet, "floating_ip_enabled": row.floating_ip_enabled,
+        "merge_labels": False, "labels_overridden": overridden, "labels_added": added,
+        "labels_skipped": skipped, "master_lb_enabled": row.master_lb_enabled,
+        "created_at": deps.iso(row.created_at), "updated_at": deps.iso(row.updated_at),
+    })
+    return body
+
+
+def _template_labels(request: Request, rows: list[Cluster]) -> dict[str, dict[str, str]]:
+    from magna.services import clustertemplates
+
+    found = clustertemplates.labels_of(deps.services(request),
+                                       {row.cluster_template_id for row in rows})
+    return found
+
+
+@router.get("/v1/clusters")
+@router.get("/v1/clusters/detail")
+def list_clusters(request: Request) -> dict[str, Any]:
+    page = pagination.page_from(request)
+    detail = request.url.path.endswith("/detail")
+    version = deps.version(request)
+    rows = service.list_(deps.services(request), deps.context(request), page, detail=detail)
+    if detail:
+        labels = _template_labels(request, rows)
+        items = [view(request, row, version, labels.get(row.cluster_template_id, {}))
+                 for row in rows]
+    else:
+        items = [{**summary(request, row, version), "health_status": row.health_status,
+                  "merge_labels": False} for row in rows]
+    path = "/v1/clusters/detail" if detail else "/v1/clusters"
+    return pagination.collection(request, "clusters", items, page, path,
+                                 rows[-1].uuid if rows else None)
+
+
+@router.get("/v1/clusters/{ident}")
+def show_cluster(request: Request, ident: str) -> dict[str, Any]:
+    row = service.get(deps.services(request), deps.context(request), ident)
+    labels = _template_labels(request, [row]).get(row.cluster_template_id, {})
+    body = view(request, row, deps.version(request), labels)
+    if row.status in states.FAILED:
+        body["faults"] = service.faults(row)
+    return body
+
+
+@router.post("/v1/clusters", status_code=202)
+async def create_cluster(request: Request) -> dict[str, Any]:
+    values = cluster_values(await json_body(request))
+    row = await deps.call(request, service.create, values, flags_for(deps.version(request)))
+    return {"uuid": row.uuid}
+
+
+@router.patch("/v1/clusters/{ident}", status_code=202)
+async def update_cluster(request: Request, ident: str) -> dict[str, Any]:
+    ops = await json_body(request)
+    row = await deps.call(request, service.update, ident, ops,
+                          flags_for(deps.version(request)))
+    return {"uuid": row.uuid}
+
+
+@router.delete("/v1/clusters/{ident}", status_code=204)
+def delete_cluster(request: Request, ident: str) -> Response:
+    service.delete(deps.services(request), deps.context(request), ident)
+    return Response(status_code=204)
+
+
+@router.post("/v1/clusters/{ident}/actions/resize", status_code=202)
+async def resize_cluster(request: Request, ident: str) -> dict[str, Any]:
+    version = deps.version(request)
+    require_version(version, Version(1, 7))
+    data = parse(ResizeRequest, await json_body(request), "cluster_resize_req")
+    row = await deps.call(request, service.resize, ident, data, flags_for(version))
+    return {"uuid": row.uuid}
+
+
+@router.post("/v1/clusters/{ident}/actions/upgrade", status_code=202)
+async def upgrade_cluster(request: Request, ident: str) -> dict[str, Any]:
+    version = deps.version(request)
+    require_version(version, Version(1, 7))
+    if version < Version(1, 8):
+        raise Invalid("Cluster upgrade is not supported in the provided microversion.")
+    data = parse(UpgradeRequest, await json_body(request), "cluster_upgrade_req")
+    row = await deps.call(request, service.upgrade, ident, data, flags_for(version))
+    return {"uuid": row.uuid}

@@ -1,0 +1,1 @@
+"""Console entry points: ``magna`` (serve, db) and ``magna-api``."""

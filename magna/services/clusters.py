@@ -1,0 +1,382 @@
+"""Clusters: record the user's intent (create, scale, upgrade, delete) for the conductor.
+
+Every write stores the desired state and bumps ``generation`` in one transaction, then nudges
+the conductor; the answer (202) therefore never depends on a message being delivered. Status
+moves to ``*_IN_PROGRESS`` here; only the conductor, having observed the driver, moves it on.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from magna.common.context import RequestContext
+from magna.common.exceptions import Invalid, NotAuthorized, NotFound
+from magna.db import models, repository
+from magna.db.models import utcnow
+from magna.db.repository import Page, Scope
+from magna.domain import coe as coe_rules
+from magna.domain import labels as label_rules
+from magna.domain import names, patch, states
+from magna.drivers.base import ClusterType, Driver
+from magna.services import Services, catalog_check, pki, scope_for, target_of
+
+INTERNAL = ("/api_address", "/node_addresses", "/master_addresses", "/stack_id", "/cluster_id",
+            "/ca_cert_ref", "/magnum_cert_ref", "/etcd_ca_cert_ref", "/front_proxy_ca_cert_ref",
+            "/status", "/status_reason", "/coe_version", "/container_version")
+PATCHABLE = {"node_count", "health_status", "health_status_reason"}
+ZERO_NODES = "Resizing a nodegroup to zero is not supported in the provided microversion."
+
+
+@dataclass(frozen=True)
+class ApiFlags:
+    """Microversion-dependent behaviour, decided by the API layer."""
+
+    zero_nodes_allowed: bool = True
+    missing_template_is_invalid: bool = False
+
+
+def _template(session: Session, svc: Services, ctx: RequestContext, ident: str,
+              flags: ApiFlags) -> models.ClusterTemplate:
+    scope = Scope(project_id=ctx.project_id, all_projects=ctx.is_admin, include_public=True)
+    try:
+        return repository.get_by_ident(session, models.ClusterTemplate, ident, scope,
+                                       "clustertemplate")
+    except NotFound as exc:
+        if flags.missing_template_is_invalid:
+            raise Invalid(exc.message) from None
+        raise
+
+
+def driver_for(svc: Services, template: models.ClusterTemplate) -> Driver:
+    return svc.drivers.for_type(ClusterType(template.server_type, template.cluster_distro or "",
+                                            template.coe))
+
+
+def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any], flags: ApiFlags,
+           rule: str = "cluster:create") -> models.Cluster:
+    values = dict(data)
+    if values.get("node_count") == 0 and not flags.zero_nodes_allowed:
+        raise Invalid(ZERO_NODES)
+    with svc.transaction() as session:
+        template = _template(session, svc, ctx, str(values.pop("cluster_template_id")), flags)
+        driver = driver_for(svc, template)
+        spec = _inherit(template, values)
+        _check_create(svc, ctx, session, template, driver, spec, rule)
+        cluster = models.Cluster(uuid=str(uuidlib.uuid4()), project_id=ctx.project_id,
+                                 user_id=ctx.user_id, cluster_template_id=template.uuid,
+                                 status=states.CREATE_IN_PROGRESS, generation=1, **spec.cluster)
+        repository.add(session, cluster, "A cluster with that UUID already exists.")
+        for ng in _default_nodegroups(cluster, template, spec):
+            session.add(ng)
+        pki.create_ca(svc, session, cluster)
+    svc.nudge(cluster.uuid)
+    return cluster
+
+
+@dataclass
+class _Spec:
+    cluster: dict[str, Any]
+    master_count: int
+    node_count: int
+
+
+def _inherit(template: models.ClusterTemplate, values: dict[str, Any]) -> _Spec:
+    labels = label_rules.stringify(values.pop("labels", None))
+    if values.pop("merge_labels", False):
+        labels = {**template.labels, **labels}
+    elif not labels:
+        labels = dict(template.labels)
+    cluster = {
+        "name": values.get("name") or names.generate("cluster"),
+        "keypair": values.get("keypair") or template.keypair_id,
+        "docker_volume_size": values.get("docker_volume_size") or template.docker_volume_size,
+        "labels": labels,
+        "master_flavor_id": values.get("master_flavor_id") or template.master_flavor_id,
+        "flavor_id": values.get("flavor_id") or template.flavor_id,
+        "create_timeout": values.get("create_timeout", 60),
+        "discovery_url": values.get("discovery_url"),
+        "fixed_network": values.get("fixed_network") or template.fixed_network,
+        "fixed_subnet": values.get("fixed_subnet") or template.fixed_subnet,
+        "floating_ip_enabled": values.get("floating_ip_enabled", template.floating_ip_enabled),
+        "master_lb_enabled": values.get("master_lb_enabled", template.master_lb_enabled),
+    }
+    return _Spec(cluster, values.get("master_count", 1), values.get("node_count", 1))
+
+
+def _check_create(svc: Services, ctx: RequestContext, session: Session,
+                  template: models.ClusterTemplate, driver: Driver, spec: _Spec,
+                  rule: str) -> None:
+    c = spec.cluster
+    coe_rules.validate_docker_volume_size(template.docker_storage_driver,
+                                          c["docker_volume_size"])
+    if spec.master_count % 2 == 0:
+        raise Invalid(f"master nodegroup size of {spec.master_count} is invalid, size cannot "
+                      "be an even number.")
+    svc.authz.authorize(ctx, rule)
+    _check_quota(svc, session, ctx.project_id)
+    if template.hidden and not ctx.is_admin:
+        raise NotAuthorized("Not authorized.")
+    catalog_check.check_flavor(driver, c["flavor_id"])
+    catalog_check.check_flavor(driver, c["master_flavor_id"])
+    catalog_check.check_keypair(driver, c["keypair"], ctx.project_id)
+    if spec.master_count > 1 and not c["master_lb_enabled"]:
+        raise Invalid("master_count must be 1 when master_lb_enabled is False")
+
+
+def _check_quota(svc: Services, session: Session, project_id: str | None) -> None:
+    quota = repository.get_quota(session, project_id or "", "Cluster")
+    limit = quota.hard_limit if quota else svc.conf.quotas.max_clusters_per_project
+    if repository.count_clusters(session, project_id) >= limit:
+        raise NotAuthorized(f"Resource limit exceeded: You have reached the maximum clusters "
+                            f"per project, {limit}. Please delete unused clusters or ask an "
+                            "administrator to raise the quota.")
+
+
+def _default_nodegroups(cluster: models.Cluster, template: models.ClusterTemplate,
+                        spec: _Spec) -> list[models.NodeGroup]:
+    common = {"cluster_id": cluster.uuid, "project_id": cluster.project_id,
+              "labels": dict(cluster.labels), "image_id": template.image_id,
+              "docker_volume_size": cluster.docker_volume_size, "is_default": True,
+              "status": states.CREATE_IN_PROGRESS, "node_addresses": []}
+    min_nodes = cluster.labels.get("min_node_count", "0")
+    return [
+        models.NodeGroup(uuid=str(uuidlib.uuid4()), name="default-master", role="master",
+                         node_count=spec.master_count, flavor_id=cluster.master_flavor_id,
+                         min_node_count=1, **common),
+        models.NodeGroup(uuid=str(uuidlib.uuid4()), name="default-worker", role="worker",
+                         node_count=spec.node_count, flavor_id=cluster.flavor_id,
+                         min_node_count=int(min_nodes) if min_nodes.isdigit() else 0, **common),
+    ]
+
+
+def load(session: Session, svc: Services, ctx: RequestContext, ident: str,
+         action: str) -> models.Cluster:
+    scope = scope_for(svc, ctx, "cluster", action)
+    return repository.get_by_ident(session, models.Cluster, ident, scope, "cluster")
+
+
+def get(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:get"
+        ) -> models.Cluster:
+    with svc.transaction() as session:
+        cluster = load(session, svc, ctx, ident, "get_one")
+    svc.authz.authorize(ctx, rule, target_of(cluster))
+    return cluster
+
+
+def list_(svc: Services, ctx: RequestContext, page: Page, detail: bool = False,
+          rule: str | None = None) -> list[models.Cluster]:
+    svc.authz.authorize(ctx, rule or ("cluster:detail" if detail else "cluster:get_all"))
+    scope = scope_for(svc, ctx, "cluster", "detail" if detail else "get_all")
+    with svc.transaction() as session:
+        return repository.list_page(session, models.Cluster, scope, page)
+
+
+def default_nodegroup(cluster: models.Cluster, role: str) -> models.NodeGroup | None:
+    return next((ng for ng in cluster.nodegroups if ng.is_default and ng.role == role), None)
+
+
+def counts(cluster: models.Cluster) -> tuple[int, int]:
+    """(master_count, node_count) summed over the cluster's nodegroups."""
+    masters = sum(ng.node_count for ng in cluster.nodegroups if ng.role == "master")
+    workers = sum(ng.node_count for ng in cluster.nodegroups if ng.role != "master")
+    return masters, workers
+
+
+def document(cluster: models.Cluster) -> dict[str, Any]:
+    """The patchable view of a cluster: Magnum's fields with derived counts."""
+    masters, workers = counts(cluster)
+    doc = {k: getattr(cluster, k) for k in (
+        "uuid", "name", "cluster_template_id", "keypair", "docker_volume_size", "labels",
+        "master_flavor_id", "flavor_id", "create_timeout", "discovery_url", "status",
+        "status_reason", "health_status", "health_status_reason", "api_address", "coe_version",
+        "container_version", "project_id", "user_id", "fixed_network", "fixed_subnet",
+        "floating_ip_enabled", "master_lb_enabled", "stack_id")}
+    worker = default_nodegroup(cluster, "worker")
+    doc.update(node_count=worker.node_count if worker else workers, master_count=masters,
+               cluster_id=cluster.stack_id, node_addresses=[], master_addresses=[])
+    return doc
+
+
+def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiFlags,
+           rule: str = "cluster:update") -> models.Cluster:
+    with svc.transaction() as session:
+        cluster = load(session, svc, ctx, ident, "update")
+        svc.authz.authorize(ctx, rule, target_of(cluster))
+        before = document(cluster)
+        after = patch.apply(before, ops, internal=INTERNAL)
+        changed = patch.changed_fields(before, after)
+        if changed - PATCHABLE:
+            refused = ", ".join(sorted(changed - PATCHABLE))
+            raise Invalid(f"cannot change cluster property(ies) {refused}.")
+        if changed & {"health_status", "health_status_reason"}:
+            svc.authz.authorize(ctx, "cluster:update_health_status")
+            _set_health(cluster, after)
+        if "node_count" in changed:
+            count = _node_count(after["node_count"], flags)
+            worker = default_nodegroup(cluster, "worker")
+            if worker is None:
+                raise Invalid("The cluster has no default worker nodegroup to scale.")
+            _scale(session, cluster, worker, count, [])
+        if changed:
+            cluster.updated_at = utcnow()
+    if "node_count" in changed:
+        svc.nudge(cluster.uuid)
+    return cluster
+
+
+def _node_count(value: Any, flags: ApiFlags) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"Invalid input for field/attribute node_count. Value: '{value}'. "
+                      "Value should be an integer.") from None
+    if count < 0 or isinstance(value, bool):
+        raise Invalid(f"Invalid input for field/attribute node_count. Value: '{value}'. "
+                      "Value should be greater or equal to 0")
+    if count == 0 and not flags.zero_nodes_allowed:
+        raise Invalid(ZERO_NODES)
+    return count
+
+
+def _set_health(cluster: models.Cluster, after: Mapping[str, Any]) -> None:
+    status = after["health_status"]
+    if status is not None and status not in states.HEALTH_STATUSES:
+        raise Invalid(f"Invalid input for field/attribute health_status. Value: '{status}'. "
+                      f"Value should be one of: {', '.join(states.HEALTH_STATUSES)}")
+    reason = label_rules.literal(after["health_status_reason"] or {}, dict,
+                                 "health_status_reason")
+    cluster.health_status = status
+    cluster.health_status_reason = label_rules.stringify(reason)
+
+
+def ensure_mutable(cluster: models.Cluster, verb: str = "Updating") -> None:
+    """A cluster being deleted takes no further changes; anything else records the intent."""
+    if cluster.desired_state == "absent" or cluster.status in (states.DELETE_IN_PROGRESS,
+                                                               states.DELETE_COMPLETE):
+        raise Invalid(f'{verb} a cluster when status is "{cluster.status}" is not supported.')
+
+
+def _scale(session: Session, cluster: models.Cluster, nodegroup: models.NodeGroup, count: int,
+           nodes_to_remove: list[str]) -> None:
+    ensure_mutable(cluster)
+    nodegroup.node_count = count
+    nodegroup.nodes_to_remove = list(nodes_to_remove)
+    nodegroup.generation += 1
+    mark_updating(cluster, nodegroup)
+
+
+def mark_updating(cluster: models.Cluster, nodegroup: models.NodeGroup | None = None) -> None:
+    """Record a new desired state: a cluster still being created just keeps creating."""
+    cluster.generation += 1
+    now = utcnow()
+    if cluster.status != states.CREATE_IN_PROGRESS:
+        cluster.status = states.UPDATE_IN_PROGRESS
+        cluster.status_reason = None
+    if nodegroup is not None:
+        if nodegroup.status not in (states.CREATE_IN_PROGRESS, None):
+            nodegroup.status = states.UPDATE_IN_PROGRESS
+        nodegroup.updated_at = now
+    cluster.updated_at = now
+
+
+def resize(svc: Services, ctx: RequestContext, ident: str, data: Mapping[str, Any],
+           flags: ApiFlags, rule: str = "cluster:resize") -> models.Cluster:
+    count = _node_count(data["node_count"], flags)
+    with svc.transaction() as session:
+        cluster = load(session, svc, ctx, ident, "update")
+        svc.authz.authorize(ctx, rule, target_of(cluster))
+        nodegroup = _resize_target(session, cluster, data.get("nodegroup"))
+        if nodegroup.role == "master":
+            raise Invalid("Resizing the master nodegroup is not supported by this driver.")
+        high = nodegroup.max_node_count
+        if count < nodegroup.min_node_count or (high is not None and count > high):
+            raise Invalid(f"Resizing {nodegroup.name} outside the allowed range: "
+                          f"min_node_count = {nodegroup.min_node_count}, "
+                          f"max_node_count = {high}")
+        _scale(session, cluster, nodegroup, count, list(data.get("nodes_to_remove") or []))
+    svc.nudge(cluster.uuid)
+    return cluster
+
+
+def _resize_target(session: Session, cluster: models.Cluster, ident: str | None
+                   ) -> models.NodeGroup:
+    if ident is None:
+        worker = default_nodegroup(cluster, "worker")
+        if worker is None:
+            raise Invalid("The cluster has no default worker nodegroup.")
+        return worker
+    return find_nodegroup(cluster, ident)
+
+
+def find_nodegroup(cluster: models.Cluster, ident: str) -> models.NodeGroup:
+    matches = [ng for ng in cluster.nodegroups if ng.uuid == ident or ng.name == ident]
+    if not matches:
+        raise NotFound(f"Nodegroup {ident} could not be found.")
+    return matches[0]
+
+
+def upgrade(svc: Services, ctx: RequestContext, ident: str, data: Mapping[str, Any],
+            flags: ApiFlags, rule: str = "cluster:upgrade") -> models.Cluster:
+    from magna.common.exceptions import Conflict
+
+    with svc.transaction() as session:
+        cluster = load(session, svc, ctx, ident, "upgrade")
+        svc.authz.authorize(ctx, rule, target_of(cluster))
+        target = _template(session, svc, ctx, str(data["cluster_template"]), ApiFlags())
+        ensure_mutable(cluster, "Upgrading")
+        ng_ident = data.get("nodegroup")
+        nodegroup = find_nodegroup(cluster, ng_ident) if ng_ident else None
+        if nodegroup is not None and not nodegroup.is_default and \
+                target.uuid != cluster.cluster_template_id:
+            raise Conflict("Cluster Template is not valid for upgrade: Nodegroup "
+                           f"{nodegroup.name} can be upgraded only to match cluster's template "
+                           f"({cluster.cluster_template_id}).")
+        current = _template(session, svc, ctx, cluster.cluster_template_id, ApiFlags())
+        if target.coe != current.coe:
+            raise Invalid("Cluster Template is not valid for upgrade: the COE "
+                          f"{target.coe} differs from the cluster's {current.coe}.")
+        driver_for(svc, target)
+        _apply_upgrade(cluster, target, nodegroup, data.get("max_batch_size", 1))
+    svc.nudge(cluster.uuid)
+    return cluster
+
+
+def _apply_upgrade(cluster: models.Cluster, target: models.ClusterTemplate,
+                   nodegroup: models.NodeGroup | None, max_batch_size: int) -> None:
+    groups = [nodegroup] if nodegroup is not None else list(cluster.nodegroups)
+    if nodegroup is None or nodegroup.is_default:
+        cluster.cluster_template_id = target.uuid
+    cluster.max_batch_size = max_batch_size
+    for ng in groups:
+        ng.image_id = target.image_id
+        ng.generation += 1
+        mark_updating(cluster, ng)
+    if not groups:
+        mark_updating(cluster)
+
+
+def delete(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:delete"
+           ) -> None:
+    with svc.transaction() as session:
+        cluster = load(session, svc, ctx, ident, "delete")
+        svc.authz.authorize(ctx, rule, target_of(cluster))
+        if cluster.desired_state != "absent":
+            cluster.desired_state = "absent"
+            cluster.generation += 1
+        cluster.status = states.DELETE_IN_PROGRESS
+        cluster.status_reason = None
+        cluster.updated_at = utcnow()
+        for ng in cluster.nodegroups:
+            ng.status = states.DELETE_IN_PROGRESS
+    svc.nudge(cluster.uuid)
+
+
+def faults(cluster: models.Cluster) -> dict[str, str]:
+    return {ng.name: ng.status_reason or "" for ng in cluster.nodegroups
+            if ng.status in states.FAILED}
+
