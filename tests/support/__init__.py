@@ -1,0 +1,1 @@
+"""Test helpers: backing services, a real server process, request factories."""
