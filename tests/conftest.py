@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,10 @@ from oslo_config import cfg
 from starlette.testclient import TestClient
 
 from magna import conf as magna_conf
+from tests.keystone_server import keystone  # noqa: F401
 from tests.support import backing
 from tests.support.api import ApiClient
 
-warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 
 def make_conf(state_dir: Path, db_url: str | None = None,

@@ -53,8 +53,8 @@ def validate_template(*, coe: str, server_type: str, network_driver: str | None,
 
 def validate_docker_volume_size(storage_driver: str | None, size: int | None) -> None:
     if storage_driver == "devicemapper" and size is not None and size < 3:
-        raise Invalid("docker volume size %s GB is not valid, expecting minimum value 3GB for "
-                      "devicemapper storage driver." % size)
+        raise Invalid(f"docker volume size {size} GB is not valid, expecting minimum value 3GB "
+                      "for devicemapper storage driver.")
 
 
 def validate_dns_nameserver(value: str | None) -> None:
