@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from oslo_config import cfg
+from oslo_policy import opts as policy_opts
 
 from magna.conf import opts
 
@@ -27,6 +28,7 @@ def load(args: Sequence[str] = (), config_files: Sequence[str] | None = None,
     conf = cfg.ConfigOpts()
     for group, options in opts.list_opts():
         conf.register_opts(options, group=None if group == "DEFAULT" else group)
+    policy_opts.set_defaults(conf)
     default_files = list(config_files) if config_files is not None else None
     conf(list(args), project="magna", default_config_files=default_files,
          validate_default_values=True)

@@ -17,7 +17,7 @@ def _default_state_dir() -> str:
     return os.path.join(base, "magna")
 
 
-DEFAULT_OPTS = [
+DEFAULT_OPTS: list[cfg.Opt] = [
     cfg.StrOpt("host", default=socket.gethostname(), sample_default="<hostname>",
                help="Name of this host; conductors register under it in /v1/mservices."),
     cfg.StrOpt("state_dir", default=_default_state_dir(), sample_default="~/.local/state/magna",
@@ -27,7 +27,7 @@ DEFAULT_OPTS = [
                help="Seconds without a heartbeat after which a conductor is reported down."),
 ]
 
-API_OPTS = [
+API_OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt("host", default="127.0.0.1", help="Address the API server binds to."),
     cfg.PortOpt("port", default=9511, help="Port the API server listens on."),
     cfg.IntOpt("workers", default=1, min=1, help="Number of API worker processes."),
@@ -43,7 +43,7 @@ API_OPTS = [
                     "Defaults to the URL the request came in on."),
 ]
 
-DATABASE_OPTS = [
+DATABASE_OPTS: list[cfg.Opt] = [
     cfg.StrOpt("connection", secret=True,
                help="SQLAlchemy URL of the database. Defaults to SQLite in state_dir/magna.db; "
                     "PostgreSQL example: postgresql+psycopg://user@127.0.0.1/magna."),
@@ -51,7 +51,7 @@ DATABASE_OPTS = [
                 help="Apply pending migrations when a server starts."),
 ]
 
-KEYSTONE_OPTS = [
+KEYSTONE_OPTS: list[cfg.Opt] = [
     cfg.URIOpt("auth_url", help="Keystone identity endpoint, e.g. http://127.0.0.1:5000/v3."),
     cfg.StrOpt("www_authenticate_uri",
                help="Keystone URL announced to clients in WWW-Authenticate on 401. "
@@ -68,12 +68,12 @@ KEYSTONE_OPTS = [
                help="Largest number of validated tokens kept in the cache."),
 ]
 
-QUOTA_OPTS = [
+QUOTA_OPTS: list[cfg.Opt] = [
     cfg.IntOpt("max_clusters_per_project", default=20, min=0,
                help="Cluster quota of a project that has no explicit quota row."),
 ]
 
-X509_OPTS = [
+X509_OPTS: list[cfg.Opt] = [
     cfg.IntOpt("rsa_key_size", default=2048, choices=[2048, 3072, 4096],
                help="Size of the RSA keys of cluster CAs."),
     cfg.IntOpt("term_of_validity", default=1825, min=1,
@@ -90,18 +90,18 @@ X509_OPTS = [
                 help="Key usages kept when signing a CSR."),
 ]
 
-CERTIFICATES_OPTS = [
+CERTIFICATES_OPTS: list[cfg.Opt] = [
     cfg.StrOpt("encryption_key_file",
                help="File holding the key that encrypts CA private keys in the database. "
                     "Defaults to state_dir/ca-encryption.key, generated on first start."),
 ]
 
-DRIVER_OPTS = [
+DRIVER_OPTS: list[cfg.Opt] = [
     cfg.ListOpt("enabled_drivers", default=["local-swarm"],
                 help="Cluster drivers to load (entry points in the magna.drivers group)."),
 ]
 
-CLUSTER_TEMPLATE_OPTS = [
+CLUSTER_TEMPLATE_OPTS: list[cfg.Opt] = [
     cfg.ListOpt("kubernetes_allowed_network_drivers", default=["all"],
                 help="Network drivers allowed for kubernetes templates ('all' for any "
                      "supported)."),

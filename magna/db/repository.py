@@ -57,7 +57,7 @@ def _visible(model: type[M], scope: Scope) -> ColumnElement[bool]:
 
 
 def sort_column(model: type[M], key: str) -> Any:
-    column = model.__table__.columns.get(key)  # type: ignore[attr-defined]
+    column = model.__table__.columns.get(key)
     if column is None or key in _UNSORTABLE:
         raise Invalid(f'The sort_key value "{key}" is an invalid field for sorting')
     return column
@@ -190,3 +190,54 @@ def nodegroups_of(session: Session, cluster_uuid: str) -> list[models.NodeGroup]
     stmt = select(models.NodeGroup).where(models.NodeGroup.cluster_id == cluster_uuid
                                           ).order_by(models.NodeGroup.id)
     return list(session.scalars(stmt).all())
+
+
+def get_nodegroup(session: Session, cluster_uuid: str, ident: str, scope: Scope
+                  ) -> models.NodeGroup:
+    """A nodegroup of one cluster by UUID or name (names are unique within a cluster)."""
+    return get_by_ident(session, models.NodeGroup, ident, scope, "nodegroup",
+                        where=[models.NodeGroup.cluster_id == cluster_uuid])
+
+
+def list_nodegroups(session: Session, cluster_uuid: str, scope: Scope, page: Page,
+                    role: str | None = None) -> list[models.NodeGroup]:
+    """One page of a cluster's visible nodegroups, optionally of one role."""
+    where = [models.NodeGroup.cluster_id == cluster_uuid]
+    if role:
+        where.append(models.NodeGroup.role == role)
+    return list_page(session, models.NodeGroup, scope, page, where)
+
+
+def get_template_by_uuid(session: Session, template_uuid: str) -> models.ClusterTemplate:
+    """The template a cluster was built from, whoever owns it (the cluster already names it)."""
+    return get_by_ident(session, models.ClusterTemplate, template_uuid,
+                        Scope(project_id=None, all_projects=True), "clustertemplate")
+
+
+def _service_row(session: Session, host: str, binary: str) -> models.MagnumService | None:
+    stmt = select(models.MagnumService).where(models.MagnumService.host == host,
+                                              models.MagnumService.binary == binary)
+    return session.scalars(stmt.with_for_update()).first()
+
+
+def upsert_service_heartbeat(session: Session, host: str, binary: str
+                             ) -> models.MagnumService:
+    """One heartbeat of ``(host, binary)``: create its row on the first beat, then count it.
+
+    Every beat increments ``report_count`` and stamps ``updated_at`` and ``last_seen_up``,
+    which is what ``/v1/mservices`` derives ``up``/``down`` from.
+    """
+    row = _service_row(session, host, binary)
+    if row is None:
+        try:
+            row = add(session, models.MagnumService(host=host, binary=binary, report_count=0),
+                      f"Service {binary} on host {host} already exists.")
+        except Conflict:
+            # NOTE: another process registered the same host and binary first; count on its row.
+            row = _service_row(session, host, binary)
+            assert row is not None
+    now = models.utcnow()
+    row.report_count += 1
+    row.updated_at = now
+    row.last_seen_up = now
+    return row

@@ -67,7 +67,7 @@ def apply(doc: dict[str, Any], patch: Any, *, internal: Iterable[str] = (),
     return result
 
 
-def _check_op(doc: dict[str, Any], item: dict[str, Any], internal: set[str],
+def _check_op(doc: dict[str, Any], item: dict[str, Any], internal: frozenset[str] | set[str],
               mandatory: set[str]) -> None:
     path: str = item["path"]
     top = "/" + path.split("/")[1]

@@ -139,7 +139,7 @@ def _check_quota(svc: Services, session: Session, project_id: str | None) -> Non
 
 def _default_nodegroups(cluster: models.Cluster, template: models.ClusterTemplate,
                         spec: _Spec) -> list[models.NodeGroup]:
-    common = {"cluster_id": cluster.uuid, "project_id": cluster.project_id,
+    common: dict[str, Any] = {"cluster_id": cluster.uuid, "project_id": cluster.project_id,
               "labels": dict(cluster.labels), "image_id": template.image_id,
               "docker_volume_size": cluster.docker_volume_size, "is_default": True,
               "status": states.CREATE_IN_PROGRESS, "node_addresses": []}
