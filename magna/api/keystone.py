@@ -103,7 +103,8 @@ class KeystoneAuth:
 
     async def authenticate(self, headers: dict[str, str]) -> RequestContext:
         token = headers.get("x-auth-token", "").strip()
-        if not token:
+        # NOTE: Keystone tokens are printable ASCII; anything else could not even be sent on.
+        if not token or not (token.isascii() and token.isprintable()):
             raise NotAuthenticated(UNAUTHENTICATED)
         cached = self._cached(token)
         if cached is not None:
