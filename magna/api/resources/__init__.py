@@ -1,5 +1,15 @@
 """One module per API resource: its request schemas, its response views and thin handlers."""
 
-from magna.api.resources import clusters, clustertemplates, root
+from magna.api.resources import (
+    baymodels,
+    bays,
+    clusters,
+    clustertemplates,
+    mservices,
+    quotas,
+    root,
+    stats,
+)
 
 ROUTERS = [root.router, clustertemplates.router, clusters.router]
+ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
