@@ -30,7 +30,8 @@ def cluster_stats(svc: Services, ctx: RequestContext, project_id: str | None,
         raise Invalid(f"Invalid stats type. Allowed values are '{','.join(ALLOWED_TYPES)}'")
     if not ctx.is_admin:
         project_id = project_id or ctx.project_id
-        if project_id != ctx.project_id:
+        # NOTE: a caller without a project must not fall through to "all projects".
+        if project_id is None or project_id != ctx.project_id:
             raise NotAuthorized("Not authorized.")
     with svc.transaction() as session:
         clusters, nodes = repository.cluster_stats(session, project_id or None)

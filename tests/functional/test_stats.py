@@ -53,3 +53,9 @@ def test_caller_without_a_role_is_refused(api: ApiClient) -> None:
 
 def test_stats_are_served_at_the_minimum_version(api: ApiClient) -> None:
     assert api.at_version(None).get("/v1/stats").status_code == 200
+
+
+def test_a_caller_without_a_project_never_sees_everyone(two_projects: ApiClient) -> None:
+    projectless = ApiClient(two_projects.client, {"X-User-Id": "u1", "X-Roles": "reader"})
+    response = projectless.get("/v1/stats")
+    assert response.status_code == 403, response.text
