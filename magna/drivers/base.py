@@ -36,3 +36,16 @@ class Driver(abc.ABC):
 
     def supports(self, cluster_type: ClusterType) -> bool:
         return cluster_type in self.provides
+
+
+class CredentialRotation(abc.ABC):
+    """Optional ability: replace the cloud credential a cluster uses (e.g. an application
+    credential). The API accepts ``PATCH /v1/credentials/{cluster}`` only for drivers that are
+    instances of this class."""
+
+    @abc.abstractmethod
+    def rotate_credential(self, cluster_uuid: str) -> None:
+        """Issue a new credential for the cluster, hand it to the cluster, revoke the old one.
+
+        Idempotent: called again after a failure, it converges to one valid credential.
+        """

@@ -3,13 +3,17 @@
 from magna.api.resources import (
     baymodels,
     bays,
+    certificates,
     clusters,
     clustertemplates,
+    credentials,
     mservices,
+    nodegroups,
     quotas,
     root,
     stats,
 )
 
 ROUTERS = [root.router, clustertemplates.router, clusters.router]
+ROUTERS += [nodegroups.router, certificates.router, credentials.router]
 ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
