@@ -1,37 +1,86 @@
-"""Shared fixtures: configuration, an in-process API on SQLite or PostgreSQL, a real server."""
+"""Shared fixtures: configuration, an in-process API on SQLite or PostgreSQL, a real server.
+
+Databases are migrated once per session: SQLite tests copy a migrated file, PostgreSQL tests
+share one migrated database that is truncated before each test. Migration tests use
+``empty_db_url`` for a database nothing has touched.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from oslo_config import cfg
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from magna import conf as magna_conf
+from magna.db import migrate
+from magna.db.models import Base
 from tests.keystone_server import keystone  # noqa: F401
 from tests.support import backing
 from tests.support.api import ApiClient
 
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 def make_conf(state_dir: Path, db_url: str | None = None,
               **overrides: dict[str, Any]) -> cfg.ConfigOpts:
     groups: dict[str, dict[str, Any]] = {"DEFAULT": {"state_dir": str(state_dir)}}
     if db_url:
-        groups["database"] = {"connection": db_url}
+        groups["database"] = {"connection": db_url, "auto_upgrade": False}
     for group, values in overrides.items():
         groups.setdefault(group, {}).update(values)
     return magna_conf.load([], [], overrides=groups)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "magna.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    with backing.postgres_database() as url:
+        migrate.upgrade(url)
+        yield url
+
+
+def _empty(url: str) -> None:
+    """Delete every row and restart the id sequences (cheaper than TRUNCATE's new files)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+                connection.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), 1, false)"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every test using this runs twice: on the embedded SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'magna.db'}"
+        path = tmp_path / "magna.db"
+        shutil.copy(request.getfixturevalue("migrated_sqlite"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("migrated_postgres")
+    _empty(url)
+    return url
+
+
+@pytest.fixture(params=DATABASES)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no migration has touched, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     with backing.postgres_database() as url:
         yield url

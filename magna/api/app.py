@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,13 +57,21 @@ def _authenticator(svc: Services) -> middleware.Authenticator:
 
 def create_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIApp:
     svc = services or build_services(conf)
+    authenticator = _authenticator(svc)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await authenticator.aclose()
+        svc.close()
+
     app = FastAPI(title="Magna (OpenStack Magnum v1 API)", openapi_url="/v1/openapi.json",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.services = svc
     for router in ROUTERS:
         app.include_router(router)
     _install_error_handlers(app)
-    stack: ASGIApp = middleware.Authenticate(app, _authenticator(svc))
+    stack: ASGIApp = middleware.Authenticate(app, authenticator)
     stack = middleware.Microversion(stack)
     stack = middleware.BodyLimit(stack, conf.api.max_request_body_size)
     stack = middleware.RequestId(stack)

@@ -115,6 +115,12 @@ class KeystoneAuth:
         self._remember(token, context, _parse_time(body["token"]["expires_at"]))
         return context
 
+    async def aclose(self) -> None:
+        """Close the pooled HTTP connections to Keystone (at application shutdown)."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
     def challenge_headers(self) -> list[tuple[bytes, bytes]]:
         uri = self._opts.www_authenticate_uri or self._auth_url
         return [(b"www-authenticate", f'Keystone uri="{uri}"'.encode())]

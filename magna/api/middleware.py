@@ -134,6 +134,8 @@ class Authenticator(Protocol):
 
     def challenge_headers(self) -> list[tuple[bytes, bytes]]: ...
 
+    async def aclose(self) -> None: ...
+
 
 class Authenticate:
     def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:

@@ -31,5 +31,8 @@ class NoAuth:
         return RequestContext(**{**context.__dict__,
                                  "is_admin": self.authorizer.is_admin(context)})
 
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
     def challenge_headers(self) -> list[tuple[bytes, bytes]]:
         return []

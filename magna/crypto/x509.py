@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from magna.common.exceptions import Invalid
 
@@ -31,6 +31,20 @@ KEY_USAGES = {
     "CRL Sign": "crl_sign",
 }
 _CA_USAGES = {"key_cert_sign", "crl_sign"}
+
+# Names used in [x509] allowed_extensions (OpenSSL's short names).
+EXTENSION_NAMES = {
+    ExtensionOID.KEY_USAGE: "keyUsage",
+    ExtensionOID.EXTENDED_KEY_USAGE: "extendedKeyUsage",
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME: "subjectAltName",
+    ExtensionOID.BASIC_CONSTRAINTS: "basicConstraints",
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER: "subjectKeyIdentifier",
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: "authorityKeyIdentifier",
+    ExtensionOID.NAME_CONSTRAINTS: "nameConstraints",
+    ExtensionOID.CRL_DISTRIBUTION_POINTS: "cRLDistributionPoints",
+    ExtensionOID.CERTIFICATE_POLICIES: "certificatePolicies",
+    ExtensionOID.AUTHORITY_INFORMATION_ACCESS: "authorityInfoAccess",
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,7 @@ def filter_extensions(extensions: Iterable[x509.Extension[x509.ExtensionType]],
     """Keep allowed extensions; drop disallowed ones, refuse disallowed critical ones."""
     kept: list[x509.Extension[x509.ExtensionType]] = []
     for ext in extensions:
-        name = getattr(ext.oid, "_name", ext.oid.dotted_string)
+        name = EXTENSION_NAMES.get(ext.oid, ext.oid.dotted_string)
         if isinstance(ext.value, x509.SubjectKeyIdentifier | x509.AuthorityKeyIdentifier):
             continue  # recomputed by the signer
         if name not in policy.allowed_extensions:

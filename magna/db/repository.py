@@ -24,7 +24,7 @@ M = TypeVar("M", bound=models.Base)
 
 # Columns that are not sortable: JSON documents have no order.
 _UNSORTABLE = {"labels", "health_status_reason", "node_addresses", "node_labels", "node_taints",
-               "encrypted_private_key"}
+               "nodes_to_remove", "encrypted_private_key"}
 
 
 @dataclass(frozen=True)

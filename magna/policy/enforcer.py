@@ -12,6 +12,9 @@ from magna.common.context import RequestContext
 from magna.common.exceptions import NotAuthorized
 from magna.policy import rules
 
+NO_PROJECT = "\x00no-project"
+NO_USER = "\x00no-user"
+
 
 class Authorizer:
     """Wraps an oslo.policy ``Enforcer`` loaded with Magnum's defaults and the policy file."""
@@ -27,6 +30,12 @@ class Authorizer:
     def check(self, context: RequestContext, rule: str,
               target: Mapping[str, Any] | None = None) -> bool:
         creds = context.policy_credentials()
+        # NOTE: oslo.policy compares string forms, so a caller without a project would match a
+        # target without one ("None" == "None"). A caller with no project owns no project.
+        if creds.get("project_id") is None:
+            creds["project_id"] = NO_PROJECT
+        if creds.get("user_id") is None:
+            creds["user_id"] = NO_USER
         if target is None:
             target = {"project_id": context.project_id, "user_id": context.user_id}
         return bool(self._enforcer.enforce(rule, dict(target), creds))

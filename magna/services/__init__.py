@@ -34,6 +34,12 @@ class Services:
     keystore: KeyStore
     nudge: Callable[[str], None] = field(default=_no_nudge)
 
+    def close(self) -> None:
+        """Release database connections (at shutdown, and between tests)."""
+        bind = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.sessions.begin() as session:

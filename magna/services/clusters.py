@@ -74,6 +74,8 @@ def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any], flags: A
         for ng in _default_nodegroups(cluster, template, spec):
             session.add(ng)
         pki.create_ca(svc, session, cluster)
+        session.flush()
+        session.refresh(cluster, attribute_names=["nodegroups"])
     svc.nudge(cluster.uuid)
     return cluster
 

@@ -11,9 +11,9 @@ from magna.db import migrate
 from magna.db.models import Base
 
 
-def test_upgrade_creates_every_table(db_url: str) -> None:
-    migrate.upgrade(db_url)
-    engine = create_engine(db_url)
+def test_upgrade_creates_every_table(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
     try:
         tables = set(inspect(engine).get_table_names())
     finally:
@@ -22,9 +22,9 @@ def test_upgrade_creates_every_table(db_url: str) -> None:
     assert "alembic_version" in tables
 
 
-def test_migrated_schema_matches_the_models(db_url: str) -> None:
-    migrate.upgrade(db_url)
-    engine = create_engine(db_url)
+def test_migrated_schema_matches_the_models(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -34,12 +34,12 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
     assert differences == []
 
 
-def test_each_revision_applies_in_order(db_url: str) -> None:
-    script = ScriptDirectory.from_config(migrate.alembic_config(db_url))
+def test_each_revision_applies_in_order(empty_db_url: str) -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config(empty_db_url))
     revisions = list(reversed(list(script.walk_revisions())))
     for revision in revisions:
-        migrate.upgrade(db_url, revision.revision)
-    engine = create_engine(db_url)
+        migrate.upgrade(empty_db_url, revision.revision)
+    engine = create_engine(empty_db_url)
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_heads()
@@ -48,10 +48,10 @@ def test_each_revision_applies_in_order(db_url: str) -> None:
     assert current == tuple(script.get_heads())
 
 
-def test_upgrade_twice_is_harmless(db_url: str) -> None:
-    migrate.upgrade(db_url)
-    migrate.upgrade(db_url)
-    engine = create_engine(db_url)
+def test_upgrade_twice_is_harmless(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url)
+    migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_heads()

@@ -48,3 +48,15 @@ def test_a_policy_file_overrides_the_defaults(tmp_path: Path) -> None:
         assert_error(api.get("/v1/clusters"), 403, "cluster:get_all")
         auditor = api.as_user("admin", roles="auditor")
         assert auditor.get("/v1/clusters").status_code == 200
+
+
+def test_a_caller_without_a_project_owns_nothing(tmp_path: Path) -> None:
+    from magna.common.context import RequestContext
+    from magna.policy.enforcer import Authorizer
+
+    authz = Authorizer(make_conf(tmp_path))
+    projectless = RequestContext(user_id=None, project_id=None, roles=("member", "reader"))
+    assert not authz.check(projectless, "cluster:get", {"project_id": None, "user_id": None})
+    assert not authz.check(projectless, "cluster:create")
+    member = RequestContext(user_id="u", project_id="p", roles=("member", "reader"))
+    assert authz.check(member, "cluster:get", {"project_id": "p", "user_id": "u"})
