@@ -237,7 +237,7 @@ def test_template_delete(magna: Magna) -> None:
     remaining, gone = magna.many(("cluster", "template", "list", "--limit", "10", "-f", "json"),
                                  ("cluster", "template", "show", "t4"), ok=False)
     assert remaining.rc == 0
-    assert [t["name"] for t in remaining.json()] == ["t1", "t2"]
+    assert sorted(t["name"] for t in remaining.json()) == ["t1", "t2"]
     assert gone.rc == 1 and "(HTTP 404)" in gone.stderr
 
 
@@ -327,13 +327,16 @@ def test_cluster_resize_and_upgrade(magna: Magna) -> None:
 # --- cluster config and certificates ------------------------------------------------------
 
 def test_cluster_config(magna: Magna) -> None:
-    plain_dir, certs_dir = magna.tmp / "config-plain", magna.tmp / "config-certs"
-    plain_dir.mkdir()
-    certs_dir.mkdir()
-    plain, certs = magna.many(
+    plain_dir, certs_dir, keystone_dir = (magna.tmp / "config-plain", magna.tmp / "config-certs",
+                                          magna.tmp / "config-keystone")
+    for where in (plain_dir, certs_dir, keystone_dir):
+        where.mkdir()
+    plain, certs, keystone = magna.many(
         ("cluster", "config", "c1", "--dir", str(plain_dir)),
-        ("cluster", "config", magna.ids["c1"], "--dir", str(certs_dir), "--output-certs"))
-    for result, where in ((plain, plain_dir), (certs, certs_dir)):
+        ("cluster", "config", magna.ids["c1"], "--dir", str(certs_dir), "--output-certs"),
+        ("cluster", "config", "c1", "--dir", str(keystone_dir), "--output-certs",
+         "--use-keystone"))
+    for result, where in ((plain, plain_dir), (certs, certs_dir), (keystone, keystone_dir)):
         # api_address stays null until a driver deploys the cluster: the client warns and
         # prints the literal "None".
         assert "The cluster's api_address is not known yet." in result.stderr
@@ -342,16 +345,29 @@ def test_cluster_config(magna: Magna) -> None:
             "export DOCKER_TLS_VERIFY=True"]
     assert list(plain_dir.iterdir()) == []  # swarm writes nothing without --output-certs
     assert sorted(p.name for p in certs_dir.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
+    # --use-keystone: no client certificate is requested, only the CA is written.
+    assert sorted(p.name for p in keystone_dir.iterdir()) == ["ca.pem"]
     ca = load_cert((certs_dir / "ca.pem").read_text())
+    assert load_cert((keystone_dir / "ca.pem").read_text()) == ca
     cert = load_cert((certs_dir / "cert.pem").read_text())
     cert.verify_directly_issued_by(ca)
-    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "admin"
-    assert "PRIVATE KEY" in (certs_dir / "key.pem").read_text()
+    subject = cert.subject
+    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "admin"
+    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == \
+        "system:masters"
+    key = serialization.load_pem_private_key((certs_dir / "key.pem").read_bytes(), None)
+    assert key.public_key() == cert.public_key()
     magna.ids["ca-from-config"] = (certs_dir / "ca.pem").read_text()
-    # Files exist now: without --force the client refuses to overwrite them.
+
+    # Files exist now: without --force the client refuses to overwrite them; with it, it
+    # fetches a fresh client certificate.
     again = magna.coe("cluster", "config", "c1", "--dir", str(certs_dir), "--output-certs",
                       ok=False)
     assert again.rc == 1 and "exists, aborting" in again.stderr
+    magna.coe("cluster", "config", "c1", "--dir", str(certs_dir), "--output-certs", "--force")
+    renewed = load_cert((certs_dir / "cert.pem").read_text())
+    assert renewed.serial_number != cert.serial_number
+    renewed.verify_directly_issued_by(ca)
 
 
 def make_csr(path: Path) -> None:
@@ -425,8 +441,10 @@ def test_nodegroups(magna: Magna) -> None:
     assert match, created.stdout
     ng_uuid = match.group(1)
 
-    listed, workers, shown = magna.many(
+    listed, by_name, workers, shown = magna.many(
         ("nodegroup", "list", "c1", "--limit", "10", "-f", "json"),
+        ("nodegroup", "list", "c1", "--limit", "3", "--sort-key", "name", "--sort-dir",
+         "desc", "-f", "json"),
         ("nodegroup", "list", magna.ids["c1"], "--role", "worker", "--limit", "10",
          "-f", "json"),
         ("nodegroup", "show", "c1", "ng1", "-f", "json"))
@@ -437,6 +455,7 @@ def test_nodegroups(magna: Magna) -> None:
     assert rows["default-worker"]["node_count"] == 4
     assert rows["ng1"]["uuid"] == ng_uuid and rows["ng1"]["node_count"] == 2
     assert rows["ng1"]["flavor_id"] == "m1.small" and rows["ng1"]["role"] == "worker"
+    assert [r["name"] for r in by_name.json()] == ["ng1", "default-worker", "default-master"]
     assert {r["name"] for r in workers.json()} == {"default-worker", "ng1"}
     body = shown.json()
     assert body["uuid"] == ng_uuid and body["cluster_id"] == magna.ids["c1"]
@@ -450,8 +469,10 @@ def test_nodegroups(magna: Magna) -> None:
                         "--max-nodes", "4", "--node-labels", "env=prod,tier=web",
                         "--node-taints", "only:NoExecute")
     assert "has been accepted" in updated.stdout
+    resized = magna.coe("cluster", "resize", "c1", "3", "--nodegroup", "ng1")
+    assert resized.stdout.strip() == "Request to resize cluster c1 has been accepted."
     body = magna.coe_json("nodegroup", "show", "c1", ng_uuid)
-    assert body["name"] == "ng1"
+    assert body["name"] == "ng1" and body["node_count"] == 3
     assert body["min_node_count"] == 0 and body["max_node_count"] == 4
     assert body["node_labels"] == {"env": "prod", "tier": "web"}
     assert body["node_taints"] == [{"key": "only", "value": "", "effect": "NoExecute"}]
@@ -480,8 +501,10 @@ def test_quotas(magna: Magna) -> None:
         assert values["hard_limit"] == limit
         assert values["id"].isdigit()
 
-    all_tenants, own, shown, duplicate, updated = magna.many(
+    all_tenants, paged, own, shown, duplicate, updated = magna.many(
         ("quotas", "list", "--all-tenants"),
+        ("quotas", "list", "--all-tenants", "--limit", "1", "--sort-key", "project_id",
+         "--sort-dir", "desc"),
         ("quotas", "list"),
         ("quotas", "show", "--project-id", "proj-a", "--resource", "Cluster"),
         ("quotas", "create", "--project-id", "proj-a", "--resource", "Cluster"),
@@ -491,6 +514,7 @@ def test_quotas(magna: Magna) -> None:
     assert sorted((r["project_id"], r["resource"]) for r in rows) == [
         ("proj-a", "Cluster"), ("proj-b", "Cluster")]
     assert next(r for r in rows if r["project_id"] == "proj-a")["hard_limit"] == "5"
+    assert [r["project_id"] for r in parse_list_table(paged.stdout)] == ["proj-b"]
     assert parse_list_table(own.stdout) == []  # the admin's own project has no quota rows
     assert parse_dict_table(shown.stdout)["hard_limit"] == "5"
     assert duplicate.stdout.startswith("Create quota for project_id proj-a resource Cluster "
