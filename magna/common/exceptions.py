@@ -90,3 +90,21 @@ class UnsupportedMicroversion(NotAcceptable):
         super().__init__("Requested microversion is unsupported")
         self.min_version = min_version
         self.max_version = max_version
+
+
+class TemporaryError(MagnaError):
+    """Conductor: the work cannot finish yet (still converging, a dependency is busy).
+
+    The cluster stays ``*_IN_PROGRESS`` and is reconciled again after ``delay`` seconds.
+    """
+
+    def __init__(self, message: str, delay: float = 2.0) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentError(MagnaError):
+    """Conductor: the work failed in a way retrying will not fix without a change by the user.
+
+    The cluster goes to ``*_FAILED`` with the message as ``status_reason``.
+    """

@@ -115,6 +115,31 @@ CLUSTER_TEMPLATE_OPTS: list[cfg.Opt] = [
 ]
 
 
+CONDUCTOR_OPTS: list[cfg.Opt] = [
+    cfg.IntOpt("workers", default=4, min=1,
+               help="Clusters one conductor reconciles at the same time."),
+    cfg.FloatOpt("sweep_interval", default=10.0, min=0.1,
+                 help="Seconds between sweeps for clusters whose desired state is not yet "
+                      "realised. The sweep, not the AMQP nudge, guarantees progress."),
+    cfg.FloatOpt("heartbeat_interval", default=10.0, min=0.1,
+                 help="Seconds between a conductor's heartbeats."),
+    cfg.FloatOpt("dead_after", default=30.0, min=0.5,
+                 help="Seconds without a heartbeat after which other conductors take over a "
+                      "conductor's clusters (shorter than service_down_time on purpose)."),
+    cfg.FloatOpt("health_interval", default=60.0,
+                 help="Seconds between health observations of completed clusters; 0 or "
+                      "negative disables them."),
+    cfg.IntOpt("update_timeout", default=60, min=1,
+               help="Minutes an update may stay in progress before it is UPDATE_FAILED."),
+    cfg.IntOpt("delete_timeout", default=60, min=1,
+               help="Minutes a delete may stay in progress before it is DELETE_FAILED."),
+    cfg.StrOpt("transport_url", secret=True,
+               help="AMQP URL (e.g. amqp://guest:guest@127.0.0.1:5672//) used to nudge "
+                    "conductors that run as separate processes. Unset: magna serve nudges its "
+                    "in-process conductor directly; separate processes rely on the sweep."),
+]
+
+
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """All option groups, for registration and for the sample generator."""
     return [
@@ -127,4 +152,5 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("certificates", CERTIFICATES_OPTS),
         ("drivers", DRIVER_OPTS),
         ("cluster_template", CLUSTER_TEMPLATE_OPTS),
+        ("conductor", CONDUCTOR_OPTS),
     ]

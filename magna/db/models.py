@@ -139,7 +139,9 @@ class Cluster(TimestampMixin, Base):
     observed_generation: Mapped[int] = mapped_column(Integer, default=0)
     desired_state: Mapped[str] = mapped_column(String(20), default="present")
     max_batch_size: Mapped[int | None] = mapped_column(Integer)
-    reservation: Mapped[str | None] = mapped_column(String(255))
+    reservation: Mapped[str | None] = mapped_column(String(255), index=True)
+    # NOTE: when the current status began; timeouts into *_FAILED count from here.
+    status_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     nodegroups: Mapped[list[NodeGroup]] = relationship(
         lazy="selectin", order_by="NodeGroup.id",
@@ -215,3 +217,19 @@ class Quota(TimestampMixin, Base):
     project_id: Mapped[str] = mapped_column(String(255), index=True)
     resource: Mapped[str] = mapped_column(String(255))
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class ClusterEvent(Base):
+    """One line of a cluster's history, readable by its users (``/v1/clusters/{id}/events``)."""
+
+    __tablename__ = "cluster_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cluster_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("cluster.uuid", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    level: Mapped[str] = mapped_column(String(10), default="info")
+    reason: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    generation: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(String(255))

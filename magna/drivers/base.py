@@ -1,16 +1,22 @@
-"""The driver interface as the API sees it.
+"""The driver interface: what the API and the conductor need from a cluster driver.
 
-The API needs two things from a driver: whether it provides a cluster type, and its catalog.
-The reconcile operations (validate, apply, delete, observe) and optional abilities (upgrade,
-CA rotation) are added with the conductor; they are separate interfaces checked with
-``isinstance``.
+The API asks a driver which (server_type, os_distro, coe) it provides and for its catalog. The
+conductor hands it a ``ClusterSpec`` (the desired state, plain data) and the cluster's PKI, and
+asks it to ``apply`` (create or converge, idempotently), ``delete`` (returns True once nothing
+is left) and ``observe`` (status and health). Optional abilities are separate interfaces checked
+with ``isinstance``: ``CredentialRotation``, ``GarbageCollecting``.
+
+Drivers raise ``TemporaryError(delay)`` when work is under way and should be retried, and
+``PermanentError`` when it failed in a way the user must fix; anything else is treated as a
+failure with a generic reason (the traceback goes to the log).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 from magna.drivers.catalog import Catalog
 
@@ -19,6 +25,90 @@ class ClusterType(NamedTuple):
     server_type: str
     os_distro: str
     coe: str
+
+
+@dataclass(frozen=True)
+class NodeGroupSpec:
+    uuid: str
+    name: str
+    role: str
+    node_count: int
+    flavor_id: str | None
+    image_id: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    node_labels: Mapping[str, str] = field(default_factory=dict)
+    node_taints: Sequence[Mapping[str, Any]] = ()
+    nodes_to_remove: Sequence[str] = ()
+    present: bool = True
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The desired state of one cluster, as the conductor read it from the database."""
+
+    uuid: str
+    name: str
+    project_id: str | None
+    coe: str
+    generation: int
+    template_uuid: str
+    image_id: str
+    labels: Mapping[str, str]
+    nodegroups: Sequence[NodeGroupSpec]
+    tls_disabled: bool = False
+    master_lb_enabled: bool = False
+    floating_ip_enabled: bool = True
+    keypair: str | None = None
+    dns_nameserver: str | None = None
+    http_proxy: str | None = None
+    https_proxy: str | None = None
+    no_proxy: str | None = None
+    registry_enabled: bool = False
+    insecure_registry: str | None = None
+    network_driver: str | None = None
+    volume_driver: str | None = None
+    docker_volume_size: int | None = None
+    fixed_network: str | None = None
+    fixed_subnet: str | None = None
+    max_batch_size: int = 1
+
+    def nodegroup(self, role: str) -> NodeGroupSpec | None:
+        return next((ng for ng in self.nodegroups if ng.role == role), None)
+
+
+class ClusterPKI(Protocol):
+    """The cluster's CA as a driver may use it: to trust, and to have certificates signed."""
+
+    @property
+    def ca_pem(self) -> str: ...
+
+    def sign(self, csr_pem: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    nodegroup: str
+    role: str
+    address: str | None
+    healthy: bool | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the driver saw: addresses, versions, per-node health, and whether it matches spec."""
+
+    converged: bool
+    api_address: str | None = None
+    stack_id: str | None = None
+    coe_version: str | None = None
+    container_version: str | None = None
+    nodes: Sequence[NodeStatus] = ()
+    notes: Sequence[str] = ()
+
+    def addresses(self, nodegroup: str) -> list[str]:
+        return [n.address for n in self.nodes if n.nodegroup == nodegroup and n.address]
 
 
 class Driver(abc.ABC):
@@ -37,6 +127,21 @@ class Driver(abc.ABC):
     def supports(self, cluster_type: ClusterType) -> bool:
         return cluster_type in self.provides
 
+    def validate(self, spec: ClusterSpec) -> None:  # noqa: B027 - optional hook
+        """Refuse a spec this driver cannot build (raise ``PermanentError``)."""
+
+    @abc.abstractmethod
+    def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
+        """Create or converge the cluster to ``spec``; idempotent; safe after a crash."""
+
+    @abc.abstractmethod
+    def delete(self, spec: ClusterSpec) -> bool:
+        """Remove everything the cluster owns; True once nothing is left."""
+
+    @abc.abstractmethod
+    def observe(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
+        """Report the cluster as it is now, without changing it."""
+
 
 class CredentialRotation(abc.ABC):
     """Optional ability: replace the cloud credential a cluster uses (e.g. an application
@@ -49,3 +154,15 @@ class CredentialRotation(abc.ABC):
 
         Idempotent: called again after a failure, it converges to one valid credential.
         """
+
+
+class GarbageCollecting(abc.ABC):
+    """Optional ability: find and remove what a crash left behind for clusters that are gone."""
+
+    @abc.abstractmethod
+    def leftovers(self, known_clusters: set[str]) -> list[str]:
+        """Identifiers of clusters with infrastructure on this host but no database row."""
+
+    @abc.abstractmethod
+    def collect(self, cluster_uuid: str) -> None:
+        """Remove everything left of ``cluster_uuid``."""

@@ -69,7 +69,8 @@ def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any], flags: A
         _check_create(svc, ctx, session, template, driver, spec, rule)
         cluster = models.Cluster(uuid=str(uuidlib.uuid4()), project_id=ctx.project_id,
                                  user_id=ctx.user_id, cluster_template_id=template.uuid,
-                                 status=states.CREATE_IN_PROGRESS, generation=1, **spec.cluster)
+                                 status=states.CREATE_IN_PROGRESS, status_since=utcnow(),
+                                 generation=1, **spec.cluster)
         repository.add(session, cluster, "A cluster with that UUID already exists.")
         for ng in _default_nodegroups(cluster, template, spec):
             session.add(ng)
@@ -277,6 +278,8 @@ def mark_updating(cluster: models.Cluster, nodegroup: models.NodeGroup | None = 
     cluster.generation += 1
     now = utcnow()
     if cluster.status != states.CREATE_IN_PROGRESS:
+        if cluster.status != states.UPDATE_IN_PROGRESS:
+            cluster.status_since = now
         cluster.status = states.UPDATE_IN_PROGRESS
         cluster.status_reason = None
     if nodegroup is not None:
@@ -370,6 +373,8 @@ def delete(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:
         if cluster.desired_state != "absent":
             cluster.desired_state = "absent"
             cluster.generation += 1
+        if cluster.status != states.DELETE_IN_PROGRESS:
+            cluster.status_since = utcnow()
         cluster.status = states.DELETE_IN_PROGRESS
         cluster.status_reason = None
         cluster.updated_at = utcnow()
