@@ -13,6 +13,7 @@ from oslo_config import cfg
 from starlette.types import ASGIApp
 
 from magna import conf as magna_conf
+from magna.services import Services
 
 CONFIG_ENV = "MAGNA_CONFIG_FILES"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -37,13 +38,35 @@ def check_bind(conf: cfg.ConfigOpts) -> None:
                          "could act as an administrator. Use 127.0.0.1 or configure keystone.")
 
 
-def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str]) -> None:
-    """Migrate once, then run uvicorn (workers re-create the app from the same files)."""
-    from magna.api.app import build_services, create_app
+def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str],
+              with_conductor: bool = False) -> None:
+    """Migrate once, then run uvicorn (workers re-create the app from the same files).
+
+    ``with_conductor`` runs a conductor in this process (``magna serve``), nudged directly.
+    """
+    from magna.api.app import build_services
 
     check_bind(conf)
     os.environ[CONFIG_ENV] = os.pathsep.join(os.path.abspath(f) for f in config_files)
     services = build_services(conf)
+    if with_conductor:
+        from magna.conductor.service import Conductor
+
+        conductor = Conductor(services)
+        if not conf.conductor.transport_url:
+            services.nudge = conductor.nudged
+        conductor.start()
+        try:
+            _run_uvicorn(conf, services)
+        finally:
+            conductor.stop()
+        return
+    _run_uvicorn(conf, services)
+
+
+def _run_uvicorn(conf: cfg.ConfigOpts, services: Services) -> None:
+    from magna.api.app import create_app
+
     workers = conf.api.workers
     if workers > 1:
         uvicorn.run("magna.cmd.api:app_factory", factory=True, host=conf.api.host,

@@ -18,7 +18,7 @@ def _serve(args: argparse.Namespace) -> None:
         conf.set_override("port", args.port, group="api")
     if args.host:
         conf.set_override("host", args.host, group="api")
-    api.serve_api(conf, args.config_file)
+    api.serve_api(conf, args.config_file, with_conductor=True)
 
 
 def _db_upgrade(args: argparse.Namespace) -> None:
@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", action="append", default=[],
                         help="magna.conf to read (repeatable).")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="Run the API (and, once it exists, the conductor) "
-                                         "on the embedded default database.")
+    serve = sub.add_parser("serve", help="Run the API and a conductor in one process, on the "
+                                         "embedded default database.")
     serve.add_argument("--state-dir", help="Where the database and keys live.")
     serve.add_argument("--host", help="Address to bind (loopback only with noauth).")
     serve.add_argument("--port", type=int, help="Port to listen on (default 9511).")

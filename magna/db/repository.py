@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -241,3 +241,87 @@ def upsert_service_heartbeat(session: Session, host: str, binary: str
     row.updated_at = now
     row.last_seen_up = now
     return row
+
+
+# -- conductor ---------------------------------------------------------------------------------
+
+def clusters_needing_work(session: Session) -> list[str]:
+    """Clusters whose desired state is not realised: in progress, or a newer generation."""
+    from magna.domain import states
+
+    cluster = models.Cluster
+    stmt = select(cluster.uuid).where(or_(
+        cluster.status.in_(states.IN_PROGRESS),
+        and_(cluster.observed_generation < cluster.generation,
+             cluster.status.not_in(states.FAILED)))).order_by(cluster.id)
+    return list(session.scalars(stmt).all())
+
+
+def clusters_in(session: Session, statuses: Sequence[str]) -> list[str]:
+    stmt = select(models.Cluster.uuid).where(models.Cluster.status.in_(statuses))
+    return list(session.scalars(stmt.order_by(models.Cluster.id)).all())
+
+
+def all_cluster_uuids(session: Session) -> set[str]:
+    return set(session.scalars(select(models.Cluster.uuid)).all())
+
+
+def live_hosts(session: Session, binary: str, since: Any) -> list[str]:
+    """Hosts of ``binary`` whose last heartbeat is at or after ``since`` and not forced down."""
+    service = models.MagnumService
+    seen = func.coalesce(service.last_seen_up, service.updated_at, service.created_at)
+    stmt = select(service.host).where(service.binary == binary, seen >= since,
+                                      service.forced_down.is_(False))
+    return sorted(h for h in session.scalars(stmt).all() if h)
+
+
+def reserve_cluster(session: Session, cluster_uuid: str, host: str,
+                    live: Sequence[str]) -> bool:
+    """Compare-and-swap: take the cluster unless a live conductor other than us holds it."""
+    cluster = models.Cluster
+    free = or_(cluster.reservation.is_(None), cluster.reservation == host,
+               cluster.reservation.not_in(list(live)))
+    result = session.execute(update(cluster).where(cluster.uuid == cluster_uuid, free)
+                             .values(reservation=host))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release_cluster(session: Session, cluster_uuid: str, host: str) -> None:
+    cluster = models.Cluster
+    session.execute(update(cluster).where(cluster.uuid == cluster_uuid,
+                                          cluster.reservation == host)
+                    .values(reservation=None))
+
+
+def reserved_cluster(session: Session, cluster_uuid: str, host: str) -> models.Cluster | None:
+    """The cluster row, only while ``host`` still holds its reservation (fencing)."""
+    stmt = select(models.Cluster).where(models.Cluster.uuid == cluster_uuid,
+                                        models.Cluster.reservation == host)
+    return session.scalars(stmt).first()
+
+
+def add_event(session: Session, cluster_uuid: str, *, reason: str, message: str,
+              level: str = "info", generation: int | None = None,
+              source: str | None = None) -> None:
+    session.add(models.ClusterEvent(cluster_id=cluster_uuid, reason=reason[:64],
+                                    message=message, level=level, generation=generation,
+                                    source=source))
+
+
+def last_event(session: Session, cluster_uuid: str) -> models.ClusterEvent | None:
+    stmt = select(models.ClusterEvent).where(models.ClusterEvent.cluster_id == cluster_uuid
+                                             ).order_by(models.ClusterEvent.id.desc())
+    return session.scalars(stmt.limit(1)).first()
+
+
+def list_events(session: Session, cluster_uuid: str, limit: int) -> list[models.ClusterEvent]:
+    stmt = select(models.ClusterEvent).where(models.ClusterEvent.cluster_id == cluster_uuid
+                                             ).order_by(models.ClusterEvent.id.desc())
+    return list(reversed(session.scalars(stmt.limit(limit)).all()))
+
+
+def destroy_cluster(session: Session, cluster_uuid: str) -> None:
+    """Remove a cluster and everything that hangs off it (its infrastructure is gone)."""
+    for model in (models.ClusterEvent, models.CertificateAuthority, models.NodeGroup):
+        session.execute(delete(model).where(model.cluster_id == cluster_uuid))
+    session.execute(delete(models.Cluster).where(models.Cluster.uuid == cluster_uuid))

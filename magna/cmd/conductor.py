@@ -1,0 +1,32 @@
+"""``magna-conductor``: a conductor as its own process (several may run against PostgreSQL)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from magna.cmd.api import load_config
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="magna-conductor", description=__doc__)
+    parser.add_argument("--config-file", action="append", default=[],
+                        help="magna.conf to read (repeatable).")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from magna.api.app import build_services
+    from magna.conductor.service import Conductor
+
+    conf = load_config(args.config_file)
+    conductor = Conductor(build_services(conf))
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    conductor.start()
+    stopping.wait()
+    conductor.stop()

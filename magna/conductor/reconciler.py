@@ -1,0 +1,288 @@
+"""One reconcile pass over one cluster: reserve, read, act through the driver, record, release.
+
+Level-triggered and idempotent: each pass reads the desired state (spec, ``generation``) and
+what was observed, asks the driver to converge, and saves status, addresses, health and events on
+every exit. ``observed_generation`` advances only when the driver reports the spec realised.
+Every write is fenced on the reservation, so a conductor that lost its cluster to another (it
+was thought dead) cannot overwrite what the new owner records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from magna.common.exceptions import PermanentError, TemporaryError
+from magna.conductor.spec import ClusterCA, build_spec
+from magna.crypto import x509
+from magna.db import models, repository
+from magna.db.models import utcnow
+from magna.domain import states
+from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Observed
+from magna.services import Services, pki
+
+LOG = logging.getLogger(__name__)
+
+COMPLETE = {states.CREATE_IN_PROGRESS: states.CREATE_COMPLETE,
+            states.UPDATE_IN_PROGRESS: states.UPDATE_COMPLETE,
+            states.ROLLBACK_IN_PROGRESS: states.ROLLBACK_COMPLETE}
+FAILED = {states.CREATE_IN_PROGRESS: states.CREATE_FAILED,
+          states.UPDATE_IN_PROGRESS: states.UPDATE_FAILED,
+          states.DELETE_IN_PROGRESS: states.DELETE_FAILED,
+          states.ROLLBACK_IN_PROGRESS: states.ROLLBACK_FAILED}
+NOT_CONVERGED_DELAY = 1.0
+
+
+@dataclass(frozen=True)
+class Work:
+    """Everything one pass needs, read in one transaction."""
+
+    spec: ClusterSpec
+    status: str
+    status_since: dt.datetime
+    timeout_minutes: int
+    deleting: bool
+    pending: bool
+    driver: Driver
+    pki: ClusterPKI | None
+
+
+class Reconciler:
+    def __init__(self, svc: Services, host: str, live_hosts: Callable[[], Sequence[str]]
+                 ) -> None:
+        self.svc = svc
+        self.host = host
+        self.live_hosts = live_hosts
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def reconcile(self, cluster_uuid: str) -> float | None:
+        """Run one pass; return seconds after which to run again, or None."""
+        if not self._reserve(cluster_uuid):
+            return None
+        try:
+            return self._pass(cluster_uuid)
+        finally:
+            with self.svc.transaction() as session:
+                repository.release_cluster(session, cluster_uuid, self.host)
+
+    def observe_health(self, cluster_uuid: str) -> None:
+        """Refresh ``health_status`` of a settled cluster from what the driver sees."""
+        if not self._reserve(cluster_uuid):
+            return
+        try:
+            work = self._load(cluster_uuid)
+            if work is None or work.pki is None or work.status not in states.UPDATABLE:
+                return
+            try:
+                observed = work.driver.observe(work.spec, work.pki)
+            # NOTE: any observation failure means the health is UNKNOWN, not an error.
+            except Exception as exc:
+                LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
+                self._save_health(cluster_uuid, "UNKNOWN", {"api": f"not observable: {exc}"})
+                return
+            self._save_health(cluster_uuid, *health_of(observed))
+        finally:
+            with self.svc.transaction() as session:
+                repository.release_cluster(session, cluster_uuid, self.host)
+
+    # -- the pass ----------------------------------------------------------------------------
+
+    def _reserve(self, cluster_uuid: str) -> bool:
+        with self.svc.transaction() as session:
+            return repository.reserve_cluster(session, cluster_uuid, self.host,
+                                              [*self.live_hosts(), self.host])
+
+    def _pass(self, cluster_uuid: str) -> float | None:
+        work = self._load(cluster_uuid)
+        if work is None or not work.pending:
+            return None
+        if self._timed_out(work):
+            self._fail(work, f"{_verb(work.status).capitalize()} timed out after "
+                             f"{work.timeout_minutes} minutes.")
+            return None
+        if work.deleting:
+            return self._delete(work)
+        return self._converge(work)
+
+    def _load(self, cluster_uuid: str) -> Work | None:
+        with self.svc.transaction() as session:
+            cluster = repository.reserved_cluster(session, cluster_uuid, self.host)
+            if cluster is None:
+                return None
+            template = session.get(models.ClusterTemplate, _template_id(session, cluster))
+            if template is None:
+                raise PermanentError("The cluster's template no longer exists.")
+            driver = self.svc.drivers.for_type(ClusterType(
+                template.server_type, template.cluster_distro or "", template.coe))
+            deleting = cluster.desired_state == "absent"
+            return Work(spec=build_spec(cluster, template), status=cluster.status or "",
+                        status_since=cluster.status_since or cluster.created_at,
+                        timeout_minutes=self._timeout(cluster), deleting=deleting,
+                        pending=(cluster.status in states.IN_PROGRESS or
+                                 cluster.observed_generation < cluster.generation),
+                        driver=driver, pki=None if deleting else self._pki(session, cluster))
+
+    def _pki(self, session: Session, cluster: models.Cluster) -> ClusterPKI:
+        conf = self.svc.conf.x509
+        policy = x509.SigningPolicy(allowed_extensions=conf.allowed_extensions,
+                                    allowed_key_usage=conf.allowed_key_usage,
+                                    allow_ca=conf.allow_ca)
+        return ClusterCA(pki.ca_of(self.svc, session, cluster), policy, conf.term_of_validity)
+
+    def _timeout(self, cluster: models.Cluster) -> int:
+        conductor = self.svc.conf.conductor
+        if cluster.status == states.CREATE_IN_PROGRESS:
+            return cluster.create_timeout or conductor.update_timeout
+        if cluster.status == states.DELETE_IN_PROGRESS:
+            return int(conductor.delete_timeout)
+        return int(conductor.update_timeout)
+
+    def _timed_out(self, work: Work) -> bool:
+        if work.status not in states.IN_PROGRESS:
+            return False
+        return utcnow() - work.status_since > dt.timedelta(minutes=work.timeout_minutes)
+
+    def _converge(self, work: Work) -> float | None:
+        assert work.pki is not None
+        try:
+            work.driver.validate(work.spec)
+            observed = work.driver.apply(work.spec, work.pki)
+        except TemporaryError as exc:
+            self._event(work, "Waiting", exc.message)
+            return exc.delay
+        except PermanentError as exc:
+            self._fail(work, exc.message)
+            return None
+        # NOTE: a driver bug must not leave the cluster IN_PROGRESS forever.
+        except Exception as exc:
+            LOG.exception("Driver %s failed on cluster %s", work.driver.name, work.spec.uuid)
+            self._fail(work, f"Driver {work.driver.name} failed unexpectedly: "
+                             f"{type(exc).__name__}: {exc}"[:1000])
+            return None
+        return self._record(work, observed)
+
+    def _delete(self, work: Work) -> float | None:
+        try:
+            gone = work.driver.delete(work.spec)
+        except TemporaryError as exc:
+            self._event(work, "Waiting", exc.message)
+            return exc.delay
+        except PermanentError as exc:
+            self._fail(work, exc.message)
+            return None
+        except Exception as exc:
+            LOG.exception("Driver %s failed deleting %s", work.driver.name, work.spec.uuid)
+            self._fail(work, f"Driver {work.driver.name} failed unexpectedly while deleting: "
+                             f"{type(exc).__name__}: {exc}"[:1000])
+            return None
+        if not gone:
+            return NOT_CONVERGED_DELAY
+        with self.svc.transaction() as session:
+            if repository.reserved_cluster(session, work.spec.uuid, self.host) is not None:
+                repository.destroy_cluster(session, work.spec.uuid)
+                LOG.info("Cluster %s deleted; nothing of it is left", work.spec.uuid)
+        return None
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _record(self, work: Work, observed: Observed) -> float | None:
+        with self.svc.transaction() as session:
+            cluster = repository.reserved_cluster(session, work.spec.uuid, self.host)
+            if cluster is None:
+                LOG.warning("Lost the reservation of %s; not recording", work.spec.uuid)
+                return None
+            _apply_observation(cluster, observed)
+            for note in observed.notes:
+                self._add_event(session, work, "Note", note, level="warning")
+            if not observed.converged:
+                return NOT_CONVERGED_DELAY
+            if cluster.generation != work.spec.generation:
+                return 0.0  # the user asked for more while we worked: go again
+            self._complete(session, cluster, observed)
+        return None
+
+    def _complete(self, session: Session, cluster: models.Cluster, observed: Observed) -> None:
+        status = cluster.status or ""
+        for ng in list(cluster.nodegroups):
+            if ng.desired_state == "absent":
+                session.delete(ng)
+            elif ng.status in COMPLETE:
+                ng.status, ng.status_reason = COMPLETE[ng.status], None
+        cluster.observed_generation = cluster.generation
+        if status in COMPLETE:
+            cluster.status = COMPLETE[status]
+            cluster.status_since = utcnow()
+        cluster.status_reason = f"{_verb(status).upper()} completed successfully"
+        cluster.health_status, cluster.health_status_reason = health_of(observed)
+        cluster.updated_at = utcnow()
+        repository.add_event(session, cluster.uuid, reason="Converged",
+                             message=f"{cluster.status}: {len(observed.nodes)} nodes ready",
+                             generation=cluster.generation, source=self.host)
+
+    def _fail(self, work: Work, reason: str) -> None:
+        with self.svc.transaction() as session:
+            cluster = repository.reserved_cluster(session, work.spec.uuid, self.host)
+            if cluster is None:
+                return
+            failed = FAILED.get(cluster.status or "", states.UPDATE_FAILED)
+            for ng in cluster.nodegroups:
+                if ng.status in FAILED:
+                    ng.status, ng.status_reason = FAILED[ng.status], reason
+            cluster.status, cluster.status_reason = failed, reason
+            cluster.status_since = cluster.updated_at = utcnow()
+            self._add_event(session, work, "Failed", reason, level="error")
+        LOG.warning("Cluster %s is %s: %s", work.spec.uuid, failed, reason)
+
+    def _event(self, work: Work, reason: str, message: str) -> None:
+        """Record a waiting note once, not on every retry."""
+        with self.svc.transaction() as session:
+            last = repository.last_event(session, work.spec.uuid)
+            if last is None or (last.reason, last.message) != (reason, message):
+                self._add_event(session, work, reason, message)
+
+    def _add_event(self, session: Session, work: Work, reason: str, message: str,
+                   level: str = "info") -> None:
+        repository.add_event(session, work.spec.uuid, reason=reason, message=message,
+                             level=level, generation=work.spec.generation, source=self.host)
+
+    def _save_health(self, cluster_uuid: str, status: str, reason: dict[str, str]) -> None:
+        with self.svc.transaction() as session:
+            cluster = repository.reserved_cluster(session, cluster_uuid, self.host)
+            if cluster is not None:
+                cluster.health_status, cluster.health_status_reason = status, reason
+
+
+def _template_id(session: Session, cluster: models.Cluster) -> int | None:
+    template = repository.get_template_by_uuid(session, cluster.cluster_template_id)
+    return template.id
+
+
+def _verb(status: str) -> str:
+    return status.split("_", 1)[0].lower() if status else "update"
+
+
+def _apply_observation(cluster: models.Cluster, observed: Observed) -> None:
+    cluster.api_address = observed.api_address or cluster.api_address
+    cluster.stack_id = observed.stack_id or cluster.stack_id
+    cluster.coe_version = observed.coe_version or cluster.coe_version
+    cluster.container_version = observed.container_version or cluster.container_version
+    for ng in cluster.nodegroups:
+        ng.node_addresses = observed.addresses(ng.name)
+        ng.stack_id = cluster.stack_id
+
+
+def health_of(observed: Observed) -> tuple[str, dict[str, str]]:
+    """HEALTHY only if every node is healthy; the reason names each node, as Magnum's monitor."""
+    reason = {"api": "ok" if observed.api_address else "no api address"}
+    for node in observed.nodes:
+        reason[f"{node.name}.Ready"] = "True" if node.healthy else (
+            f"False: {node.reason}" if node.reason else "False")
+    known = [n.healthy for n in observed.nodes]
+    if not known or any(h is None for h in known):
+        return "UNKNOWN", reason
+    return ("HEALTHY" if all(known) and observed.api_address else "UNHEALTHY"), reason

@@ -1,0 +1,169 @@
+"""A conductor process (or the conductor inside ``magna serve``): threads and their loops.
+
+- heartbeat: upserts this host's ``magnum_service`` row every ``heartbeat_interval``;
+- sweep: every ``sweep_interval``, queues each cluster that needs work and that this conductor
+  owns on the hash ring of live conductors (the correctness mechanism);
+- health: every ``health_interval``, observes settled clusters this conductor owns;
+- workers: ``workers`` threads take UUIDs from the queue and run a reconcile pass;
+- nudges: ``nudged(uuid)`` (in-process or from AMQP) queues an owned cluster at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+
+from magna.conductor.reconciler import Reconciler
+from magna.conductor.ring import HashRing
+from magna.conductor.workqueue import WorkQueue
+from magna.db import repository
+from magna.db.models import utcnow
+from magna.domain import states
+from magna.drivers.base import GarbageCollecting
+from magna.services import Services
+
+LOG = logging.getLogger(__name__)
+BINARY = "magnum-conductor"
+
+
+class Conductor:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.conf = svc.conf.conductor
+        self.host: str = svc.conf.host
+        self.queue = WorkQueue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._ring = HashRing([self.host])
+        self._live: list[str] = [self.host]
+        self.reconciler = Reconciler(svc, self.host, lambda: self._live)
+        self._listener: object | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.heartbeat()
+        self._refresh_ring()
+        self._spawn("heartbeat", self._every(self.conf.heartbeat_interval, self.heartbeat))
+        self._spawn("sweep", self._every(self.conf.sweep_interval, self.sweep))
+        if self.conf.health_interval > 0:
+            self._spawn("health", self._every(self.conf.health_interval, self.observe_health))
+        for index in range(self.conf.workers):
+            self._spawn(f"worker-{index}", self._work)
+        self._start_listener()
+        LOG.info("Conductor %s started with %d workers", self.host, self.conf.workers)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.close()
+        stop = getattr(self._listener, "stop", None)
+        if stop is not None:
+            stop()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        LOG.info("Conductor %s stopped", self.host)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"conductor-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _every(self, interval: float, action: Callable[[], None]) -> Callable[[], None]:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    action()
+                except Exception:
+                    LOG.exception("Periodic task %s failed; it runs again next time",
+                                  getattr(action, "__name__", action))
+        return loop
+
+    def _start_listener(self) -> None:
+        if not self.conf.transport_url:
+            return
+        from magna.messaging import NudgeListener
+
+        listener = NudgeListener(self.conf.transport_url, self.host, self.nudged)
+        listener.start()
+        self._listener = listener
+
+    # -- ownership ---------------------------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        with self.svc.transaction() as session:
+            repository.upsert_service_heartbeat(session, self.host, BINARY)
+
+    def _refresh_ring(self) -> None:
+        since = utcnow() - dt.timedelta(seconds=self.conf.dead_after)
+        with self.svc.transaction() as session:
+            live = repository.live_hosts(session, BINARY, since)
+        if self.host not in live:
+            live = sorted({*live, self.host})
+        if live != self._live:
+            LOG.info("Live conductors: %s", ", ".join(live))
+        self._live = live
+        self._ring = HashRing(live)
+
+    def owns(self, cluster_uuid: str) -> bool:
+        return self._ring.owns(self.host, cluster_uuid)
+
+    def nudged(self, cluster_uuid: str) -> None:
+        if self.owns(cluster_uuid):
+            self.queue.put(cluster_uuid)
+
+    # -- periodic work -----------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Queue every owned cluster whose desired state is not yet realised."""
+        self._refresh_ring()
+        with self.svc.transaction() as session:
+            pending = repository.clusters_needing_work(session)
+        for cluster_uuid in pending:
+            if self.owns(cluster_uuid):
+                self.queue.put(cluster_uuid)
+        self.collect_garbage()
+
+    def observe_health(self) -> None:
+        with self.svc.transaction() as session:
+            settled = repository.clusters_in(session, sorted(states.UPDATABLE))
+        for cluster_uuid in settled:
+            if self.owns(cluster_uuid) and not self._stop.is_set():
+                self.reconciler.observe_health(cluster_uuid)
+
+    def collect_garbage(self) -> None:
+        """Remove infrastructure that belongs to no cluster (left by a crash), on this host."""
+        with self.svc.transaction() as session:
+            known = repository.all_cluster_uuids(session)
+        for driver in self.svc.drivers.drivers:
+            if isinstance(driver, GarbageCollecting):
+                self._collect(driver, known)
+
+    def _collect(self, driver: GarbageCollecting, known: set[str]) -> None:
+        candidates = driver.leftovers(known)
+        if not candidates:
+            return
+        # NOTE: a cluster row always exists before its infrastructure, so reading the rows again
+        # after listing leftovers closes the race with a cluster created meanwhile.
+        with self.svc.transaction() as session:
+            known = repository.all_cluster_uuids(session)
+        for leftover in candidates:
+            if leftover not in known:
+                LOG.warning("Removing leftovers of unknown cluster %s", leftover)
+                driver.collect(leftover)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            cluster_uuid = self.queue.get(timeout=1.0)
+            if cluster_uuid is None:
+                continue
+            delay: float | None = None
+            try:
+                delay = self.reconciler.reconcile(cluster_uuid)
+            except Exception:
+                LOG.exception("Reconciling %s failed; the sweep will retry", cluster_uuid)
+            finally:
+                self.queue.done(cluster_uuid)
+            if delay is not None and not self._stop.is_set():
+                self.queue.put(cluster_uuid, delay)
