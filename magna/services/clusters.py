@@ -387,3 +387,12 @@ def faults(cluster: models.Cluster) -> dict[str, str]:
     return {ng.name: ng.status_reason or "" for ng in cluster.nodegroups
             if ng.status in states.FAILED}
 
+
+
+def events(svc: Services, ctx: RequestContext, ident: str, limit: int,
+           rule: str = "cluster:get") -> list[models.ClusterEvent]:
+    """The cluster's most recent events, oldest first (Magna's extension to the API)."""
+    with svc.transaction() as session:
+        cluster = load(session, svc, ctx, ident, "get_one")
+        svc.authz.authorize(ctx, rule, target_of(cluster))
+        return repository.list_events(session, cluster.uuid, limit)

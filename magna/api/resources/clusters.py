@@ -210,3 +210,13 @@ async def upgrade_cluster(request: Request, ident: str) -> dict[str, Any]:
     data = parse(UpgradeRequest, await json_body(request), "cluster_upgrade_req")
     row = await deps.call(request, service.upgrade, ident, data, flags_for(version))
     return {"uuid": row.uuid}
+
+
+@router.get("/v1/clusters/{ident}/events")
+def cluster_events(request: Request, ident: str) -> dict[str, Any]:
+    """Magna's extension: what happened to a cluster, as the conductor recorded it."""
+    limit = pagination.page_from(request).limit
+    rows = service.events(deps.services(request), deps.context(request), ident, limit)
+    return {"events": [{"id": e.id, "created_at": deps.iso(e.created_at), "level": e.level,
+                        "reason": e.reason, "message": e.message,
+                        "generation": e.generation, "source": e.source} for e in rows]}
