@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -52,11 +51,10 @@ class Work:
 
 
 class Reconciler:
-    def __init__(self, svc: Services, host: str, live_hosts: Callable[[], Sequence[str]]
-                 ) -> None:
+    def __init__(self, svc: Services, host: str, binary: str) -> None:
         self.svc = svc
         self.host = host
-        self.live_hosts = live_hosts
+        self.binary = binary
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -93,9 +91,12 @@ class Reconciler:
     # -- the pass ----------------------------------------------------------------------------
 
     def _reserve(self, cluster_uuid: str) -> bool:
+        """Take the cluster unless another live conductor holds it (liveness read fresh)."""
+        since = utcnow() - dt.timedelta(seconds=self.svc.conf.conductor.dead_after)
         with self.svc.transaction() as session:
+            live = repository.live_hosts(session, self.binary, since)
             return repository.reserve_cluster(session, cluster_uuid, self.host,
-                                              [*self.live_hosts(), self.host])
+                                              [*live, self.host])
 
     def _pass(self, cluster_uuid: str) -> float | None:
         work = self._load(cluster_uuid)

@@ -38,7 +38,7 @@ class Conductor:
         self._threads: list[threading.Thread] = []
         self._ring = HashRing([self.host])
         self._live: list[str] = [self.host]
-        self.reconciler = Reconciler(svc, self.host, lambda: self._live)
+        self.reconciler = Reconciler(svc, self.host, BINARY)
         self._listener: object | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
