@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -34,6 +37,7 @@ FAILED = {states.CREATE_IN_PROGRESS: states.CREATE_FAILED,
           states.DELETE_IN_PROGRESS: states.DELETE_FAILED,
           states.ROLLBACK_IN_PROGRESS: states.ROLLBACK_FAILED}
 NOT_CONVERGED_DELAY = 1.0
+BUSY_DELAY = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,38 +59,62 @@ class Reconciler:
         self.svc = svc
         self.host = host
         self.binary = binary
+        # NOTE: the database reservation names the host, so threads of one conductor would all
+        # pass it; this set keeps them off one cluster at the same time.
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
 
     # -- entry points ------------------------------------------------------------------------
 
     def reconcile(self, cluster_uuid: str) -> float | None:
         """Run one pass; return seconds after which to run again, or None."""
-        if not self._reserve(cluster_uuid):
-            return None
-        try:
-            return self._pass(cluster_uuid)
-        finally:
-            with self.svc.transaction() as session:
-                repository.release_cluster(session, cluster_uuid, self.host)
+        with self._claimed(cluster_uuid) as claimed:
+            if not claimed:
+                return BUSY_DELAY
+            if not self._reserve(cluster_uuid):
+                return None
+            try:
+                return self._pass(cluster_uuid)
+            finally:
+                self._release(cluster_uuid)
 
     def observe_health(self, cluster_uuid: str) -> None:
         """Refresh ``health_status`` of a settled cluster from what the driver sees."""
-        if not self._reserve(cluster_uuid):
+        with self._claimed(cluster_uuid) as claimed:
+            if claimed and self._reserve(cluster_uuid):
+                try:
+                    self._observe(cluster_uuid)
+                finally:
+                    self._release(cluster_uuid)
+
+    @contextmanager
+    def _claimed(self, cluster_uuid: str) -> Iterator[bool]:
+        with self._busy_lock:
+            claimed = cluster_uuid not in self._busy
+            self._busy.add(cluster_uuid)
+        try:
+            yield claimed
+        finally:
+            if claimed:
+                with self._busy_lock:
+                    self._busy.discard(cluster_uuid)
+
+    def _release(self, cluster_uuid: str) -> None:
+        with self.svc.transaction() as session:
+            repository.release_cluster(session, cluster_uuid, self.host)
+
+    def _observe(self, cluster_uuid: str) -> None:
+        work = self._load(cluster_uuid)
+        if work is None or work.pki is None or work.status not in states.UPDATABLE:
             return
         try:
-            work = self._load(cluster_uuid)
-            if work is None or work.pki is None or work.status not in states.UPDATABLE:
-                return
-            try:
-                observed = work.driver.observe(work.spec, work.pki)
-            # NOTE: any observation failure means the health is UNKNOWN, not an error.
-            except Exception as exc:
-                LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
-                self._save_health(cluster_uuid, "UNKNOWN", {"api": f"not observable: {exc}"})
-                return
-            self._save_health(cluster_uuid, *health_of(observed))
-        finally:
-            with self.svc.transaction() as session:
-                repository.release_cluster(session, cluster_uuid, self.host)
+            observed = work.driver.observe(work.spec, work.pki)
+        # NOTE: any observation failure means the health is UNKNOWN, not an error.
+        except Exception as exc:
+            LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
+            self._save_health(cluster_uuid, "UNKNOWN", {"api": f"not observable: {exc}"})
+            return
+        self._save_health(cluster_uuid, *health_of(observed))
 
     # -- the pass ----------------------------------------------------------------------------
 
@@ -94,9 +122,8 @@ class Reconciler:
         """Take the cluster unless another live conductor holds it (liveness read fresh)."""
         since = utcnow() - dt.timedelta(seconds=self.svc.conf.conductor.dead_after)
         with self.svc.transaction() as session:
-            live = repository.live_hosts(session, self.binary, since)
-            return repository.reserve_cluster(session, cluster_uuid, self.host,
-                                              [*live, self.host])
+            return repository.reserve_cluster(session, cluster_uuid, self.host, self.binary,
+                                              since)
 
     def _pass(self, cluster_uuid: str) -> float | None:
         work = self._load(cluster_uuid)
@@ -124,8 +151,8 @@ class Reconciler:
             return Work(spec=build_spec(cluster, template), status=cluster.status or "",
                         status_since=cluster.status_since or cluster.created_at,
                         timeout_minutes=self._timeout(cluster), deleting=deleting,
-                        pending=(cluster.status in states.IN_PROGRESS or
-                                 cluster.observed_generation < cluster.generation),
+                        pending=states.needs_work(cluster.status, cluster.observed_generation,
+                                                  cluster.generation),
                         driver=driver, pki=None if deleting else self._pki(session, cluster))
 
     def _pki(self, session: Session, cluster: models.Cluster) -> ClusterPKI:

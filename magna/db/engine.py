@@ -26,17 +26,28 @@ def make_engine(url: str) -> Engine:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # NOTE: pysqlite's own transaction handling mishandles SAVEPOINT (a RELEASE can commit the
+    # whole transaction, exposing half-written intent to the conductor). Turn it off and let
+    # SQLAlchemy's "begin" event start every transaction itself.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # NOTE: IMMEDIATE takes the write lock up front. Our transactions read then write; a
+    # deferred one could fail when another writer commits between its read and its write.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -275,13 +275,22 @@ def live_hosts(session: Session, binary: str, since: Any) -> list[str]:
     return sorted(h for h in session.scalars(stmt).all() if h)
 
 
-def reserve_cluster(session: Session, cluster_uuid: str, host: str,
-                    live: Sequence[str]) -> bool:
-    """Compare-and-swap: take the cluster unless a live conductor other than us holds it."""
+def reserve_cluster(session: Session, cluster_uuid: str, host: str, binary: str,
+                    since: Any) -> bool:
+    """Take the cluster unless a live conductor other than ``host`` holds it.
+
+    The holder is read with ``FOR UPDATE`` (PostgreSQL waits for a concurrent reserver and sees
+    its commit), its liveness is read in a later statement (a fresh snapshot, so a conductor
+    that heartbeat before reserving counts as live), and the final ``UPDATE`` is a
+    compare-and-swap on the holder we judged, which also covers SQLite.
+    """
     cluster = models.Cluster
-    free = or_(cluster.reservation.is_(None), cluster.reservation == host,
-               cluster.reservation.not_in(list(live)))
-    result = session.execute(update(cluster).where(cluster.uuid == cluster_uuid, free)
+    holder = session.execute(select(cluster.reservation).where(cluster.uuid == cluster_uuid)
+                             .with_for_update()).scalar_one_or_none()
+    if holder not in (None, host) and holder in live_hosts(session, binary, since):
+        return False
+    same = cluster.reservation.is_(None) if holder is None else cluster.reservation == holder
+    result = session.execute(update(cluster).where(cluster.uuid == cluster_uuid, same)
                              .values(reservation=host))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 

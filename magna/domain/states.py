@@ -50,3 +50,15 @@ RESIZABLE = UPDATABLE | {UPDATE_FAILED, UPDATE_IN_PROGRESS}
 RETRYABLE = UPDATABLE | {CREATE_FAILED, UPDATE_FAILED, ROLLBACK_FAILED}
 
 HEALTH_STATUSES = ("HEALTHY", "UNHEALTHY", "UNKNOWN")
+
+
+def needs_work(status: str | None, observed_generation: int, generation: int) -> bool:
+    """Whether the conductor has something to do for a cluster in this state.
+
+    In progress always; a newer desired state too, unless the cluster failed: a failed cluster
+    waits for the user (an update or delete moves it back to *_IN_PROGRESS). The sweep's query
+    in ``magna.db.repository.clusters_needing_work`` is the same rule in SQL.
+    """
+    if status in IN_PROGRESS:
+        return True
+    return observed_generation < generation and status not in FAILED

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from magna.common.exceptions import MagnaError
 from magna.crypto import x509
 from magna.db import models, repository
 from magna.db.models import utcnow
@@ -43,6 +44,8 @@ def ca_of(svc: Services, session: Session, cluster: models.Cluster, kind: str = 
           ) -> x509.KeyPair:
     """The cluster's CA of ``kind``, created now if it is an auxiliary CA not yet made."""
     row = repository.get_ca(session, cluster.uuid, kind)
+    if row is None and kind == MAIN:
+        raise MagnaError(f"Cluster {cluster.uuid} has no CA; it is created with the cluster.")
     if row is None:
         pair = create_ca(svc, session, cluster, kind)
         session.flush()

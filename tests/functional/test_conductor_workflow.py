@@ -194,5 +194,11 @@ def test_a_cluster_reserved_by_a_live_conductor_is_left_alone(stack: Stack) -> N
             models.MagnumService.host == "other-host").values(
             last_seen_up=models.utcnow() - dt.timedelta(minutes=5),
             updated_at=models.utcnow() - dt.timedelta(minutes=5)))
-    stack.conductor.sweep()
-    assert stack.conductor.reconciler._reserve(uuid), "a dead holder's reservation is taken"
+    wait_for(lambda: _holder(stack, uuid) != "other-host", 10,
+             "this conductor to take over the dead holder's cluster")
+
+
+def _holder(stack: Stack, uuid: str) -> str | None:
+    with stack.services.transaction() as session:
+        cluster = session.query(models.Cluster).filter_by(uuid=uuid).one()
+        return cluster.reservation

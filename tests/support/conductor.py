@@ -29,8 +29,13 @@ class Stack:
     state_dir: Path
 
     def wait_status(self, uuid: str, *wanted: str, timeout: float = 20) -> dict[str, Any]:
-        return wait_for(lambda: _status_in(self.api, uuid, wanted), timeout,
-                        f"cluster {uuid} to reach {wanted}")
+        try:
+            return wait_for(lambda: _status_in(self.api, uuid, wanted), timeout,
+                            f"cluster {uuid} to reach {wanted}")
+        except AssertionError as exc:
+            last = self.api.get(f"/v1/clusters/{uuid}").json()
+            events = self.api.get(f"/v1/clusters/{uuid}/events").json()
+            raise AssertionError(f"{exc}; last seen {last}; events {events}") from None
 
     def wait_gone(self, uuid: str, timeout: float = 20) -> None:
         wait_for(lambda: self.api.get(f"/v1/clusters/{uuid}").status_code == 404 or None,

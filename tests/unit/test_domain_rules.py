@@ -85,3 +85,12 @@ def test_dns_nameserver_list() -> None:
     coe.validate_dns_nameserver("8.8.8.8,1.1.1.1")
     with pytest.raises(Invalid):
         coe.validate_dns_nameserver("8.8.8.8;1.1.1.1")
+
+
+def test_what_needs_the_conductor() -> None:
+    from magna.domain import states
+
+    assert states.needs_work("CREATE_IN_PROGRESS", 1, 1)
+    assert states.needs_work("UPDATE_COMPLETE", 1, 2)
+    assert not states.needs_work("CREATE_COMPLETE", 1, 1)
+    assert not states.needs_work("CREATE_FAILED", 0, 1), "a failure waits for the user"
