@@ -42,9 +42,14 @@ def build_services(conf: cfg.ConfigOpts) -> Services:
     engine = db_engine.make_engine(url)
     key_file = conf.certificates.encryption_key_file or os.path.join(conf.state_dir,
                                                                      "ca-encryption.key")
-    return Services(conf=conf, sessions=db_engine.make_session_factory(engine),
-                    authz=Authorizer(conf), drivers=DriverRegistry.from_config(conf),
-                    keystore=KeyStore(load_or_create_key(key_file)))
+    services = Services(conf=conf, sessions=db_engine.make_session_factory(engine),
+                        authz=Authorizer(conf), drivers=DriverRegistry.from_config(conf),
+                        keystore=KeyStore(load_or_create_key(key_file)))
+    if conf.conductor.transport_url:
+        from magna.messaging import AmqpNudger
+
+        services.nudge = AmqpNudger(conf.conductor.transport_url).nudge
+    return services
 
 
 def _authenticator(svc: Services) -> middleware.Authenticator:

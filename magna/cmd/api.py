@@ -83,3 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     serve_api(load_config(args.config_file), args.config_file)
+
+
+if __name__ == "__main__":
+    main()

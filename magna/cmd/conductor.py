@@ -30,3 +30,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     conductor.start()
     stopping.wait()
     conductor.stop()
+
+
+if __name__ == "__main__":
+    main()
