@@ -202,3 +202,36 @@ def _holder(stack: Stack, uuid: str) -> str | None:
     with stack.services.transaction() as session:
         cluster = session.query(models.Cluster).filter_by(uuid=uuid).one()
         return cluster.reservation
+
+
+def _applied(stack: Stack, uuid: str) -> dict[str, Any]:
+    import json
+
+    record: dict[str, Any] = json.loads(
+        (stack.state_dir / "fake-driver" / uuid / "cluster.json").read_text())
+    return record
+
+
+def test_upgrade_reaches_the_driver(stack: Stack) -> None:
+    uuid = _cluster(stack)
+    stack.wait_status(uuid, "CREATE_COMPLETE")
+    target = _template(stack, name="target")
+    response = stack.api.post(f"/v1/clusters/{uuid}/actions/upgrade",
+                              json={"cluster_template": target, "max_batch_size": 2})
+    assert response.status_code == 202
+    stack.wait_status(uuid, "UPDATE_COMPLETE")
+    assert _applied(stack, uuid)["template_uuid"] == target
+
+
+def test_ca_rotation_reaches_the_driver(stack: Stack) -> None:
+    import hashlib
+
+    uuid = _cluster(stack)
+    stack.wait_status(uuid, "CREATE_COMPLETE")
+    before = _applied(stack, uuid)["ca_fingerprint"]
+    assert stack.api.patch(f"/v1/certificates/{uuid}").status_code == 202
+    stack.wait_status(uuid, "UPDATE_COMPLETE")
+    after = _applied(stack, uuid)["ca_fingerprint"]
+    pem = stack.api.get(f"/v1/certificates/{uuid}").json()["pem"]
+    assert after != before
+    assert after == hashlib.sha256(pem.encode()).hexdigest()
