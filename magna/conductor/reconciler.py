@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Obs
 from magna.services import Services, pki
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 COMPLETE = {states.CREATE_IN_PROGRESS: states.CREATE_COMPLETE,
             states.UPDATE_IN_PROGRESS: states.UPDATE_COMPLETE,
@@ -176,10 +178,20 @@ class Reconciler:
         return utcnow() - work.status_since > dt.timedelta(minutes=work.timeout_minutes)
 
     def _converge(self, work: Work) -> float | None:
-        assert work.pki is not None
-        try:
+        def apply() -> Observed:
+            assert work.pki is not None
             work.driver.validate(work.spec)
-            observed = work.driver.apply(work.spec, work.pki)
+            return work.driver.apply(work.spec, work.pki)
+
+        outcome = self._drive(work, apply, "converging")
+        if isinstance(outcome, Observed):
+            return self._record(work, outcome)
+        return outcome
+
+    def _drive(self, work: Work, action: Callable[[], T], doing: str) -> T | float | None:
+        """Run a driver call; errors become a requeue delay (temporary) or *_FAILED (None)."""
+        try:
+            return action()
         except TemporaryError as exc:
             self._event(work, "Waiting", exc.message)
             return exc.delay
@@ -188,28 +200,18 @@ class Reconciler:
             return None
         # NOTE: a driver bug must not leave the cluster IN_PROGRESS forever.
         except Exception as exc:
-            LOG.exception("Driver %s failed on cluster %s", work.driver.name, work.spec.uuid)
-            self._fail(work, f"Driver {work.driver.name} failed unexpectedly: "
+            LOG.exception("Driver %s failed %s cluster %s", work.driver.name, doing,
+                          work.spec.uuid)
+            self._fail(work, f"Driver {work.driver.name} failed unexpectedly while {doing}: "
                              f"{type(exc).__name__}: {exc}"[:1000])
             return None
-        return self._record(work, observed)
 
     def _delete(self, work: Work) -> float | None:
-        try:
-            gone = work.driver.delete(work.spec)
-        except TemporaryError as exc:
-            self._event(work, "Waiting", exc.message)
-            return exc.delay
-        except PermanentError as exc:
-            self._fail(work, exc.message)
-            return None
-        except Exception as exc:
-            LOG.exception("Driver %s failed deleting %s", work.driver.name, work.spec.uuid)
-            self._fail(work, f"Driver {work.driver.name} failed unexpectedly while deleting: "
-                             f"{type(exc).__name__}: {exc}"[:1000])
-            return None
-        if not gone:
+        gone = self._drive(work, lambda: work.driver.delete(work.spec), "deleting")
+        if gone is False:
             return NOT_CONVERGED_DELAY
+        if gone is not True:
+            return gone  # a requeue delay, or None after a failure was recorded
         with self.svc.transaction() as session:
             if repository.reserved_cluster(session, work.spec.uuid, self.host) is not None:
                 repository.destroy_cluster(session, work.spec.uuid)
