@@ -24,6 +24,26 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
+class EchoedClusterFields(Body):
+    """Read-only cluster attributes clients may send back; accepted and ignored, as upstream."""
+
+    uuid: Any = None
+    links: Any = None
+    stack_id: Any = None
+    status: Any = None
+    status_reason: Any = None
+    api_address: Any = None
+    coe_version: Any = None
+    container_version: Any = None
+    node_addresses: Any = None
+    master_addresses: Any = None
+    created_at: Any = None
+    updated_at: Any = None
+
+
+ECHOED_CLUSTER_FIELDS = tuple(EchoedClusterFields.model_fields)
+
+
 def _reject_constant(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 

@@ -19,7 +19,12 @@ from magna.api import deps, pagination, params
 from magna.api.microversion import Version
 from magna.api.resources import clusters as cluster_views
 from magna.api.resources import legacy
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import (
+    ECHOED_CLUSTER_FIELDS,
+    EchoedClusterFields,
+    json_body,
+    parse,
+)
 from magna.db.models import Cluster
 from magna.domain import names, states
 from magna.services import clusters as service
@@ -38,12 +43,10 @@ FLAGS = service.ApiFlags(zero_nodes_allowed=False, missing_template_is_invalid=T
 SUMMARY = ("uuid", "name", "baymodel_id", "node_count", "master_count", "docker_volume_size",
            "labels", "master_flavor_id", "flavor_id", "bay_create_timeout", "links", "stack_id",
            "status")
-READ_ONLY = ("uuid", "links", "stack_id", "status", "status_reason", "api_address",
-             "coe_version", "container_version", "node_addresses", "master_addresses",
-             "bay_faults", "created_at", "updated_at")
+READ_ONLY = (*ECHOED_CLUSTER_FIELDS, "bay_faults")
 
 
-class BayCreate(Body):
+class BayCreate(EchoedClusterFields):
     name: BayName | None = None
     baymodel_id: Str255 | int
     node_count: Annotated[int, Field(ge=1)] = 1
@@ -58,20 +61,7 @@ class BayCreate(Body):
     fixed_subnet: Str255 | None = None
     floating_ip_enabled: bool | None = None
     master_lb_enabled: bool | None = None
-    # Read-only attributes clients may echo back are accepted and ignored, as upstream.
-    uuid: Any = None
-    links: Any = None
-    stack_id: Any = None
-    status: Any = None
-    status_reason: Any = None
-    api_address: Any = None
-    coe_version: Any = None
-    container_version: Any = None
-    node_addresses: Any = None
-    master_addresses: Any = None
     bay_faults: Any = None
-    created_at: Any = None
-    updated_at: Any = None
 
 
 def bay_values(data: Any) -> dict[str, Any]:

@@ -10,7 +10,13 @@ from pydantic import Field, StringConstraints
 from magna.api import deps, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import (
+    ECHOED_CLUSTER_FIELDS,
+    Body,
+    EchoedClusterFields,
+    json_body,
+    parse,
+)
 from magna.common.exceptions import Invalid
 from magna.db.models import Cluster
 from magna.domain import labels as label_rules
@@ -23,13 +29,12 @@ Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 ClusterName = Annotated[str, StringConstraints(min_length=1, max_length=242,
                                                pattern=r"^[a-zA-Z][a-zA-Z0-9_.-]*$")]
 LabelValue = str | int | bool | float
-READ_ONLY = ("uuid", "project_id", "user_id", "links", "status", "status_reason", "stack_id",
-             "cluster_id", "api_address", "coe_version", "container_version", "node_addresses",
-             "master_addresses", "health_status", "health_status_reason", "created_at",
-             "updated_at", "faults", "labels_overridden", "labels_added", "labels_skipped")
+READ_ONLY = (*ECHOED_CLUSTER_FIELDS, "project_id", "user_id", "cluster_id", "health_status",
+             "health_status_reason", "faults", "labels_overridden", "labels_added",
+             "labels_skipped")
 
 
-class ClusterCreate(Body):
+class ClusterCreate(EchoedClusterFields):
     name: ClusterName | None = None
     cluster_template_id: Str255 | int
     keypair: Str255 | None = None
@@ -46,24 +51,11 @@ class ClusterCreate(Body):
     fixed_subnet: Str255 | None = None
     floating_ip_enabled: bool | None = None
     master_lb_enabled: bool | None = None
-    # Read-only attributes clients may echo back are accepted and ignored, as upstream.
-    uuid: Any = None
     project_id: Any = None
     user_id: Any = None
-    links: Any = None
-    status: Any = None
-    status_reason: Any = None
-    stack_id: Any = None
     cluster_id: Any = None
-    api_address: Any = None
-    coe_version: Any = None
-    container_version: Any = None
-    node_addresses: Any = None
-    master_addresses: Any = None
     health_status: Any = None
     health_status_reason: Any = None
-    created_at: Any = None
-    updated_at: Any = None
     faults: Any = None
     labels_overridden: Any = None
     labels_added: Any = None
