@@ -139,6 +139,23 @@ CONDUCTOR_OPTS: list[cfg.Opt] = [
                     "in-process conductor directly; separate processes rely on the sweep."),
 ]
 
+LOCAL_SWARM_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt("subnet_pool", default="10.231.0.0/16",
+               help="IPv4 range the local-swarm driver carves per-cluster node subnets from."),
+    cfg.IntOpt("subnet_prefix", default=24, min=8, max=29,
+               help="Prefix length of each cluster's subnet (a /24 holds 253 nodes)."),
+    cfg.StrOpt("run_dir", default="/run/magna",
+               help="Directory for the engines' runtime state (sockets, pid files); short on "
+                    "purpose, since a unix socket path may not exceed 107 bytes."),
+    cfg.FloatOpt("engine_start_timeout", default=60.0, min=1.0,
+                 help="Seconds one apply waits for a node's dockerd to answer before it "
+                      "reports the cluster as still converging."),
+    cfg.FloatOpt("swarm_timeout", default=60.0, min=1.0,
+                 help="Seconds a swarm init or join may take before the apply is retried."),
+    cfg.FloatOpt("stop_timeout", default=20.0, min=1.0,
+                 help="Seconds a node's dockerd gets to exit after SIGTERM before SIGKILL."),
+]
+
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """All option groups, for registration and for the sample generator."""
@@ -153,4 +170,5 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("drivers", DRIVER_OPTS),
         ("cluster_template", CLUSTER_TEMPLATE_OPTS),
         ("conductor", CONDUCTOR_OPTS),
+        ("local_swarm", LOCAL_SWARM_OPTS),
     ]

@@ -1,30 +1,88 @@
-"""The local Swarm-mode driver (entry point ``local-swarm``).
+"""The local Swarm-mode driver (entry point ``local-swarm``): every node is a network namespace
+with its own hostname and its own dockerd, on a per-cluster bridge of this host.
 
-NOTE: building nodes (network namespaces with their own dockerd) is the next piece of work.
-Until then ``apply`` fails permanently with a reason that says so, which is the truth a user
-should see, and ``delete`` has nothing to remove.
+``apply`` composes the pieces in a fixed order, each idempotent, so a pass converges from any
+partial state a crash left (a namespace without an engine, an engine outside the swarm, a stale
+pid file)::
+
+    tools present -> subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
+    -> client certificate -> per node: namespace + veth, server certificate, daemon.json, engine
+    -> engines answer -> swarm init on master 0 -> other nodes join -> nodes Ready -> Observed
+
+State on disk::
+
+    <state_dir>/local-swarm/<cluster uuid>/      created first, removed last (the anchor)
+        network.json  slots.json  client/{ca,cert,key}.pem
+        <node>/ daemon.json engine.log ca.pem server-{cert,key}.pem data/
+    <run_dir>/<short id>/<slot>/                 exec-root, docker.sock, docker.pid
+
+``delete`` (and ``collect`` for clusters without a row) removes processes, mounts, namespaces,
+veths, the bridge, its iptables rules, cgroups, the run dir and finally the state dir.
+
+NOTE: scale-down, nodegroups beyond one master and one worker group, load balancer, registry and
+upgrades come later; nodes are ``<nodegroup>-<i>`` with a slot (IP) that never changes while the
+node exists, so removing one node is a matter of leaving the swarm and deleting its pieces.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import docker
+import requests
 from oslo_config import cfg
 
-from magna.common.exceptions import PermanentError
-from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Observed
+from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers.base import (
+    ClusterPKI,
+    ClusterSpec,
+    ClusterType,
+    Driver,
+    GarbageCollecting,
+    NodeStatus,
+    Observed,
+)
 from magna.drivers.catalog import Catalog
+from magna.drivers.local_swarm import engine, host, network, pki, swarm
 from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
 
-NOT_YET = ("The local Swarm driver cannot build nodes yet: provisioning arrives with the local "
-           "driver work. Nothing was created.")
+ROOT = "local-swarm"
+SLOTS = "slots.json"
+NOTED = "notes-sent"
+READY_WAIT = 20.0
+CGROUP_ROOT = "/sys/fs/cgroup"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-class LocalSwarmDriver(Driver):
+@dataclass(frozen=True)
+class Node:
+    """One planned node: where it lives, what it is called, and its engine."""
+
+    name: str
+    nodegroup: str
+    role: str
+    slot: int
+    address: str
+    engine: engine.EngineSpec
+    net: network.NodeNetwork
+
+
+class LocalSwarmDriver(Driver, GarbageCollecting):
     name = "local-swarm"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self._catalog = LocalCatalog(conf.state_dir)
+        self.root = os.path.join(conf.state_dir, ROOT)
+        self.opts = conf.local_swarm
 
     @property
     def provides(self) -> Sequence[ClusterType]:
@@ -36,11 +94,296 @@ class LocalSwarmDriver(Driver):
     def catalog(self) -> Catalog:
         return self._catalog
 
-    def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
-        raise PermanentError(NOT_YET)
+    def validate(self, spec: ClusterSpec) -> None:
+        if spec.coe != "swarm-mode":
+            raise PermanentError(f"The local Swarm driver builds swarm-mode clusters, not "
+                                 f"{spec.coe}.")
+        masters = spec.nodegroup("master")
+        if masters is None or masters.node_count < 1:
+            raise PermanentError("A swarm-mode cluster needs at least one master.")
+
+    # -- the contract ---------------------------------------------------------------------
+
+    def apply(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        host.require_tools()
+        try:
+            nodes = self._build(spec, pki_)
+            self._start_engines(nodes)
+            self._form_swarm(spec, nodes)
+            return self._observed(spec, nodes, wait=READY_WAIT, notes=True)
+        except host.CommandFailed as exc:
+            raise PermanentError(f"Building the cluster on this host failed: {exc}") from None
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise TemporaryError(f"The cluster's engines are not answering yet: {exc}",
+                                 delay=2.0) from None
 
     def delete(self, spec: ClusterSpec) -> bool:
-        return True
+        self._remove(spec.uuid)
+        return not os.path.exists(self._cluster_dir(spec.uuid))
 
-    def observe(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
-        return Observed(converged=False)
+    def observe(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        if not os.path.isdir(self._cluster_dir(spec.uuid)):
+            return Observed(converged=False)
+        allocation = network.read_allocation(self._cluster_dir(spec.uuid))
+        if allocation is None:
+            return Observed(converged=False)
+        nodes = self._plan(spec, allocation, assign=False)
+        return self._observed(spec, nodes, wait=0.0, notes=False)
+
+    def leftovers(self, known_clusters: set[str]) -> list[str]:
+        if not os.path.isdir(self.root):
+            return []
+        return sorted(entry for entry in os.listdir(self.root)
+                      if UUID_RE.match(entry) and entry not in known_clusters)
+
+    def collect(self, cluster_uuid: str) -> None:
+        self._remove(cluster_uuid)
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def _cluster_dir(self, cluster_uuid: str) -> str:
+        return os.path.join(self.root, cluster_uuid)
+
+    def _run_dir(self, cluster_uuid: str) -> str:
+        return os.path.join(self.opts.run_dir, network.short_id(cluster_uuid))
+
+    def _plan(self, spec: ClusterSpec, allocation: network.Allocation, *,
+              assign: bool) -> list[Node]:
+        wanted = planned_names(spec)
+        slots = self._slots(spec.uuid, [name for name, _, _ in wanted], assign=assign)
+        return [self._node(spec, allocation, name, group, role, slots[name])
+                for name, group, role in wanted if name in slots]
+
+    def _node(self, spec: ClusterSpec, allocation: network.Allocation, name: str, group: str,
+              role: str, slot: int) -> Node:
+        address = str(allocation.address(slot))
+        netns = network.netns_name(spec.uuid, name)
+        short = network.short_id(spec.uuid)
+        spec_ = engine.EngineSpec(
+            node_dir=os.path.join(self._cluster_dir(spec.uuid), name),
+            run_dir=os.path.join(self._run_dir(spec.uuid), str(slot)),
+            hostname=hostname(spec.name, name), netns=netns, address=address,
+            cgroup_parent=f"/magna/{short}/{name}")
+        net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
+                                  bridge=network.bridge_name(spec.uuid),
+                                  address=allocation.address(slot), allocation=allocation)
+        return Node(name=name, nodegroup=group, role=role, slot=slot, address=address,
+                    engine=spec_, net=net)
+
+    def _slots(self, cluster_uuid: str, names: list[str], *, assign: bool) -> dict[str, int]:
+        path = os.path.join(self._cluster_dir(cluster_uuid), SLOTS)
+        with network.locked(self.root):
+            try:
+                with open(path) as handle:
+                    current: dict[str, int] = json.load(handle)
+            except FileNotFoundError:
+                current = {}
+            if not assign:
+                return current
+            wanted = assign_slots(current, names)
+            if wanted != current:
+                network.write_json(path, wanted)
+            return wanted
+
+    # -- apply phases -----------------------------------------------------------------------
+
+    def _build(self, spec: ClusterSpec, pki_: ClusterPKI) -> list[Node]:
+        allocation = network.allocate(self.root, spec.uuid, self.opts.subnet_pool,
+                                      self.opts.subnet_prefix)
+        nodes = self._plan(spec, allocation, assign=True)
+        network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
+        pki.ensure(pki.client_files(self._cluster_dir(spec.uuid)), pki.admin_request(), pki_)
+        for node in nodes:
+            node.net.apply()
+            pki.ensure(pki.server_files(node.engine.node_dir),
+                       pki.server_request(node.engine.hostname, node.address), pki_)
+            engine.write_config(node.engine)
+        return nodes
+
+    def _start_engines(self, nodes: list[Node]) -> None:
+        started: dict[str, int] = {}
+        for node in nodes:
+            spec = node.engine
+            want = engine.desired_hash(spec, pki.server_files(spec.node_dir).digest())
+            pid = engine.pid_of(spec)
+            if pid is not None and engine.started_hash(spec) != want:
+                engine.stop(spec, self.opts.stop_timeout)  # config changed: restart
+                pid = None
+            started[node.name] = pid if pid is not None else engine.start(spec, want)
+        self._wait_engines(nodes, started)
+
+    def _wait_engines(self, nodes: list[Node], pids: dict[str, int]) -> None:
+        deadline = time.monotonic() + self.opts.engine_start_timeout
+        pending = list(nodes)
+        while True:
+            pending = [node for node in pending if not engine.ping(node.engine)]
+            if not pending:
+                return
+            for node in pending:
+                if not engine.alive(pids[node.name]):
+                    raise PermanentError(f"The engine of node {node.name} exited: "
+                                         f"{engine.log_tail(node.engine)}")
+            if time.monotonic() > deadline:
+                raise TemporaryError(f"Waiting for the engines of "
+                                     f"{', '.join(n.name for n in pending)} to start.", delay=2.0)
+            time.sleep(0.2)
+
+    def _client(self, spec: ClusterSpec, node: Node) -> docker.DockerClient:
+        files = pki.client_files(self._cluster_dir(spec.uuid))
+        return swarm.connect(node.address, files, self.opts.swarm_timeout)
+
+    def _form_swarm(self, spec: ClusterSpec, nodes: list[Node]) -> None:
+        first = nodes[0]
+        with contextlib.closing(self._client(spec, first)) as leader:
+            if swarm.membership(leader).state == "inactive":
+                swarm.init(leader, first.address)
+            tokens = swarm.tokens(leader)
+            known = swarm.nodes(leader)
+            for node in nodes[1:]:
+                token = tokens["Manager" if node.role == "master" else "Worker"]
+                self._join(spec, node, first.address, token, known)
+
+    def _join(self, spec: ClusterSpec, node: Node, leader: str, token: str,
+              known: dict[str, swarm.SwarmNode]) -> None:
+        with contextlib.closing(self._client(spec, node)) as client:
+            member = swarm.membership(client)
+            if member.state == "pending" or (member.state == "active"
+                                             and member.node_id in known):
+                return
+            if member.state != "inactive":
+                swarm.leave(client)  # in a swarm the leader does not know, or in error
+            swarm.join(client, address=node.address, manager_address=leader, token=token)
+
+    # -- observing --------------------------------------------------------------------------
+
+    def _observed(self, spec: ClusterSpec, nodes: list[Node], *, wait: float,
+                  notes: bool) -> Observed:
+        if not nodes:
+            return Observed(converged=False)
+        deadline = time.monotonic() + wait
+        while True:
+            observed = self._look(spec, nodes)
+            if observed.converged or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        if notes and observed.converged:
+            return self._with_notes(spec, observed)
+        return observed
+
+    def _look(self, spec: ClusterSpec, nodes: list[Node]) -> Observed:
+        ids: dict[str, str] = {}
+        version = ""
+        swarm_nodes: dict[str, swarm.SwarmNode] = {}
+        for node in nodes:
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException), \
+                    contextlib.closing(self._client(spec, node)) as client:
+                ids[node.name] = swarm.membership(client).node_id
+                if node is nodes[0]:
+                    version = swarm.versions(client)
+                    swarm_nodes = swarm.nodes(client)
+        statuses = [_status(node, swarm_nodes.get(ids.get(node.name, ""))) for node in nodes]
+        return Observed(
+            converged=len(nodes) == len(planned_names(spec))
+            and all(status.healthy for status in statuses),
+            api_address=f"tcp://{nodes[0].address}:{engine.PORT}", stack_id=spec.uuid,
+            coe_version=version or None, container_version=version or None, nodes=statuses)
+
+    def _with_notes(self, spec: ClusterSpec, observed: Observed) -> Observed:
+        marker = os.path.join(self._cluster_dir(spec.uuid), NOTED)
+        if os.path.exists(marker) or host.has_ipvs():
+            return observed
+        with open(marker, "w") as handle:
+            handle.write("ipvs\n")
+        return Observed(converged=observed.converged, api_address=observed.api_address,
+                        stack_id=observed.stack_id, coe_version=observed.coe_version,
+                        container_version=observed.container_version, nodes=observed.nodes,
+                        notes=[host.IPVS_NOTE])
+
+    # -- removal ----------------------------------------------------------------------------
+
+    def _remove(self, cluster_uuid: str) -> None:
+        cluster_dir = self._cluster_dir(cluster_uuid)
+        run_dir = self._run_dir(cluster_uuid)
+        self._stop_processes(cluster_uuid, cluster_dir, run_dir)
+        engine.unmount_under(cluster_dir)
+        engine.unmount_under(run_dir)
+        for netns in network.namespaces_of(cluster_uuid):
+            host.run("ip", "netns", "del", netns)
+        for veth in network.veths_of(cluster_uuid):
+            host.probe("ip", "link", "del", veth)
+        allocation = network.read_allocation(cluster_dir)
+        bridge = network.bridge_name(cluster_uuid)
+        if allocation is not None or os.path.exists(f"/sys/class/net/{bridge}"):
+            network.Bridge(bridge, allocation or network.Allocation(_ANY)).delete()
+        host.delete_rules_mentioning(bridge)
+        _remove_cgroups(network.short_id(cluster_uuid))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+
+    def _stop_processes(self, cluster_uuid: str, cluster_dir: str, run_dir: str) -> None:
+        """SIGTERM every engine of the cluster, wait (bounded), then SIGKILL what is left,
+        including anything still inside one of the cluster's namespaces."""
+        pids = engine.processes_using(cluster_dir, run_dir)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.opts.stop_timeout
+        while any(engine.alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stragglers = engine.processes_using(cluster_dir, run_dir)
+        for netns in network.namespaces_of(cluster_uuid):
+            stragglers += [int(p) for p in host.run("ip", "netns", "pids", netns).split()]
+        for pid in stragglers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while any(engine.alive(pid) for pid in stragglers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+_ANY = ipaddress.IPv4Network("0.0.0.0/32")
+
+
+def planned_names(spec: ClusterSpec) -> list[tuple[str, str, str]]:
+    """(node name, nodegroup, role) for every node the spec asks for, masters first."""
+    groups = sorted((ng for ng in spec.nodegroups if ng.present),
+                    key=lambda ng: (ng.role != "master", ng.name))
+    return [(f"{ng.name}-{index}", ng.name, ng.role)
+            for ng in groups for index in range(ng.node_count)]
+
+
+def assign_slots(current: dict[str, int], names: Sequence[str]) -> dict[str, int]:
+    """Keep every recorded slot (a node's address never changes while it exists); give new
+    names the lowest free ones. Slots of nodes no longer wanted stay until they are removed."""
+    slots = dict(current)
+    for name in names:
+        if name not in slots:
+            used = set(slots.values())
+            slots[name] = next(slot for slot in range(1, len(used) + 2) if slot not in used)
+    return slots
+
+
+def hostname(cluster_name: str, node: str) -> str:
+    text = re.sub(r"[^a-z0-9-]+", "-", f"{cluster_name}-{node}".lower()).strip("-")
+    return text[:63].rstrip("-") or node
+
+
+def _status(node: Node, seen: swarm.SwarmNode | None) -> NodeStatus:
+    if seen is None:
+        return NodeStatus(name=node.name, nodegroup=node.nodegroup, role=node.role,
+                          address=node.address, healthy=False, reason="not in the swarm")
+    reason = "" if seen.ready else f"{seen.state} {seen.availability} {seen.message}".strip()
+    return NodeStatus(name=node.name, nodegroup=node.nodegroup, role=node.role,
+                      address=node.address, healthy=seen.ready, reason=reason)
+
+
+def _remove_cgroups(short: str) -> None:
+    if not os.path.isdir(CGROUP_ROOT):
+        return
+    for controller in os.listdir(CGROUP_ROOT):
+        top = os.path.join(CGROUP_ROOT, controller, "magna", short)
+        if not os.path.isdir(top):
+            continue
+        for path, _, _ in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)

@@ -1,0 +1,110 @@
+"""The host the local Swarm driver builds on: required tools, kernel features, commands, iptables.
+
+Every other module of the driver changes the host only through ``run`` (a command that must
+succeed, its stderr becoming the error text) or ``probe`` (a command whose failure is an answer),
+so what the driver does to the machine can be read in one place per piece. Missing tools are a
+``PermanentError`` that says what to install: the user (or operator) must fix it, retrying cannot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from magna.common.exceptions import PermanentError
+
+# tool -> the Debian package that provides it
+TOOLS = {
+    "dockerd": "docker.io",
+    "containerd": "containerd",
+    "ip": "iproute2",
+    "iptables": "iptables",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+}
+IPVS_NOTE = ("This host's kernel has no IPVS: Swarm's ingress routing mesh and virtual-IP "
+             "service load balancing do not work. Publish ports with --publish mode=host and "
+             "use --endpoint-mode dnsrr for services (see docs/local-driver.md).")
+
+
+class CommandFailed(Exception):
+    def __init__(self, args: Sequence[str], stderr: str) -> None:
+        super().__init__(f"{' '.join(args)}: {stderr.strip() or 'failed'}")
+        self.stderr = stderr
+
+
+def require_tools() -> None:
+    missing = sorted({pkg for tool, pkg in TOOLS.items() if not _which(tool)})
+    if missing:
+        raise PermanentError(f"The local Swarm driver needs {', '.join(missing)} on the "
+                             f"conductor's host: apt-get install {' '.join(missing)}")
+
+
+def _which(tool: str) -> str | None:
+    return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+
+
+def has_ipvs() -> bool:
+    return os.path.exists("/proc/net/ip_vs")
+
+
+def run(*args: str) -> str:
+    """Run a command that must succeed; return its stdout."""
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CommandFailed(args, done.stderr)
+    return done.stdout
+
+
+def probe(*args: str) -> bool:
+    """Run a command whose exit status is the answer."""
+    return subprocess.run(args, capture_output=True, check=False).returncode == 0
+
+
+@dataclass(frozen=True)
+class ForwardRule:
+    """One rule in the filter table's FORWARD chain, inserted first so Docker's DROP policy
+    (or anything else) does not decide for our bridges."""
+
+    spec: tuple[str, ...]
+
+    def build(self) -> list[str]:
+        return ["FORWARD", *self.spec]
+
+    def apply(self) -> None:
+        if not probe("iptables", "-w", "-C", *self.build()):
+            run("iptables", "-w", "-I", *self.build())
+
+    def delete(self) -> None:
+        while probe("iptables", "-w", "-C", *self.build()):
+            run("iptables", "-w", "-D", *self.build())
+
+
+def bridge_rules(bridge: str) -> list[ForwardRule]:
+    """Nodes of one cluster talk to each other; nothing is routed into or out of the cluster.
+
+    NOTE: with br_netfilter loaded, frames between ports of one bridge traverse FORWARD too,
+    hence the first rule. The host itself reaches the nodes through the bridge's own address
+    (INPUT/OUTPUT), which these rules do not touch.
+    """
+    return [ForwardRule(("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
+            ForwardRule(("-i", bridge, "!", "-o", bridge, "-j", "DROP")),
+            ForwardRule(("-o", bridge, "!", "-i", bridge, "-j", "DROP"))]
+
+
+def rules_mentioning(word: str) -> list[list[str]]:
+    """FORWARD rules (as ``iptables -S`` arguments after ``-A``) that name ``word``."""
+    found = []
+    for line in run("iptables", "-w", "-S", "FORWARD").splitlines():
+        fields = line.split()
+        if fields[:1] == ["-A"] and word in fields:
+            found.append(fields[1:])
+    return found
+
+
+def delete_rules_mentioning(word: str) -> None:
+    for rule in rules_mentioning(word):
+        probe("iptables", "-w", "-D", *rule)

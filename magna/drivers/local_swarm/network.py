@@ -1,0 +1,211 @@
+"""A cluster's network on this host: a subnet from the pool, a bridge, and per node a namespace
+joined to the bridge by a veth pair.
+
+Subnets are allocated under a lock shared by every process using the same state directory: the
+first free subnet, probing from a position derived from the cluster id (deterministic for a
+cluster, collision-free across clusters), recorded in the cluster's ``network.json`` before any
+interface exists. The bridge holds the subnet's first address, so the host reaches every node;
+the iptables rules of ``host.bridge_rules`` keep clusters from reaching each other.
+
+Each piece has a pure ``build()`` (the names and addresses it stands for) and idempotent
+``apply()``/``delete()`` that compare with what the kernel has, so any partial state converges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from magna.common.exceptions import PermanentError
+from magna.drivers.local_swarm import host
+
+NETWORK_FILE = "network.json"
+NS_DIR = "/run/netns"
+PEER = "eth0"
+
+
+def short_id(cluster_uuid: str) -> str:
+    """8 hex characters naming the cluster's interfaces and namespaces (Linux allows 15)."""
+    return cluster_uuid.replace("-", "")[:8].lower()
+
+
+def bridge_name(cluster_uuid: str) -> str:
+    return f"mgb{short_id(cluster_uuid)}"
+
+
+def netns_name(cluster_uuid: str, node: str) -> str:
+    return f"magna-{short_id(cluster_uuid)}-{node}"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    subnet: ipaddress.IPv4Network
+
+    @property
+    def gateway(self) -> ipaddress.IPv4Address:
+        return self.subnet.network_address + 1
+
+    def address(self, slot: int) -> ipaddress.IPv4Address:
+        """Node slot 1 is the subnet's .2; the bridge has .1."""
+        if not 1 <= slot <= self.subnet.num_addresses - 3:
+            raise PermanentError(f"Subnet {self.subnet} has no room for node number {slot}.")
+        return self.subnet.network_address + 1 + slot
+
+
+@contextlib.contextmanager
+def locked(root: str) -> Iterator[None]:
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def read_allocation(cluster_dir: str) -> Allocation | None:
+    try:
+        with open(os.path.join(cluster_dir, NETWORK_FILE)) as handle:
+            return Allocation(ipaddress.IPv4Network(json.load(handle)["subnet"]))
+    except FileNotFoundError:
+        return None
+
+
+def allocate(root: str, cluster_uuid: str, pool: str, prefix: int) -> Allocation:
+    """The cluster's subnet: the recorded one, or the first free one (recorded now)."""
+    cluster_dir = os.path.join(root, cluster_uuid)
+    with locked(root):
+        found = read_allocation(cluster_dir)
+        if found is not None:
+            return found
+        taken = _taken(root)
+        subnet = _first_free(cluster_uuid, _subnets(pool, prefix), taken)
+        os.makedirs(cluster_dir, exist_ok=True)
+        write_json(os.path.join(cluster_dir, NETWORK_FILE),
+                   {"subnet": str(subnet), "short_id": short_id(cluster_uuid)})
+        return Allocation(subnet)
+
+
+def _subnets(pool: str, prefix: int) -> list[ipaddress.IPv4Network]:
+    try:
+        return list(ipaddress.IPv4Network(pool).subnets(new_prefix=prefix))
+    except ValueError as exc:
+        raise PermanentError(f"[local_swarm] subnet_pool/subnet_prefix are unusable: {exc}"
+                             ) from None
+
+
+def _taken(root: str) -> set[tuple[str, str]]:
+    """(subnet, short id) of every cluster with an allocation under ``root``."""
+    taken = set()
+    for entry in os.listdir(root):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, ValueError, KeyError), \
+                open(os.path.join(root, entry, NETWORK_FILE)) as handle:
+            record = json.load(handle)
+            taken.add((record["subnet"], record["short_id"]))
+    return taken
+
+
+def _first_free(cluster_uuid: str, subnets: list[ipaddress.IPv4Network],
+                taken: set[tuple[str, str]]) -> ipaddress.IPv4Network:
+    if short_id(cluster_uuid) in {short for _, short in taken}:
+        raise PermanentError(f"Another cluster on this host shares the id prefix "
+                             f"{short_id(cluster_uuid)}; recreate the cluster.")
+    used = {subnet for subnet, _ in taken}
+    start = int(hashlib.sha256(cluster_uuid.encode()).hexdigest(), 16) % len(subnets)
+    for index in range(len(subnets)):
+        candidate = subnets[(start + index) % len(subnets)]
+        if str(candidate) not in used:
+            return candidate
+    raise PermanentError(f"The local Swarm subnet pool is exhausted ({len(subnets)} clusters); "
+                         f"delete a cluster or widen [local_swarm] subnet_pool.")
+
+
+def write_json(path: str, record: object) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump(record, handle, indent=1)
+    os.replace(tmp, path)
+
+
+def _link_exists(name: str, netns: str | None = None) -> bool:
+    prefix = ("ip", "-n", netns) if netns else ("ip",)
+    return host.probe(*prefix, "link", "show", "dev", name)
+
+
+def _addresses(name: str, netns: str | None = None) -> str:
+    prefix = ("ip", "-n", netns) if netns else ("ip",)
+    return host.run(*prefix, "-o", "addr", "show", "dev", name)
+
+
+@dataclass(frozen=True)
+class Bridge:
+    name: str
+    allocation: Allocation
+
+    def build(self) -> str:
+        return f"{self.allocation.gateway}/{self.allocation.subnet.prefixlen}"
+
+    def apply(self) -> None:
+        if not _link_exists(self.name):
+            host.run("ip", "link", "add", self.name, "type", "bridge")
+        if f" {self.build()} " not in _addresses(self.name):
+            host.run("ip", "addr", "add", self.build(), "dev", self.name)
+        host.run("ip", "link", "set", self.name, "up")
+        for rule in host.bridge_rules(self.name):
+            rule.apply()
+
+    def delete(self) -> None:
+        if _link_exists(self.name):
+            host.run("ip", "link", "del", self.name)
+        host.delete_rules_mentioning(self.name)
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """One node's namespace, with ``eth0`` (the veth peer) on the cluster's bridge."""
+
+    netns: str
+    veth: str
+    bridge: str
+    address: ipaddress.IPv4Address
+    allocation: Allocation
+
+    def build(self) -> str:
+        return f"{self.address}/{self.allocation.subnet.prefixlen}"
+
+    def apply(self) -> None:
+        if not os.path.exists(os.path.join(NS_DIR, self.netns)):
+            host.run("ip", "netns", "add", self.netns)
+        host.run("ip", "-n", self.netns, "link", "set", "lo", "up")
+        if not _link_exists(PEER, self.netns):
+            if _link_exists(self.veth):
+                host.run("ip", "link", "del", self.veth)  # a half-made pair: start over
+            host.run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", PEER,
+                     "netns", self.netns)
+        host.run("ip", "link", "set", self.veth, "master", self.bridge, "up")
+        if f" {self.build()} " not in _addresses(PEER, self.netns):
+            host.run("ip", "-n", self.netns, "addr", "add", self.build(), "dev", PEER)
+        host.run("ip", "-n", self.netns, "link", "set", PEER, "up")
+        host.run("ip", "-n", self.netns, "route", "replace", "default", "via",
+                 str(self.allocation.gateway))
+
+    def delete(self) -> None:
+        if os.path.exists(os.path.join(NS_DIR, self.netns)):
+            host.run("ip", "netns", "del", self.netns)
+        if _link_exists(self.veth):
+            host.run("ip", "link", "del", self.veth)
+
+
+def namespaces_of(cluster_uuid: str) -> list[str]:
+    prefix = f"magna-{short_id(cluster_uuid)}-"
+    if not os.path.isdir(NS_DIR):
+        return []
+    return sorted(name for name in os.listdir(NS_DIR) if name.startswith(prefix))
+
+
+def veths_of(cluster_uuid: str) -> list[str]:
+    prefix = f"mgv{short_id(cluster_uuid)}"
+    return sorted(name for name in os.listdir("/sys/class/net") if name.startswith(prefix))

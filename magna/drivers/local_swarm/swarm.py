@@ -1,0 +1,103 @@
+"""Swarm membership through the Docker SDK, over TLS with the driver's client certificate.
+
+The first master initialises the swarm; other masters join with the manager token and workers
+with the worker token, all at the first master's ``<ip>:2377``. Every call is bounded by the
+client's timeout. ``membership`` reads what an engine thinks of itself (inactive, pending, active,
+error, locked); ``nodes`` is the manager's view of the whole swarm, keyed by hostname, which is
+what the driver reports as per-node health.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+
+from magna.drivers.local_swarm.engine import PORT
+from magna.drivers.local_swarm.pki import CertFiles
+
+SWARM_PORT = 2377
+# NOTE: pinned rather than "auto" (which asks the engine before trust_env can be switched off);
+# 1.41 is Docker 20.10's, and newer engines still serve it.
+API_VERSION = "1.41"
+
+
+@dataclass(frozen=True)
+class Membership:
+    state: str
+    node_id: str
+    manager: bool
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    hostname: str
+    node_id: str
+    role: str
+    state: str
+    message: str
+    availability: str
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready" and self.availability == "active"
+
+
+def connect(address: str, files: CertFiles, timeout: float) -> docker.DockerClient:
+    tls = docker.tls.TLSConfig(client_cert=(files.cert, files.key), ca_cert=files.ca,
+                               verify=True)
+    client = docker.DockerClient(base_url=f"tcp://{address}:{PORT}", tls=tls,
+                                 version=API_VERSION, timeout=int(timeout))
+    # NOTE: requests would otherwise replace our CA with $REQUESTS_CA_BUNDLE and send these
+    # local connections through $HTTPS_PROXY.
+    client.api.trust_env = False
+    return client
+
+
+def membership(client: docker.DockerClient) -> Membership:
+    info: dict[str, Any] = client.info()["Swarm"]
+    return Membership(state=str(info.get("LocalNodeState", "")),
+                      node_id=str(info.get("NodeID", "")),
+                      manager=bool(info.get("ControlAvailable", False)))
+
+
+def versions(client: docker.DockerClient) -> str:
+    return str(client.version().get("Version", ""))
+
+
+def init(client: docker.DockerClient, address: str) -> None:
+    client.swarm.init(advertise_addr=address, listen_addr=f"{address}:{SWARM_PORT}")
+
+
+def tokens(client: docker.DockerClient) -> dict[str, str]:
+    client.swarm.reload()
+    found: dict[str, str] = client.swarm.attrs["JoinTokens"]
+    return found
+
+
+def join(client: docker.DockerClient, *, address: str, manager_address: str,
+         token: str) -> None:
+    client.swarm.join(remote_addrs=[f"{manager_address}:{SWARM_PORT}"], join_token=token,
+                      advertise_addr=address, listen_addr=f"{address}:{SWARM_PORT}")
+
+
+def leave(client: docker.DockerClient) -> None:
+    client.swarm.leave(force=True)
+
+
+def nodes(client: docker.DockerClient) -> dict[str, SwarmNode]:
+    """The manager's view of the swarm, by node id (a recreated node keeps its hostname but
+    gets a new id; the old entry stays ``down`` until removed)."""
+    found = {}
+    for node in client.nodes.list():
+        attrs: dict[str, Any] = node.attrs
+        status = attrs.get("Status", {})
+        spec = attrs.get("Spec", {})
+        node_id = str(attrs.get("ID", ""))
+        found[node_id] = SwarmNode(hostname=str(attrs.get("Description", {}).get("Hostname", "")),
+                                   node_id=node_id, role=str(spec.get("Role", "")),
+                                   state=str(status.get("State", "")),
+                                   message=str(status.get("Message", "")),
+                                   availability=str(spec.get("Availability", "")))
+    return found
