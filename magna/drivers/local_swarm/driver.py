@@ -59,6 +59,7 @@ ROOT = "local-swarm"
 SLOTS = "slots.json"
 NOTED = "notes-sent"
 READY_WAIT = 20.0
+MAX_EXITS = 3
 CGROUP_ROOT = "/sys/fs/cgroup"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -218,15 +219,25 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         while True:
             pending = [node for node in pending if not engine.ping(node.engine)]
             if not pending:
+                for node in nodes:
+                    engine.reset_exits(node.engine)
                 return
             for node in pending:
                 if not engine.alive(pids[node.name]):
-                    raise PermanentError(f"The engine of node {node.name} exited: "
-                                         f"{engine.log_tail(node.engine)}")
+                    self._exited(node)
             if time.monotonic() > deadline:
                 raise TemporaryError(f"Waiting for the engines of "
                                      f"{', '.join(n.name for n in pending)} to start.", delay=2.0)
             time.sleep(0.2)
+
+    def _exited(self, node: Node) -> None:
+        """An engine that exits on start is retried; the third time in a row it is a failure
+        the user must look at (the reason carries the end of its log)."""
+        tail = engine.log_tail(node.engine)
+        if engine.record_exit(node.engine) >= MAX_EXITS:
+            raise PermanentError(f"The engine of node {node.name} keeps exiting: {tail}")
+        raise TemporaryError(f"The engine of node {node.name} exited; starting it again.",
+                             delay=1.0)
 
     def _client(self, spec: ClusterSpec, node: Node) -> docker.DockerClient:
         files = pki.client_files(self._cluster_dir(spec.uuid))

@@ -42,6 +42,7 @@ PORT = 2375
 CONFIG = "daemon.json"
 LOG = "engine.log"
 STARTED = "engine.started"
+FAILURES = "engine.exits"
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,7 @@ def ping(spec: EngineSpec) -> bool:
 
 
 def start(spec: EngineSpec, config_hash: str) -> int:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(spec.pidfile)  # stale: pid_of said no live engine owns it
+    clear_remains(spec)
     script = 'hostname "$1" && exec nsenter --net=/run/netns/"$2" dockerd --config-file "$3"'
     with open(os.path.join(spec.node_dir, LOG), "ab") as log:
         process = subprocess.Popen(
@@ -144,6 +144,39 @@ def start(spec: EngineSpec, config_hash: str) -> int:
     with open(os.path.join(spec.node_dir, STARTED), "w") as handle:
         handle.write(config_hash)
     return process.pid
+
+
+def clear_remains(spec: EngineSpec) -> None:
+    """Before a start: kill what is left of the node's previous engine (a containerd whose
+    dockerd was killed) and drop stale pid files. dockerd takes a pid file naming a zombie for a
+    live containerd and then waits for it in vain."""
+    remains = processes_using(spec.run_dir, spec.config_path)
+    for pid in remains:
+        _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while any(alive(pid) for pid in remains) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for path in (spec.pidfile, os.path.join(spec.run_dir, "containerd", "containerd.pid")):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def record_exit(spec: EngineSpec) -> int:
+    """Count an engine that exited while we waited for it; return how often in a row."""
+    path = os.path.join(spec.node_dir, FAILURES)
+    try:
+        with open(path) as handle:
+            count = int(handle.read().strip() or "0") + 1
+    except (FileNotFoundError, ValueError):
+        count = 1
+    with open(path, "w") as handle:
+        handle.write(f"{count}\n")
+    return count
+
+
+def reset_exits(spec: EngineSpec) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(spec.node_dir, FAILURES))
 
 
 def started_hash(spec: EngineSpec) -> str | None:

@@ -114,13 +114,25 @@ def _first_free(cluster_uuid: str, subnets: list[ipaddress.IPv4Network],
         raise PermanentError(f"Another cluster on this host shares the id prefix "
                              f"{short_id(cluster_uuid)}; recreate the cluster.")
     used = {subnet for subnet, _ in taken}
+    busy = host_networks()
     start = int(hashlib.sha256(cluster_uuid.encode()).hexdigest(), 16) % len(subnets)
     for index in range(len(subnets)):
         candidate = subnets[(start + index) % len(subnets)]
-        if str(candidate) not in used:
+        if str(candidate) not in used and not any(candidate.overlaps(n) for n in busy):
             return candidate
     raise PermanentError(f"The local Swarm subnet pool is exhausted ({len(subnets)} clusters); "
                          f"delete a cluster or widen [local_swarm] subnet_pool.")
+
+
+def host_networks() -> list[ipaddress.IPv4Network]:
+    """Networks of the host's IPv4 addresses: a subnet in use there (another state dir's
+    cluster, or anything else) is not free, whatever our records say."""
+    found = []
+    for line in host.run("ip", "-o", "-4", "addr", "show").splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            found.append(ipaddress.IPv4Interface(fields[fields.index("inet") + 1]).network)
+    return found
 
 
 def write_json(path: str, record: object) -> None:

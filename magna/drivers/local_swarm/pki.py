@@ -103,7 +103,9 @@ def _current(files: CertFiles, request: CertRequest, ca_pem: str) -> bool:
             return False
     except (FileNotFoundError, ValueError):
         return False
-    fresh = cert.not_valid_after_utc - dt.datetime.now(dt.UTC) > RENEW_BEFORE
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
+    fresh = remaining > min(RENEW_BEFORE, lifetime / 5)
     return fresh and _sans(cert) == sorted(request.sans)
 
 
