@@ -227,6 +227,29 @@ def test_converges_after_engines_are_killed(driver: LocalSwarmDriver, tmp_path: 
         assert len(ready_hostnames(pki, observed.api_address, tmp_path)) == 3
 
 
+def test_orphans_of_a_vanished_state_dir_are_collected(tmp_path: Path) -> None:
+    """A cluster whose state dir disappeared (a test's temporary directory, a wiped host
+    directory) is found and removed by any local-swarm conductor on the host."""
+    first = LocalSwarmDriver(make_conf(tmp_path / "first"))
+    other = LocalSwarmDriver(make_conf(tmp_path / "other"))
+    spec, pki = make_spec(), TinyPKI()
+    moved = tmp_path / "first-moved"
+    try:
+        converge(first, spec, pki)
+        assert other.leftovers(set()) == [] or spec.uuid not in other.leftovers(set())
+        os.rename(tmp_path / "first", moved)
+        assert spec.uuid in other.leftovers(set())
+        assert spec.uuid not in other.leftovers({spec.uuid})
+        other.collect(spec.uuid)
+        assert spec.uuid not in other.leftovers(set())
+        engine.unmount_under(str(moved))
+        shutil.rmtree(moved)
+        assert_nothing_left(first, spec.uuid)
+    finally:
+        brute_force_cleanup(network.short_id(spec.uuid))
+        engine.unmount_under(str(moved))
+
+
 def test_subnets_are_distinct_and_the_pool_runs_out(driver: LocalSwarmDriver,
                                                     tmp_path: Path) -> None:
     root = str(tmp_path / "alloc")

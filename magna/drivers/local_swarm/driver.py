@@ -57,6 +57,7 @@ from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
 
 ROOT = "local-swarm"
 SLOTS = "slots.json"
+OWNER = "owner.json"
 NOTED = "notes-sent"
 READY_WAIT = 20.0
 MAX_EXITS = 3
@@ -132,10 +133,26 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         return self._observed(spec, nodes, wait=0.0, notes=False)
 
     def leftovers(self, known_clusters: set[str]) -> list[str]:
-        if not os.path.isdir(self.root):
+        """Clusters in our state dir without a row, and clusters of any state dir on this host
+        whose state dir is gone (a test's temporary directory, say) but whose namespaces and
+        bridge remain: the state dir is created first and removed last, so those are orphans."""
+        found = set(self._orphans())
+        if os.path.isdir(self.root):
+            found |= {entry for entry in os.listdir(self.root) if UUID_RE.match(entry)}
+        return sorted(found - known_clusters)
+
+    def _orphans(self) -> list[str]:
+        run_root = self.opts.run_dir
+        if not os.path.isdir(run_root):
             return []
-        return sorted(entry for entry in os.listdir(self.root)
-                      if UUID_RE.match(entry) and entry not in known_clusters)
+        found = []
+        for entry in os.listdir(run_root):
+            with contextlib.suppress(OSError, ValueError, KeyError), \
+                    open(os.path.join(run_root, entry, OWNER)) as handle:
+                owner = json.load(handle)
+                if not os.path.isdir(owner["cluster_dir"]) and UUID_RE.match(owner["uuid"]):
+                    found.append(str(owner["uuid"]))
+        return found
 
     def collect(self, cluster_uuid: str) -> None:
         self._remove(cluster_uuid)
@@ -192,6 +209,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         allocation = network.allocate(self.root, spec.uuid, self.opts.subnet_pool,
                                       self.opts.subnet_prefix)
         nodes = self._plan(spec, allocation, assign=True)
+        self._record_owner(spec.uuid)
         network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
         pki.ensure(pki.client_files(self._cluster_dir(spec.uuid)), pki.admin_request(), pki_)
         for node in nodes:
@@ -200,6 +218,14 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
                        pki.server_request(node.engine.hostname, node.address), pki_)
             engine.write_config(node.engine)
         return nodes
+
+    def _record_owner(self, cluster_uuid: str) -> None:
+        run_dir = self._run_dir(cluster_uuid)
+        os.makedirs(run_dir, exist_ok=True)
+        path = os.path.join(run_dir, OWNER)
+        if not os.path.exists(path):
+            network.write_json(path, {"uuid": cluster_uuid,
+                                      "cluster_dir": self._cluster_dir(cluster_uuid)})
 
     def _start_engines(self, nodes: list[Node]) -> None:
         started: dict[str, int] = {}
