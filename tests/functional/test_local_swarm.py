@@ -227,6 +227,32 @@ def test_converges_after_engines_are_killed(driver: LocalSwarmDriver, tmp_path: 
         assert len(ready_hostnames(pki, observed.api_address, tmp_path)) == 3
 
 
+def test_scale_down_with_nodes_to_remove_then_up(driver: LocalSwarmDriver,
+                                                 tmp_path: Path) -> None:
+    spec, pki = make_spec(), TinyPKI()
+    master, workers = spec.nodegroups
+    with cleaned(driver, spec.uuid):
+        converge(driver, spec, pki)
+        smaller = replace(spec, generation=2, nodegroups=(master, replace(
+            workers, node_count=1, nodes_to_remove=("default-worker-0",))))
+        started = time.monotonic()
+        observed = converge(driver, smaller, pki)
+        print(f"\nlocal-swarm scale 2 -> 1 worker: {time.monotonic() - started:.1f}s")
+        assert [n.name for n in observed.nodes] == ["default-master-0", "default-worker-1"]
+        assert observed.api_address is not None
+        assert ready_hostnames(pki, observed.api_address, tmp_path) == [
+            "t-default-master-0", "t-default-worker-1"]
+        out = docker_cli(pki, observed.api_address, tmp_path, "node", "ls", "-q")
+        assert len(out.split()) == 2
+        assert f"magna-{network.short_id(spec.uuid)}-default-worker-0" not in _run(
+            "ip", "netns", "list")
+        grown = replace(spec, generation=3)
+        observed = converge(driver, grown, pki)
+        assert [n.name for n in observed.nodes] == [
+            "default-master-0", "default-worker-0", "default-worker-1"]
+        assert len(ready_hostnames(pki, observed.api_address, tmp_path)) == 3
+
+
 def test_orphans_of_a_vanished_state_dir_are_collected(tmp_path: Path) -> None:
     """A cluster whose state dir disappeared (a test's temporary directory, a wiped host
     directory) is found and removed by any local-swarm conductor on the host."""
@@ -321,7 +347,7 @@ def test_spec_changes_are_what_apply_sees() -> None:
                                       replace(spec.nodegroups[1], node_count=3)))
     from magna.drivers.local_swarm.driver import assign_slots, planned_names
 
-    names = [name for name, _, _ in planned_names(grown)]
+    names = [name for name, _, _ in planned_names(grown, ["default-master-0"])]
     assert names == ["default-master-0", "default-worker-0", "default-worker-1",
                      "default-worker-2"]
     assert assign_slots({"default-master-0": 1, "default-worker-1": 3}, names) == {

@@ -112,6 +112,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             nodes = self._build(spec, pki_)
             self._start_engines(nodes)
             self._form_swarm(spec, nodes)
+            self._retire_strays(spec, nodes[0])
             return self._observed(spec, nodes, wait=READY_WAIT, notes=True)
         except host.CommandFailed as exc:
             raise PermanentError(f"Building the cluster on this host failed: {exc}") from None
@@ -167,10 +168,19 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
 
     def _plan(self, spec: ClusterSpec, allocation: network.Allocation, *,
               assign: bool) -> list[Node]:
-        wanted = planned_names(spec)
-        slots = self._slots(spec.uuid, [name for name, _, _ in wanted], assign=assign)
+        slots = self._read_slots(spec.uuid)
+        wanted = planned_names(spec, list(slots))
+        if assign:
+            slots = self._write_slots(spec.uuid, [name for name, _, _ in wanted], drop=())
         return [self._node(spec, allocation, name, group, role, slots[name])
                 for name, group, role in wanted if name in slots]
+
+    def _strays(self, spec: ClusterSpec, allocation: network.Allocation) -> list[Node]:
+        """Nodes that exist (have a slot) but the spec no longer asks for."""
+        slots = self._read_slots(spec.uuid)
+        wanted = {name for name, _, _ in planned_names(spec, list(slots))}
+        return [self._node(spec, allocation, name, group_of(name), "", slot)
+                for name, slot in sorted(slots.items()) if name not in wanted]
 
     def _node(self, spec: ClusterSpec, allocation: network.Allocation, name: str, group: str,
               role: str, slot: int) -> Node:
@@ -188,19 +198,22 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         return Node(name=name, nodegroup=group, role=role, slot=slot, address=address,
                     engine=spec_, net=net)
 
-    def _slots(self, cluster_uuid: str, names: list[str], *, assign: bool) -> dict[str, int]:
-        path = os.path.join(self._cluster_dir(cluster_uuid), SLOTS)
-        with network.locked(self.root):
-            try:
-                with open(path) as handle:
-                    current: dict[str, int] = json.load(handle)
-            except FileNotFoundError:
-                current = {}
-            if not assign:
+    def _read_slots(self, cluster_uuid: str) -> dict[str, int]:
+        try:
+            with open(os.path.join(self._cluster_dir(cluster_uuid), SLOTS)) as handle:
+                current: dict[str, int] = json.load(handle)
                 return current
-            wanted = assign_slots(current, names)
+        except FileNotFoundError:
+            return {}
+
+    def _write_slots(self, cluster_uuid: str, names: Sequence[str], *,
+                     drop: Sequence[str]) -> dict[str, int]:
+        with network.locked(self.root):
+            current = self._read_slots(cluster_uuid)
+            wanted = {name: slot for name, slot in assign_slots(current, names).items()
+                      if name not in drop}
             if wanted != current:
-                network.write_json(path, wanted)
+                network.write_json(os.path.join(self._cluster_dir(cluster_uuid), SLOTS), wanted)
             return wanted
 
     # -- apply phases -----------------------------------------------------------------------
@@ -291,6 +304,25 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
                 swarm.leave(client)  # in a swarm the leader does not know, or in error
             swarm.join(client, address=node.address, manager_address=leader, token=token)
 
+    def _retire_strays(self, spec: ClusterSpec, leader: Node) -> None:
+        """Scale-down: each node the spec no longer wants leaves the swarm, is forgotten by the
+        manager, and its engine, namespace and files go; its slot is dropped last, so a crash
+        anywhere in between repeats the (idempotent) removal on the next pass."""
+        allocation = leader.net.allocation
+        for node in self._strays(spec, allocation):
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException), \
+                    contextlib.closing(self._client(spec, node)) as client:
+                swarm.leave(client)
+            engine.stop(node.engine, self.opts.stop_timeout)
+            engine.clear_remains(node.engine)
+            with contextlib.closing(self._client(spec, leader)) as client:
+                swarm.forget(client, node.engine.hostname)
+            node.net.delete()
+            for path in (node.engine.node_dir, node.engine.run_dir):
+                engine.unmount_under(path)
+                shutil.rmtree(path, ignore_errors=True)
+            self._write_slots(spec.uuid, (), drop=(node.name,))
+
     # -- observing --------------------------------------------------------------------------
 
     def _observed(self, spec: ClusterSpec, nodes: list[Node], *, wait: float,
@@ -320,7 +352,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
                     swarm_nodes = swarm.nodes(client)
         statuses = [_status(node, swarm_nodes.get(ids.get(node.name, ""))) for node in nodes]
         return Observed(
-            converged=len(nodes) == len(planned_names(spec))
+            converged=not self._strays(spec, nodes[0].net.allocation)
+            and len(nodes) == sum(ng.node_count for ng in spec.nodegroups if ng.present)
             and all(status.healthy for status in statuses),
             api_address=f"tcp://{nodes[0].address}:{engine.PORT}", stack_id=spec.uuid,
             coe_version=version or None, container_version=version or None, nodes=statuses)
@@ -381,12 +414,34 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
 _ANY = ipaddress.IPv4Network("0.0.0.0/32")
 
 
-def planned_names(spec: ClusterSpec) -> list[tuple[str, str, str]]:
-    """(node name, nodegroup, role) for every node the spec asks for, masters first."""
+def planned_names(spec: ClusterSpec, existing: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(node name, nodegroup, role) for every node the spec asks for, masters first.
+
+    Existing nodes are kept, except those named in ``nodes_to_remove`` and, beyond the wanted
+    count, the newest; missing ones get the lowest unused ``<nodegroup>-<i>``.
+    """
     groups = sorted((ng for ng in spec.nodegroups if ng.present),
                     key=lambda ng: (ng.role != "master", ng.name))
-    return [(f"{ng.name}-{index}", ng.name, ng.role)
-            for ng in groups for index in range(ng.node_count)]
+    planned = []
+    for ng in groups:
+        mine = sorted((name for name in existing if group_of(name) == ng.name), key=_index)
+        keep = [name for name in mine if name not in ng.nodes_to_remove][:ng.node_count]
+        index = 0
+        while len(keep) < ng.node_count:
+            if f"{ng.name}-{index}" not in mine:
+                keep.append(f"{ng.name}-{index}")
+            index += 1
+        planned += [(name, ng.name, ng.role) for name in sorted(keep, key=_index)]
+    return planned
+
+
+def group_of(node: str) -> str:
+    return node.rsplit("-", 1)[0]
+
+
+def _index(node: str) -> int:
+    suffix = node.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else -1
 
 
 def assign_slots(current: dict[str, int], names: Sequence[str]) -> dict[str, int]:

@@ -101,3 +101,16 @@ def nodes(client: docker.DockerClient) -> dict[str, SwarmNode]:
                                    message=str(status.get("Message", "")),
                                    availability=str(spec.get("Availability", "")))
     return found
+
+
+def forget(client: docker.DockerClient, hostname: str) -> None:
+    """Remove every swarm node with ``hostname`` from the manager's list (demoting a manager
+    first); the node's engine has already left or is gone."""
+    for node in client.nodes.list():
+        attrs: dict[str, Any] = node.attrs
+        if attrs.get("Description", {}).get("Hostname") != hostname:
+            continue
+        spec: dict[str, Any] = dict(attrs.get("Spec", {}))
+        if spec.get("Role") == "manager":
+            node.update({**spec, "Role": "worker"})
+        node.remove(force=True)
