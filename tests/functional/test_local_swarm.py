@@ -278,14 +278,16 @@ def test_orphans_of_a_vanished_state_dir_are_collected(tmp_path: Path) -> None:
 
 def test_subnets_are_distinct_and_the_pool_runs_out(driver: LocalSwarmDriver,
                                                     tmp_path: Path) -> None:
-    root = str(tmp_path / "alloc")
-    first = network.allocate(root, str(uuid.uuid4()), "10.239.0.0/23", 24)
-    second = network.allocate(root, str(uuid.uuid4()), "10.239.0.0/23", 24)
+    root, run = str(tmp_path / "alloc"), str(tmp_path / "run")
+    first = network.allocate(root, str(uuid.uuid4()), "10.239.0.0/23", 24, run_root=run)
+    # another state dir on the same host sees the first allocation through the run dir
+    second = network.allocate(str(tmp_path / "elsewhere"), str(uuid.uuid4()), "10.239.0.0/23",
+                              24, run_root=run)
     assert {str(first.subnet), str(second.subnet)} == {"10.239.0.0/24", "10.239.1.0/24"}
     from magna.common.exceptions import PermanentError
 
     with pytest.raises(PermanentError, match="exhausted"):
-        network.allocate(root, str(uuid.uuid4()), "10.239.0.0/23", 24)
+        network.allocate(root, str(uuid.uuid4()), "10.239.0.0/23", 24, run_root=run)
 
 
 def test_end_to_end_through_the_api(tmp_path: Path, db_url: str) -> None:

@@ -57,7 +57,6 @@ from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
 
 ROOT = "local-swarm"
 SLOTS = "slots.json"
-OWNER = "owner.json"
 NOTED = "notes-sent"
 READY_WAIT = 20.0
 MAX_EXITS = 3
@@ -149,7 +148,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         found = []
         for entry in os.listdir(run_root):
             with contextlib.suppress(OSError, ValueError, KeyError), \
-                    open(os.path.join(run_root, entry, OWNER)) as handle:
+                    open(os.path.join(run_root, entry, network.OWNER_FILE)) as handle:
                 owner = json.load(handle)
                 if not os.path.isdir(owner["cluster_dir"]) and UUID_RE.match(owner["uuid"]):
                     found.append(str(owner["uuid"]))
@@ -220,9 +219,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
 
     def _build(self, spec: ClusterSpec, pki_: ClusterPKI) -> list[Node]:
         allocation = network.allocate(self.root, spec.uuid, self.opts.subnet_pool,
-                                      self.opts.subnet_prefix)
+                                      self.opts.subnet_prefix, run_root=self.opts.run_dir)
         nodes = self._plan(spec, allocation, assign=True)
-        self._record_owner(spec.uuid)
         network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
         pki.ensure(pki.client_files(self._cluster_dir(spec.uuid)), pki.admin_request(), pki_)
         for node in nodes:
@@ -231,14 +229,6 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
                        pki.server_request(node.engine.hostname, node.address), pki_)
             engine.write_config(node.engine)
         return nodes
-
-    def _record_owner(self, cluster_uuid: str) -> None:
-        run_dir = self._run_dir(cluster_uuid)
-        os.makedirs(run_dir, exist_ok=True)
-        path = os.path.join(run_dir, OWNER)
-        if not os.path.exists(path):
-            network.write_json(path, {"uuid": cluster_uuid,
-                                      "cluster_dir": self._cluster_dir(cluster_uuid)})
 
     def _start_engines(self, nodes: list[Node]) -> None:
         started: dict[str, int] = {}

@@ -26,6 +26,7 @@ from magna.common.exceptions import PermanentError
 from magna.drivers.local_swarm import host
 
 NETWORK_FILE = "network.json"
+OWNER_FILE = "owner.json"
 NS_DIR = "/run/netns"
 PEER = "eth0"
 
@@ -74,19 +75,44 @@ def read_allocation(cluster_dir: str) -> Allocation | None:
         return None
 
 
-def allocate(root: str, cluster_uuid: str, pool: str, prefix: int) -> Allocation:
-    """The cluster's subnet: the recorded one, or the first free one (recorded now)."""
+def allocate(root: str, cluster_uuid: str, pool: str, prefix: int, *,
+             run_root: str) -> Allocation:
+    """The cluster's subnet: the recorded one, or the first free one (recorded now).
+
+    NOTE: the lock and the owner records live in ``run_root``, which every Magna on this host
+    shares whatever its state dir, so two services (or two test runs) never pick one subnet.
+    """
     cluster_dir = os.path.join(root, cluster_uuid)
-    with locked(root):
+    with locked(run_root):
         found = read_allocation(cluster_dir)
-        if found is not None:
-            return found
-        taken = _taken(root)
-        subnet = _first_free(cluster_uuid, _subnets(pool, prefix), taken)
-        os.makedirs(cluster_dir, exist_ok=True)
-        write_json(os.path.join(cluster_dir, NETWORK_FILE),
-                   {"subnet": str(subnet), "short_id": short_id(cluster_uuid)})
-        return Allocation(subnet)
+        if found is None:
+            taken = _taken(root) | _taken_on_host(run_root)
+            found = Allocation(_first_free(cluster_uuid, _subnets(pool, prefix), taken))
+            os.makedirs(cluster_dir, exist_ok=True)
+            write_json(os.path.join(cluster_dir, NETWORK_FILE),
+                       {"subnet": str(found.subnet), "short_id": short_id(cluster_uuid)})
+        _record_owner(run_root, cluster_uuid, cluster_dir, found)
+        return found
+
+
+def _record_owner(run_root: str, cluster_uuid: str, cluster_dir: str,
+                  allocation: Allocation) -> None:
+    path = os.path.join(run_root, short_id(cluster_uuid), OWNER_FILE)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_json(path, {"uuid": cluster_uuid, "cluster_dir": cluster_dir,
+                          "subnet": str(allocation.subnet), "short_id": short_id(cluster_uuid)})
+
+
+def _taken_on_host(run_root: str) -> set[tuple[str, str]]:
+    """(subnet, short id) of every cluster of any state dir with runtime state on this host."""
+    taken = set()
+    for entry in os.listdir(run_root):
+        with contextlib.suppress(OSError, ValueError, KeyError), \
+                open(os.path.join(run_root, entry, OWNER_FILE)) as handle:
+            record = json.load(handle)
+            taken.add((record["subnet"], record["short_id"]))
+    return taken
 
 
 def _subnets(pool: str, prefix: int) -> list[ipaddress.IPv4Network]:
@@ -100,7 +126,7 @@ def _subnets(pool: str, prefix: int) -> list[ipaddress.IPv4Network]:
 def _taken(root: str) -> set[tuple[str, str]]:
     """(subnet, short id) of every cluster with an allocation under ``root``."""
     taken = set()
-    for entry in os.listdir(root):
+    for entry in os.listdir(root) if os.path.isdir(root) else []:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError, ValueError, KeyError), \
                 open(os.path.join(root, entry, NETWORK_FILE)) as handle:
             record = json.load(handle)
