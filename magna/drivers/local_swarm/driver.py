@@ -19,9 +19,12 @@ State on disk::
 ``delete`` (and ``collect`` for clusters without a row) removes processes, mounts, namespaces,
 veths, the bridge, its iptables rules, cgroups, the run dir and finally the state dir.
 
-NOTE: scale-down, nodegroups beyond one master and one worker group, load balancer, registry and
-upgrades come later; nodes are ``<nodegroup>-<i>`` with a slot (IP) that never changes while the
-node exists, so removing one node is a matter of leaving the swarm and deleting its pieces.
+Nodes are ``<nodegroup>-<i>`` with a slot (its IP) that never changes while the node exists.
+Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each leaves
+the swarm, the manager forgets it, its pieces are deleted, and its slot is dropped last.
+
+NOTE: additional nodegroups get nodes like any other group, but the load balancer, registry,
+upgrades, flavors as cgroup limits and auto-healing come later.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ SLOTS = "slots.json"
 NOTED = "notes-sent"
 READY_WAIT = 20.0
 MAX_EXITS = 3
+OBSERVE_TIMEOUT = 5.0
 CGROUP_ROOT = "/sys/fs/cgroup"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -236,11 +240,16 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             spec = node.engine
             want = engine.desired_hash(spec, pki.server_files(spec.node_dir).digest())
             pid = engine.pid_of(spec)
-            if pid is not None and engine.started_hash(spec) != want:
-                engine.stop(spec, self.opts.stop_timeout)  # config changed: restart
+            if pid is not None and (engine.started_hash(spec) != want or self._hung(spec)):
+                engine.stop(spec, self.opts.stop_timeout)  # config changed, or hung: restart
                 pid = None
             started[node.name] = pid if pid is not None else engine.start(spec, want)
         self._wait_engines(nodes, started)
+
+    def _hung(self, spec: engine.EngineSpec) -> bool:
+        """Running for longer than it may take to start, yet not answering on its socket."""
+        age = engine.seconds_since_start(spec)
+        return age > self.opts.engine_start_timeout and not engine.ping(spec)
 
     def _wait_engines(self, nodes: list[Node], pids: dict[str, int]) -> None:
         deadline = time.monotonic() + self.opts.engine_start_timeout
@@ -268,9 +277,10 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         raise TemporaryError(f"The engine of node {node.name} exited; starting it again.",
                              delay=1.0)
 
-    def _client(self, spec: ClusterSpec, node: Node) -> docker.DockerClient:
+    def _client(self, spec: ClusterSpec, node: Node,
+                timeout: float | None = None) -> docker.DockerClient:
         files = pki.client_files(self._cluster_dir(spec.uuid))
-        return swarm.connect(node.address, files, self.opts.swarm_timeout)
+        return swarm.connect(node.address, files, timeout or self.opts.swarm_timeout)
 
     def _form_swarm(self, spec: ClusterSpec, nodes: list[Node]) -> None:
         first = nodes[0]
@@ -335,7 +345,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         swarm_nodes: dict[str, swarm.SwarmNode] = {}
         for node in nodes:
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException), \
-                    contextlib.closing(self._client(spec, node)) as client:
+                    contextlib.closing(self._client(spec, node, OBSERVE_TIMEOUT)) as client:
                 ids[node.name] = swarm.membership(client).node_id
                 if node is nodes[0]:
                     version = swarm.versions(client)

@@ -187,6 +187,13 @@ def started_hash(spec: EngineSpec) -> str | None:
         return None
 
 
+def seconds_since_start(spec: EngineSpec) -> float:
+    try:
+        return time.time() - os.stat(os.path.join(spec.node_dir, STARTED)).st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
 def log_tail(spec: EngineSpec, lines: int = 5) -> str:
     try:
         with open(os.path.join(spec.node_dir, LOG), errors="replace") as handle:
