@@ -227,6 +227,18 @@ def test_converges_after_engines_are_killed(driver: LocalSwarmDriver, tmp_path: 
         assert len(ready_hostnames(pki, observed.api_address, tmp_path)) == 3
 
 
+def test_tls_disabled_serves_plain_tcp(driver: LocalSwarmDriver, tmp_path: Path) -> None:
+    spec, pki = make_spec(tls_disabled=True), TinyPKI()
+    with cleaned(driver, spec.uuid):
+        observed = converge(driver, spec, pki)
+        assert observed.api_address is not None
+        done = subprocess.run(["docker", "-H", observed.api_address, "node", "ls", "-q"],
+                              capture_output=True, text=True, timeout=60, check=False,
+                              env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.split()) == 3
+
+
 def test_scale_down_with_nodes_to_remove_then_up(driver: LocalSwarmDriver,
                                                  tmp_path: Path) -> None:
     spec, pki = make_spec(), TinyPKI()

@@ -124,7 +124,12 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
                                  delay=2.0) from None
 
     def delete(self, spec: ClusterSpec) -> bool:
-        self._remove(spec.uuid)
+        try:
+            self._remove(spec.uuid)
+        except host.CommandFailed as exc:
+            # NOTE: e.g. a namespace still busy; every step is idempotent, so try again.
+            raise TemporaryError(f"Removing the cluster is not finished: {exc}",
+                                 delay=5.0) from None
         return not os.path.exists(self._cluster_dir(spec.uuid))
 
     def observe(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
@@ -194,7 +199,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             node_dir=os.path.join(self._cluster_dir(spec.uuid), name),
             run_dir=os.path.join(self._run_dir(spec.uuid), str(slot)),
             hostname=hostname(spec.name, name), netns=netns, address=address,
-            cgroup_parent=f"/magna/{short}/{name}")
+            cgroup_parent=f"/magna/{short}/{name}", tls=not spec.tls_disabled)
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
@@ -279,7 +284,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
 
     def _client(self, spec: ClusterSpec, node: Node,
                 timeout: float | None = None) -> docker.DockerClient:
-        files = pki.client_files(self._cluster_dir(spec.uuid))
+        files = None if spec.tls_disabled else pki.client_files(self._cluster_dir(spec.uuid))
         return swarm.connect(node.address, files, timeout or self.opts.swarm_timeout)
 
     def _form_swarm(self, spec: ClusterSpec, nodes: list[Node]) -> None:

@@ -53,6 +53,7 @@ class EngineSpec:
     netns: str
     address: str
     cgroup_parent: str
+    tls: bool = True
 
     @property
     def config_path(self) -> str:
@@ -67,19 +68,22 @@ class EngineSpec:
         return os.path.join(self.run_dir, "docker.pid")
 
     def build(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "data-root": os.path.join(self.node_dir, "data"),
             "exec-root": self.run_dir,
             "pidfile": self.pidfile,
             "hosts": [f"unix://{self.socket}", f"tcp://{self.address}:{PORT}"],
-            "tls": True,
-            "tlsverify": True,
-            "tlscacert": os.path.join(self.node_dir, "ca.pem"),
-            "tlscert": os.path.join(self.node_dir, "server-cert.pem"),
-            "tlskey": os.path.join(self.node_dir, "server-key.pem"),
             "cgroup-parent": self.cgroup_parent,
             "live-restore": False,
         }
+        if self.tls:  # NOTE: a template's tls_disabled serves plain TCP on 2375, as upstream
+            config.update({
+                "tls": True, "tlsverify": True,
+                "tlscacert": os.path.join(self.node_dir, "ca.pem"),
+                "tlscert": os.path.join(self.node_dir, "server-cert.pem"),
+                "tlskey": os.path.join(self.node_dir, "server-key.pem"),
+            })
+        return config
 
 
 def desired_hash(spec: EngineSpec, certs_digest: str) -> str:

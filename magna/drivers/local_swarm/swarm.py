@@ -44,10 +44,12 @@ class SwarmNode:
         return self.state == "ready" and self.availability == "active"
 
 
-def connect(address: str, files: CertFiles, timeout: float) -> docker.DockerClient:
-    tls = docker.tls.TLSConfig(client_cert=(files.cert, files.key), ca_cert=files.ca,
-                               verify=True)
-    client = docker.DockerClient(base_url=f"tcp://{address}:{PORT}", tls=tls,
+def connect(address: str, files: CertFiles | None, timeout: float) -> docker.DockerClient:
+    """A client for one engine: mutual TLS with ``files``, or plain TCP when ``files`` is None
+    (a template with ``tls_disabled``)."""
+    tls = None if files is None else docker.tls.TLSConfig(
+        client_cert=(files.cert, files.key), ca_cert=files.ca, verify=True)
+    client = docker.DockerClient(base_url=f"tcp://{address}:{PORT}", tls=tls or False,
                                  version=API_VERSION, timeout=int(timeout))
     # NOTE: requests would otherwise replace our CA with $REQUESTS_CA_BUNDLE and send these
     # local connections through $HTTPS_PROXY.
