@@ -288,6 +288,24 @@ def test_orphans_of_a_vanished_state_dir_are_collected(tmp_path: Path) -> None:
         engine.unmount_under(str(moved))
 
 
+def test_a_node_that_lost_its_data_rejoins(driver: LocalSwarmDriver, tmp_path: Path) -> None:
+    spec, pki = make_spec(), TinyPKI()
+    with cleaned(driver, spec.uuid):
+        converge(driver, spec, pki)
+        allocation = network.read_allocation(os.path.join(driver.root, spec.uuid))
+        assert allocation is not None
+        lost = driver._plan(spec, allocation, assign=False)[2].engine
+        engine.stop(lost, 10)
+        engine.unmount_under(lost.node_dir)
+        shutil.rmtree(os.path.join(lost.node_dir, "data"))
+        observed = converge(driver, spec, pki)
+        assert observed.api_address is not None
+        out = docker_cli(pki, observed.api_address, tmp_path, "node", "ls", "--format",
+                         "{{.Hostname}} {{.Status}}")
+        assert sorted(out.splitlines()) == [
+            "t-default-master-0 Ready", "t-default-worker-0 Ready", "t-default-worker-1 Ready"]
+
+
 def test_subnets_are_distinct_and_the_pool_runs_out(driver: LocalSwarmDriver,
                                                     tmp_path: Path) -> None:
     root, run = str(tmp_path / "alloc"), str(tmp_path / "run")

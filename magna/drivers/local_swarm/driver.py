@@ -296,10 +296,10 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             known = swarm.nodes(leader)
             for node in nodes[1:]:
                 token = tokens["Manager" if node.role == "master" else "Worker"]
-                self._join(spec, node, first.address, token, known)
+                self._join(spec, node, leader, first.address, token, known)
 
-    def _join(self, spec: ClusterSpec, node: Node, leader: str, token: str,
-              known: dict[str, swarm.SwarmNode]) -> None:
+    def _join(self, spec: ClusterSpec, node: Node, leader: docker.DockerClient,
+              leader_address: str, token: str, known: dict[str, swarm.SwarmNode]) -> None:
         with contextlib.closing(self._client(spec, node)) as client:
             member = swarm.membership(client)
             if member.state == "pending" or (member.state == "active"
@@ -307,7 +307,11 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
                 return
             if member.state != "inactive":
                 swarm.leave(client)  # in a swarm the leader does not know, or in error
-            swarm.join(client, address=node.address, manager_address=leader, token=token)
+            # NOTE: an entry with this hostname belongs to the node's former self (its data
+            # was lost); it would stay "Down" in `docker node ls` forever.
+            swarm.forget(leader, node.engine.hostname)
+            swarm.join(client, address=node.address, manager_address=leader_address,
+                       token=token)
 
     def _retire_strays(self, spec: ClusterSpec, leader: Node) -> None:
         """Scale-down: each node the spec no longer wants leaves the swarm, is forgotten by the
