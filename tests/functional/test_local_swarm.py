@@ -306,6 +306,28 @@ def test_a_node_that_lost_its_data_rejoins(driver: LocalSwarmDriver, tmp_path: P
             "t-default-master-0 Ready", "t-default-worker-0 Ready", "t-default-worker-1 Ready"]
 
 
+def test_clusters_cannot_reach_each_other(driver: LocalSwarmDriver) -> None:
+    """The host reaches every node; a node reaches its own cluster but not another one."""
+    pki = TinyPKI()
+    specs = [make_spec(nodegroups=(make_spec().nodegroups[0],)) for _ in range(2)]
+    with cleaned(driver, specs[0].uuid), cleaned(driver, specs[1].uuid):
+        a, b = (converge(driver, spec, pki).nodes[0] for spec in specs)
+        assert a.address and b.address and a.address != b.address
+        netns_a = network.netns_name(specs[0].uuid, a.name)
+        gateway_a = a.address.rsplit(".", 1)[0] + ".1"
+        assert _ping(None, a.address) and _ping(None, b.address)
+        assert _ping(netns_a, gateway_a)
+        assert not _ping(netns_a, b.address)
+        for spec in specs:
+            assert len(_forward_rules(network.bridge_name(spec.uuid))) == 3
+
+
+def _ping(netns: str | None, address: str) -> bool:
+    prefix = ["nsenter", f"--net=/run/netns/{netns}"] if netns else []
+    return subprocess.run([*prefix, "busybox", "ping", "-c", "1", "-W", "1", address],
+                          capture_output=True, check=False).returncode == 0
+
+
 def test_subnets_are_distinct_and_the_pool_runs_out(driver: LocalSwarmDriver,
                                                     tmp_path: Path) -> None:
     root, run = str(tmp_path / "alloc"), str(tmp_path / "run")
