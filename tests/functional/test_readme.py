@@ -25,6 +25,7 @@ def walkthrough() -> str:
 
 
 @pytest.mark.client
+@pytest.mark.docker
 def test_readme_walkthrough_runs(tmp_path: pathlib.Path) -> None:
     script = walkthrough()
     assert "openstack coe cluster create" in script
@@ -38,6 +39,7 @@ def test_readme_walkthrough_runs(tmp_path: pathlib.Path) -> None:
                                 env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Request to create cluster" in result.stdout
+    assert result.stdout.count(" Ready ") == 3, result.stdout
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
     cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
     cert.verify_directly_issued_by(ca)
