@@ -5,6 +5,16 @@ and build on each other's resources (templates t1..t5, clusters c1/c2, …), eac
 what the client printed. The server runs with ``[api] max_limit = 2`` so that ``--limit N``
 (N > 2) really makes the client follow ``next`` links across several pages.
 
+The server's in-process conductor converges clusters through the in-tree fake driver (nodes are
+files under the server's state dir), with sweep, heartbeat and health intervals of well under a
+second, so every change the client asks for is followed until the driver realised it: the
+tests poll (the API, then ``cluster show``) until ``*_COMPLETE`` and compare what the client
+prints with the nodes on disk. c1 carries the label ``fake_apply_seconds`` so that each of its
+passes takes that long: a status read right after a request is then certainly still
+``*_IN_PROGRESS``. Those immediate reads go straight to the API over HTTP, since starting the
+client takes about a second. t5 uses the default driver's image, to show its catalog works
+with the client too.
+
 Every command of the client-compat sheet (docs: /work/shared/spec/client-compat.md) is run at
 least once. Independent invocations run concurrently: each ``openstack`` start costs ~1 s.
 """
@@ -12,18 +22,21 @@ least once. Independent invocations run concurrently: each ``openstack`` start c
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -31,6 +44,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from magna.drivers import fake
 from tests.support import backing
 from tests.support.server import RunningServer, magna_server
 
@@ -40,11 +54,21 @@ pytestmark = [pytest.mark.client,
               pytest.mark.skipif(not os.path.exists(OPENSTACK),
                                  reason="the openstack client is not installed in this venv")]
 TIMEOUT = 90
+CONVERGE_TIMEOUT = 30  # seconds a change may take to be realised by the fake driver
 MAX_LIMIT = 2
+SERVER_CONFIG: dict[str, dict[str, object]] = {
+    "api": {"max_limit": MAX_LIMIT},
+    "drivers": {"enabled_drivers": "fake,local-swarm"},
+    "conductor": {"sweep_interval": 0.3, "heartbeat_interval": 0.5, "health_interval": 0.5},
+}
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-TEMPLATE_ARGS = ("--coe", "swarm-mode", "--image", "debian-12-docker",
-                 "--external-network", "public", "--flavor", "m1.small",
-                 "--master-flavor", "m1.small")
+COMMON_ARGS = ("--coe", "swarm-mode", "--external-network", "public", "--flavor", "m1.small",
+               "--master-flavor", "m1.small")
+TEMPLATE_ARGS = ("--image", "fake-image", *COMMON_ARGS)  # the fake driver's catalog
+DOCKER_TEMPLATE_ARGS = ("--image", "debian-12-docker", *COMMON_ARGS)  # local-swarm's catalog
+# Each apply of c1 takes this long (fake driver label), see the module docstring.
+SLOW_APPLY = "2"
+FAILED = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "ROLLBACK_FAILED")
 
 
 @dataclass
@@ -53,6 +77,7 @@ class Result:
     rc: int
     stdout: str
     stderr: str
+    after: Any = None  # see Magna.coe's ``watch``
 
     def json(self) -> Any:
         return parse_json(self.stdout)
@@ -63,19 +88,29 @@ class Magna:
     """A running server plus what the tests created on it (shared in file order)."""
 
     server: RunningServer
+    state_dir: str
     tmp: Path
     db: str
     ids: dict[str, str] = field(default_factory=dict)
 
-    def coe(self, *args: str, ok: bool = True) -> Result:
-        """Run ``openstack … coe ARGS``; unless ``ok`` is False, require rc 0 and no traceback."""
+    def coe(self, *args: str, ok: bool = True, watch: str | None = None) -> Result:
+        """Run ``openstack … coe ARGS``; unless ``ok`` is False, require rc 0 and no traceback.
+
+        With ``watch`` (a cluster name or uuid), the cluster is read from the API the moment the
+        client has exited, into ``after``.
+        """
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env["SHELL"] = "/bin/bash"
         proc = subprocess.run(
             [OPENSTACK, "--os-auth-type", "none", "--os-endpoint", self.server.endpoint,
              "coe", *args],
             capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=self.tmp)
-        result = Result(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+        after = None
+        if watch is not None:  # before anything else: every millisecond counts
+            response = self.get(f"/clusters/{watch}")
+            after = response.json() if response.status_code == 200 else {
+                "status": f"HTTP {response.status_code}: {response.text}"}
+        result = Result(tuple(args), proc.returncode, proc.stdout, proc.stderr, after)
         assert "Traceback" not in proc.stderr, self.describe(result)
         if ok:
             assert proc.returncode == 0, self.describe(result)
@@ -84,16 +119,102 @@ class Magna:
     def coe_json(self, *args: str) -> Any:
         return self.coe(*args, "-f", "json").json()
 
-    def many(self, *commands: Sequence[str], ok: bool = True) -> list[Result]:
-        """Run independent commands concurrently, results in the order given."""
+    def many(self, *commands: Sequence[str], ok: bool = True,
+             watch: dict[int, str] | None = None) -> list[Result]:
+        """Run independent commands concurrently, results in the order given.
+
+        ``watch`` maps the index of a command to the cluster to ``watch`` after it.
+        """
+        watched = watch or {}
         with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-            return list(pool.map(lambda args: self.coe(*args, ok=ok), commands))
+            return list(pool.map(lambda item: self.coe(*item[1], ok=ok,
+                                                       watch=watched.get(item[0])),
+                                 enumerate(commands)))
+
+    def get(self, path: str) -> httpx.Response:
+        """``GET /v1<path>`` straight from the API (milliseconds, where the client takes ~1 s)."""
+        return httpx.get(self.server.endpoint + path, timeout=TIMEOUT,
+                         headers={"OpenStack-API-Version": "container-infra latest"})
+
+    def api(self, path: str) -> Any:
+        """The JSON body of a ``get`` that must succeed."""
+        response = self.get(path)
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()
+
+    def poll(self, what: str, probe: Callable[[], Any], done: Callable[[Any], bool],
+             timeout: float = CONVERGE_TIMEOUT, interval: float = 0.3) -> Any:
+        """Call ``probe`` until ``done(value)``; fail with the last value after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if done(value):
+                return value
+            assert time.monotonic() < deadline, (
+                f"[{self.db}] {what}: not reached within {timeout}s; last seen:\n{value}\n"
+                f"--- server log (tail)\n{self.server.log()[-3000:]}")
+            time.sleep(interval)
+
+    def wait_cluster(self, ident: str, status: str) -> dict[str, Any]:
+        """``cluster show`` until the cluster reaches ``status``; a failure fails at once.
+
+        Health is part of converging: the status must come with ``health_status`` HEALTHY.
+        The API is polled first (cheap), then the client until it prints the same (normally
+        at once): each client start costs a second of CPU, and the machine has two.
+        """
+        def done(body: dict[str, Any]) -> bool:
+            return reached(body, status) and body["health_status"] == "HEALTHY"
+        self.poll(f"cluster {ident} {status} and HEALTHY (API)",
+                  lambda: self.api(f"/clusters/{ident}"), done, interval=0.1)
+        result: dict[str, Any] = self.poll(f"cluster {ident} {status} and HEALTHY",
+                                           lambda: self.coe_json("cluster", "show", ident), done)
+        return result
+
+    def wait_clusters(self, *wanted: tuple[str, str]) -> list[dict[str, Any]]:
+        """``wait_cluster`` for several (ident, status) at once, results in the order given."""
+        with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+            return list(pool.map(lambda pair: self.wait_cluster(*pair), wanted))
+
+    def wait_gone(self, path: str, *args: str,
+                  while_present: Callable[[Result], bool] = lambda result: True) -> Result:
+        """Run ``coe ARGS`` (a show of ``GET /v1<path>``) until the client reports a 404.
+
+        Every answer before that must succeed and satisfy ``while_present``. As in
+        ``wait_cluster``, the API is polled first.
+        """
+        self.poll(f"GET {path} -> 404", lambda: self.get(path).status_code,
+                  lambda code: code == 404, interval=0.1)
+        def done(result: Result) -> bool:
+            if result.rc != 0 and "(HTTP 404)" in result.stderr:
+                return True
+            assert result.rc == 0 and while_present(result), self.describe(result)
+            return False
+        result: Result = self.poll(" ".join(args) + " -> 404",
+                                   lambda: self.coe(*args, ok=False), done)
+        return result
+
+    def nodes(self, cluster_uuid: str) -> list[fake.FakeNode]:
+        """The fake driver's nodes of a cluster: its files under the server's state dir."""
+        return fake.ClusterFiles(os.path.join(self.state_dir, fake.ROOT), cluster_uuid).nodes()
+
+    def applied(self, cluster_uuid: str) -> dict[str, Any]:
+        """What the fake driver recorded at its last converged apply of a cluster."""
+        path = Path(self.state_dir, fake.ROOT, cluster_uuid, "cluster.json")
+        record: dict[str, Any] = json.loads(path.read_text())
+        return record
 
     def describe(self, result: Result) -> str:
         log = self.server.log()[-3000:]
         return (f"[{self.db}] openstack coe {' '.join(result.args)} -> rc {result.rc}\n"
                 f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n"
                 f"--- server log (tail)\n{log}")
+
+
+def reached(body: dict[str, Any], status: str) -> bool:
+    """Whether a resource shows ``status``; a failure fails the test at once, with its reason."""
+    assert body["status"] not in FAILED, (
+        f"{body.get('name')} is {body['status']}: {body.get('status_reason')}")
+    return bool(body["status"] == status)
 
 
 def parse_json(text: str) -> Any:
@@ -133,6 +254,27 @@ def pem_block(text: str) -> str:
     return match.group(0)
 
 
+def assert_realised(magna: Magna, body: dict[str, Any], workers: int, masters: int = 1
+                    ) -> list[fake.FakeNode]:
+    """A converged ``cluster show``: its addresses are the fake driver's nodes on disk."""
+    nodes = magna.nodes(body["uuid"])
+    on_disk = {role: sorted(n.address for n in nodes if (n.role == "master") == (role == "m"))
+               for role in ("m", "w")}
+    assert len(body["master_addresses"]) == masters, body
+    assert len(body["node_addresses"]) == workers, body
+    assert sorted(body["master_addresses"]) == on_disk["m"], (body, nodes)
+    assert sorted(body["node_addresses"]) == on_disk["w"], (body, nodes)
+    assert body["api_address"].startswith("tcp://"), body
+    assert body["api_address"] in {f"tcp://{a}:2375" for a in body["master_addresses"]}
+    assert body["coe_version"] == fake.VERSION and body["container_version"] == fake.VERSION
+    assert body["cluster_id"] == body["uuid"]  # the fake driver's stack id is the cluster's uuid
+    # Health names every node there is, and only those.
+    assert body["health_status"] == "HEALTHY", body
+    assert body["health_status_reason"] == {
+        "api": "ok", **{f"{node.name}.Ready": "True" for node in nodes}}, (body, nodes)
+    return nodes
+
+
 @pytest.fixture(scope="module",
                 params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def magna(request: pytest.FixtureRequest,
@@ -143,29 +285,38 @@ def magna(request: pytest.FixtureRequest,
             url = f"sqlite:///{state / 'magna.db'}"
         else:
             url = stack.enter_context(backing.postgres_database())
-        server = stack.enter_context(
-            magna_server(str(state / "server"), url, extra={"api": {"max_limit": MAX_LIMIT}}))
+        state_dir = str(state / "server")
+        server = stack.enter_context(magna_server(state_dir, url, extra=SERVER_CONFIG))
         work = state / "work"
         work.mkdir()
-        yield Magna(server, work, request.param)
+        yield Magna(server, state_dir, work, request.param)
 
 
 # --- cluster templates ---------------------------------------------------------------------
 
 def test_template_create(magna: Magna) -> None:
+    # t1..t4 on the fake driver's image (the clusters use t1 and t2); t5 on the default
+    # (local-swarm) driver's image, to show that catalog works with the client too.
+    images = {"t1": "fake-image", "t2": "fake-image", "t3": "fake-image", "t4": "fake-image",
+              "t5": "debian-12-docker"}
     results = magna.many(
         ("cluster", "template", "create", "t1", *TEMPLATE_ARGS, "--labels", "a=b,c=d",
          "--tags", "x,y", "-f", "json"),
         *[("cluster", "template", "create", name, *TEMPLATE_ARGS, "--labels", "a=b,c=d",
-           "-f", "json") for name in ("t2", "t3", "t4", "t5")])
-    for name, result in zip(("t1", "t2", "t3", "t4", "t5"), results, strict=True):
+           "-f", "json") for name in ("t2", "t3", "t4")],
+        ("cluster", "template", "create", "t5", *DOCKER_TEMPLATE_ARGS, "--labels", "a=b,c=d",
+         "-f", "json"))
+    for (name, image), result in zip(images.items(), results, strict=True):
         assert result.stdout.startswith(f"Request to create cluster template {name} accepted")
         body = result.json()
         assert body["name"] == name
         assert re.fullmatch(UUID_RE, body["uuid"])
         magna.ids[name] = body["uuid"]
         assert body["coe"] == "swarm-mode"
-        assert body["image_id"] == "debian-12-docker"
+        assert body["image_id"] == image
+        # The distro comes from the image's os_distro in the driver's catalog.
+        assert body["cluster_distro"] == ("fake" if image == "fake-image" else "debian")
+        assert body["server_type"] == "vm"
         assert body["external_network_id"] == "public"
         assert body["flavor_id"] == "m1.small" and body["master_flavor_id"] == "m1.small"
         assert body["labels"] == {"a": "b", "c": "d"}
@@ -246,13 +397,24 @@ def test_template_delete(magna: Magna) -> None:
 def test_cluster_create(magna: Magna) -> None:
     c1, c2 = magna.many(
         ("cluster", "create", "c1", "--cluster-template", "t1", "--node-count", "2",
-         "--master-count", "1", "--labels", "x=y", "--merge-labels"),
-        ("cluster", "create", "c2", "--cluster-template", magna.ids["t2"]))
+         "--master-count", "1", "--labels", f"x=y,fake_apply_seconds={SLOW_APPLY}",
+         "--merge-labels"),
+        ("cluster", "create", "c2", "--cluster-template", magna.ids["t2"]),
+        watch={0: "c1"})
     for name, result in (("c1", c1), ("c2", c2)):
         match = re.fullmatch(rf"Request to create cluster ({UUID_RE}) accepted\n", result.stdout)
         assert match, result.stdout
         magna.ids[name] = match.group(1)
     assert magna.ids["c1"] != magna.ids["c2"]
+    # c1's first pass is still applying: accepted, not built, and it does not claim otherwise.
+    c1_now = c1.after
+    assert c1_now["status"] == "CREATE_IN_PROGRESS", c1_now
+    assert c1_now["api_address"] is None and c1_now["node_addresses"] == []
+    c1_body, c2_body = magna.wait_clusters((magna.ids["c1"], "CREATE_COMPLETE"),
+                                           (magna.ids["c2"], "CREATE_COMPLETE"))
+    assert c1_body["status_reason"] == "CREATE completed successfully"
+    assert_realised(magna, c1_body, workers=2)
+    assert_realised(magna, c2_body, workers=1)
 
 
 def test_cluster_show(magna: Magna) -> None:
@@ -261,15 +423,13 @@ def test_cluster_show(magna: Magna) -> None:
     body = by_name.json()
     assert body["uuid"] == magna.ids["c1"] and body["name"] == "c1"
     assert body["cluster_template_id"] == magna.ids["t1"]
-    # No conductor exists yet: the cluster is accepted, not built, and must not claim otherwise.
-    assert body["status"] == "CREATE_IN_PROGRESS"
-    assert not body["status"].endswith("_COMPLETE")
-    assert body["health_status"] in (None, "UNKNOWN")
-    assert body["api_address"] is None
-    assert body["node_addresses"] == [] and body["master_addresses"] == []
+    assert body["status"] == "CREATE_COMPLETE"
+    nodes = assert_realised(magna, body, workers=2)
+    assert sorted(n.name for n in nodes) == ["default-master-1", "default-worker-2",
+                                             "default-worker-3"]
     assert body["node_count"] == 2 and body["master_count"] == 1
-    assert body["labels"] == {"a": "b", "c": "d", "x": "y"}
-    assert body["labels_added"] == {"x": "y"}
+    assert body["labels"] == {"a": "b", "c": "d", "x": "y", "fake_apply_seconds": SLOW_APPLY}
+    assert body["labels_added"] == {"x": "y", "fake_apply_seconds": SLOW_APPLY}
     assert body["labels_overridden"] == {} and body["labels_skipped"] == {}
     assert body["flavor_id"] == "m1.small" and body["master_flavor_id"] == "m1.small"
     assert body["create_timeout"] == 60
@@ -277,7 +437,10 @@ def test_cluster_show(magna: Magna) -> None:
     other = by_uuid.json()
     assert other["name"] == "c2" and other["cluster_template_id"] == magna.ids["t2"]
     assert other["node_count"] == 1 and other["labels"] == {"a": "b", "c": "d"}
-    assert other["status"] == "CREATE_IN_PROGRESS"
+    assert other["status"] == "CREATE_COMPLETE"
+    assert_realised(magna, other, workers=1)
+    assert fake.nodes_on_disk(magna.state_dir, other["uuid"]) == ["default-master-1",
+                                                                  "default-worker-2"]
 
 
 def test_cluster_list(magna: Magna) -> None:
@@ -293,35 +456,64 @@ def test_cluster_list(magna: Magna) -> None:
                           "health_status"} for r in rows)
     c1 = next(r for r in rows if r["name"] == "c1")
     assert c1["uuid"] == magna.ids["c1"] and c1["node_count"] == 2 and c1["master_count"] == 1
-    assert all(r["status"] == "CREATE_IN_PROGRESS" for r in rows)
+    assert all(r["status"] == "CREATE_COMPLETE" and r["health_status"] == "HEALTHY"
+               for r in rows), rows
     assert [r["name"] for r in one.json()] == [rows[0]["name"]]
     assert [r["name"] for r in desc.json()] == ["c2", "c1"]
 
 
 def test_cluster_update_and_rollback(magna: Magna) -> None:
+    before = {n.name for n in magna.nodes(magna.ids["c1"])}
     plain, rollback = magna.many(
         ("cluster", "update", "c1", "--node-count", "3"),
-        ("cluster", "update", magna.ids["c2"], "--node-count", "2", "--rollback"))
+        ("cluster", "update", magna.ids["c2"], "--node-count", "2", "--rollback"),
+        watch={0: magna.ids["c1"]})
     assert plain.stdout.strip() == "Request to update cluster c1 has been accepted."
     assert rollback.stdout.strip() == (f"Request to update cluster {magna.ids['c2']} has "
                                        "been accepted.")
-    c1, c2 = magna.many(("cluster", "show", "c1", "-f", "json"),
-                        ("cluster", "show", "c2", "-f", "json"))
-    assert c1.json()["node_count"] == 3 and c1.json()["master_count"] == 1
-    assert c2.json()["node_count"] == 2
+    assert plain.after["status"] == "UPDATE_IN_PROGRESS"
+    c1, c2 = magna.wait_clusters((magna.ids["c1"], "UPDATE_COMPLETE"),
+                                 (magna.ids["c2"], "UPDATE_COMPLETE"))
+    assert c1["node_count"] == 3 and c1["master_count"] == 1
+    assert c1["status_reason"] == "UPDATE completed successfully"
+    after = {n.name for n in assert_realised(magna, c1, workers=3)}
+    assert before < after and len(after - before) == 1  # one node added, none replaced
+    assert c2["node_count"] == 2
+    assert_realised(magna, c2, workers=2)
+    # The conductor's record of c1 ends with the update it realised.
+    events = magna.api(f"/clusters/{magna.ids['c1']}/events")["events"]
+    assert events[-1]["reason"] == "Converged", events
+    assert events[-1]["message"] == "UPDATE_COMPLETE: 4 nodes ready", events
 
 
 def test_cluster_resize_and_upgrade(magna: Magna) -> None:
+    workers = [n for n in magna.nodes(magna.ids["c1"]) if n.role == "worker"]
+    assert len(workers) == 3
+    # The driver removes the newest nodes unless told otherwise: name the oldest.
+    oldest = min(workers, key=lambda n: n.number)
     resized, upgraded = magna.many(
-        ("cluster", "resize", "c1", "4", "--nodes-to-remove", "n1"),
-        ("cluster", "upgrade", "c2", "t1", "--max-batch-size", "2"))
+        ("cluster", "resize", "c1", "2", "--nodes-to-remove", oldest.name),
+        ("cluster", "upgrade", "c2", "t1", "--max-batch-size", "2"),
+        watch={0: magna.ids["c1"], 1: magna.ids["c2"]})
     assert resized.stdout.strip() == "Request to resize cluster c1 has been accepted."
     assert upgraded.stdout.strip() == "Request to upgrade cluster c2 has been accepted."
-    c1, c2 = magna.many(("cluster", "show", "c1", "-f", "json"),
-                        ("cluster", "show", "c2", "-f", "json"))
-    assert c1.json()["node_count"] == 4 and c1.json()["master_count"] == 1
-    assert c2.json()["cluster_template_id"] == magna.ids["t1"]
-    assert not c2.json()["status"].endswith("_COMPLETE")
+    assert resized.after["status"] == "UPDATE_IN_PROGRESS"
+    # c2 is not slowed down: it may have converged already, but it cannot have failed.
+    assert upgraded.after["status"] in ("UPDATE_IN_PROGRESS", "UPDATE_COMPLETE")
+    c1, c2 = magna.wait_clusters((magna.ids["c1"], "UPDATE_COMPLETE"),
+                                 (magna.ids["c2"], "UPDATE_COMPLETE"))
+    assert c1["node_count"] == 2 and c1["master_count"] == 1
+    remaining = [n for n in assert_realised(magna, c1, workers=2) if n.role == "worker"]
+    assert {n.name for n in remaining} == {n.name for n in workers} - {oldest.name}
+    assert oldest.address not in c1["node_addresses"]
+    worker_ng = magna.api(f"/clusters/{magna.ids['c1']}/nodegroups/default-worker")
+    assert worker_ng["node_count"] == 2 and worker_ng["status"] == "UPDATE_COMPLETE"
+    assert sorted(worker_ng["node_addresses"]) == sorted(n.address for n in remaining)
+
+    assert c2["cluster_template_id"] == magna.ids["t1"]
+    assert_realised(magna, c2, workers=2)
+    # The driver applied the upgrade: its last converged apply names the new template.
+    assert magna.applied(magna.ids["c2"])["template_uuid"] == magna.ids["t1"]
 
 
 # --- cluster config and certificates ------------------------------------------------------
@@ -336,12 +528,13 @@ def test_cluster_config(magna: Magna) -> None:
         ("cluster", "config", magna.ids["c1"], "--dir", str(certs_dir), "--output-certs"),
         ("cluster", "config", "c1", "--dir", str(keystone_dir), "--output-certs",
          "--use-keystone"))
+    api_address = magna.api(f"/clusters/{magna.ids['c1']}")["api_address"]
+    assert re.fullmatch(r"tcp://10\.250\.\d{1,3}\.\d{1,3}:2375", api_address), api_address
     for result, where in ((plain, plain_dir), (certs, certs_dir), (keystone, keystone_dir)):
-        # api_address stays null until a driver deploys the cluster: the client warns and
-        # prints the literal "None".
-        assert "The cluster's api_address is not known yet." in result.stderr
+        # The driver deployed the cluster: the client knows where its Docker API is.
+        assert "api_address is not known yet" not in result.stderr, result.stderr
         assert result.stdout.rstrip("\n").splitlines() == [
-            "export DOCKER_HOST=None", f"export DOCKER_CERT_PATH={where}",
+            f"export DOCKER_HOST={api_address}", f"export DOCKER_CERT_PATH={where}",
             "export DOCKER_TLS_VERIFY=True"]
     assert list(plain_dir.iterdir()) == []  # swarm writes nothing without --output-certs
     assert sorted(p.name for p in certs_dir.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
@@ -379,6 +572,11 @@ def make_csr(path: Path) -> None:
     path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
 
 
+def fingerprint(pem: str) -> str:
+    """How the fake driver records the CA it was handed (sha256 of the PEM text)."""
+    return hashlib.sha256(pem.encode()).hexdigest()
+
+
 def test_ca_show_sign_rotate(magna: Magna) -> None:
     csr_path = magna.tmp / "tester.csr"
     make_csr(csr_path)
@@ -394,21 +592,32 @@ def test_ca_show_sign_rotate(magna: Magna) -> None:
     cert.verify_directly_issued_by(ca)
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "tester"
     assert cert.not_valid_after_utc > dt.datetime.now(dt.UTC)
+    # The driver was handed this CA at its last apply.
+    served_pem = magna.api(f"/certificates/{magna.ids['c1']}")["pem"]
+    assert load_cert(served_pem) == ca
+    assert magna.applied(magna.ids["c1"])["ca_fingerprint"] == fingerprint(served_pem)
 
-    rotated = magna.coe("ca", "rotate", "c1")
+    rotated = magna.coe("ca", "rotate", "c1", watch=magna.ids["c1"])
     assert rotated.stdout.strip() == (f"Request to rotate the CA certificate for cluster "
                                       f"{magna.ids['c1']} has been accepted.")
+    # The new CA must reach the nodes: the cluster is updating until the driver has it.
+    assert rotated.after["status"] == "UPDATE_IN_PROGRESS", rotated.after
+    magna.wait_cluster(magna.ids["c1"], "UPDATE_COMPLETE")
     new_ca = load_cert(pem_block(magna.coe("ca", "show", "c1").stdout))
     assert new_ca != ca
     assert new_ca.public_key() != ca.public_key()
     with pytest.raises((ValueError, InvalidSignature)):
         cert.verify_directly_issued_by(new_ca)
+    new_pem = magna.api(f"/certificates/{magna.ids['c1']}")["pem"]
+    assert load_cert(new_pem) == new_ca
+    assert magna.applied(magna.ids["c1"])["ca_fingerprint"] == fingerprint(new_pem)
 
 
 def test_credential_rotate_not_supported(magna: Magna) -> None:
     result = magna.coe("credential", "rotate", "c1")
-    # magnumclient catches the error, prints it and exits 0.
-    # The error title is the message's first sentence, as upstream (no final period).
+    # magnumclient catches the error, prints it and exits 0. The fake driver cannot rotate
+    # credentials either. The error title is the message's first sentence, as upstream (no
+    # final period).
     assert result.stdout.startswith(
         "Credential rotation failed: Credential rotation is not supported by driver "
         "(HTTP 400)"), result.stdout
@@ -417,73 +626,127 @@ def test_credential_rotate_not_supported(magna: Magna) -> None:
 # --- services and stats (before the nodegroup test changes node counts) ---------------------
 
 def test_service_list_and_stats(magna: Magna) -> None:
-    services, stats = magna.many(("service", "list", "-f", "json"),
-                                 ("stats", "list", "admin"))
+    services, stats, clusters, nobody = magna.many(("service", "list", "-f", "json"),
+                                                   ("stats", "list", "admin"),
+                                                   ("cluster", "list", "-f", "json"),
+                                                   ("stats", "list", "nobody"))
     listed = services.json()
-    assert isinstance(listed, list)
-    for service in listed:
-        assert service["binary"] == "magnum-conductor"
-        assert service["state"] in ("up", "down")
+    # One magna serve, one in-process conductor: exactly one service, as tempest expects.
+    assert len(listed) == 1, listed
+    service = listed[0]
+    assert service["binary"] == "magnum-conductor"
+    assert service["state"] == "up"
+    assert service["disabled"] is False
+    assert service["host"]
+    raw = magna.api("/mservices")["mservices"]
+    assert [(s["id"], s["host"], s["binary"]) for s in raw] == [
+        (service["id"], service["host"], "magnum-conductor")]
+    assert raw[0]["report_count"] > 0
+    # It is alive: heartbeats keep counting.
+    magna.poll("conductor heartbeat", lambda: magna.api("/mservices")["mservices"][0],
+               lambda now: now["report_count"] > raw[0]["report_count"], timeout=10)
+
+    # c1: 1 master + 2 workers; c2: 1 master + 2 workers; both converged.
+    rows = clusters.json()
     values = parse_dict_table(stats.stdout)
-    # c1: 1 master + 4 workers; c2: 1 master + 2 workers.
-    assert values == {"clusters": "2", "nodes": "8"}, stats.stdout
-    other = parse_dict_table(magna.coe("stats", "list", "nobody").stdout)
-    assert other == {"clusters": "0", "nodes": "0"}
+    assert values == {"clusters": str(len(rows)),
+                      "nodes": str(sum(r["node_count"] + r["master_count"] for r in rows))}
+    assert values == {"clusters": "2", "nodes": "6"}, stats.stdout
+    on_disk = sum(len(magna.nodes(r["uuid"])) for r in rows)
+    assert on_disk == 6
+    assert parse_dict_table(nobody.stdout) == {"clusters": "0", "nodes": "0"}
 
 
 # --- nodegroups ---------------------------------------------------------------------------
 
 def test_nodegroups(magna: Magna) -> None:
+    c1_uuid = magna.ids["c1"]
     created = magna.coe("nodegroup", "create", "c1", "ng1", "--node-count", "2",
                         "--min-nodes", "1", "--max-nodes", "5", "--flavor", "m1.small",
-                        "--node-labels", "env=dev", "--node-taints", "dedicated=gpu:NoSchedule")
+                        "--node-labels", "env=dev", "--node-taints", "dedicated=gpu:NoSchedule",
+                        watch=c1_uuid)
     match = re.fullmatch(rf"Request to create nodegroup ({UUID_RE}) accepted\n", created.stdout)
     assert match, created.stdout
     ng_uuid = match.group(1)
+    # The cluster is updating while its new nodegroup is built.
+    assert created.after["status"] == "UPDATE_IN_PROGRESS", created.after
 
-    listed, by_name, workers, shown = magna.many(
+    def ng1_nodes() -> list[fake.FakeNode]:
+        return [n for n in magna.nodes(c1_uuid) if n.nodegroup == "ng1"]
+
+    magna.poll("ng1 CREATE_COMPLETE (API)",
+               lambda: magna.api(f"/clusters/{c1_uuid}/nodegroups/{ng_uuid}"),
+               lambda body: reached(body, "CREATE_COMPLETE"), interval=0.1)
+    shown = magna.poll("ng1 CREATE_COMPLETE",
+                       lambda: magna.coe_json("nodegroup", "show", "c1", "ng1"),
+                       lambda body: reached(body, "CREATE_COMPLETE"))
+    assert sorted(shown["node_addresses"]) == sorted(n.address for n in ng1_nodes())
+    assert len(shown["node_addresses"]) == shown["node_count"] == 2
+    assert all(n.role == "worker" for n in ng1_nodes())
+
+    # The conductor completes the nodegroup and the cluster in one transaction.
+    listed, by_name, workers, cluster = magna.many(
         ("nodegroup", "list", "c1", "--limit", "10", "-f", "json"),
         ("nodegroup", "list", "c1", "--limit", "3", "--sort-key", "name", "--sort-dir",
          "desc", "-f", "json"),
         ("nodegroup", "list", magna.ids["c1"], "--role", "worker", "--limit", "10",
          "-f", "json"),
-        ("nodegroup", "show", "c1", "ng1", "-f", "json"))
+        ("cluster", "show", "c1", "-f", "json"))
+    assert cluster.json()["status"] == "UPDATE_COMPLETE"
+    # The cluster's node_addresses are those of all its worker nodegroups.
+    assert_realised(magna, cluster.json(), workers=4)
     rows = {r["name"]: r for r in listed.json()}
     assert set(rows) == {"default-master", "default-worker", "ng1"}
     assert rows["default-master"]["role"] == "master"
     assert rows["default-master"]["node_count"] == 1
-    assert rows["default-worker"]["node_count"] == 4
+    assert rows["default-worker"]["node_count"] == 2
     assert rows["ng1"]["uuid"] == ng_uuid and rows["ng1"]["node_count"] == 2
     assert rows["ng1"]["flavor_id"] == "m1.small" and rows["ng1"]["role"] == "worker"
+    assert rows["ng1"]["status"] == "CREATE_COMPLETE"
     assert [r["name"] for r in by_name.json()] == ["ng1", "default-worker", "default-master"]
     assert {r["name"] for r in workers.json()} == {"default-worker", "ng1"}
-    body = shown.json()
+    body = shown
     assert body["uuid"] == ng_uuid and body["cluster_id"] == magna.ids["c1"]
     assert body["min_node_count"] == 1 and body["max_node_count"] == 5
     assert body["is_default"] is False
+    assert body["image_id"] == "fake-image"
     assert body["node_labels"] == {"env": "dev"}
     assert body["node_taints"] == [{"key": "dedicated", "value": "gpu",
                                     "effect": "NoSchedule"}]
 
-    updated = magna.coe("nodegroup", "update", "c1", "ng1", "--min-nodes", "0",
-                        "--max-nodes", "4", "--node-labels", "env=prod,tier=web",
-                        "--node-taints", "only:NoExecute")
+    # Independent changes (3 lies within both the old and the new bounds): sent together.
+    updated, resized = magna.many(
+        ("nodegroup", "update", "c1", "ng1", "--min-nodes", "0", "--max-nodes", "4",
+         "--node-labels", "env=prod,tier=web", "--node-taints", "only:NoExecute"),
+        ("cluster", "resize", "c1", "3", "--nodegroup", "ng1"), watch={1: c1_uuid})
     assert "has been accepted" in updated.stdout
-    resized = magna.coe("cluster", "resize", "c1", "3", "--nodegroup", "ng1")
     assert resized.stdout.strip() == "Request to resize cluster c1 has been accepted."
+    assert resized.after["status"] == "UPDATE_IN_PROGRESS", resized.after
+    magna.wait_cluster(c1_uuid, "UPDATE_COMPLETE")
     body = magna.coe_json("nodegroup", "show", "c1", ng_uuid)
     assert body["name"] == "ng1" and body["node_count"] == 3
+    assert body["status"] == "UPDATE_COMPLETE"
+    assert len(body["node_addresses"]) == 3
+    assert sorted(body["node_addresses"]) == sorted(n.address for n in ng1_nodes())
     assert body["min_node_count"] == 0 and body["max_node_count"] == 4
     assert body["node_labels"] == {"env": "prod", "tier": "web"}
     assert body["node_taints"] == [{"key": "only", "value": "", "effect": "NoExecute"}]
 
-    deleted = magna.coe("nodegroup", "delete", "c1", "ng1")
+    deleted = magna.coe("nodegroup", "delete", "c1", "ng1", watch=c1_uuid)
     assert deleted.stdout.strip() == "Request to delete nodegroup ng1 has been accepted."
-    after = {r["name"]: r for r in
-             magna.coe_json("nodegroup", "list", "c1", "--limit", "10")}
-    # Without a conductor the row stays, marked for deletion (gone once a conductor runs).
-    assert "ng1" not in after or after["ng1"]["status"] == "DELETE_IN_PROGRESS"
-    assert {"default-master", "default-worker"} <= set(after)
+    assert deleted.after["status"] == "UPDATE_IN_PROGRESS", deleted.after
+    # Until the driver reports its nodes gone, the nodegroup says it is being deleted.
+    being_deleted = magna.api(f"/clusters/{c1_uuid}/nodegroups/{ng_uuid}")
+    assert being_deleted["status"] == "DELETE_IN_PROGRESS", being_deleted
+    magna.wait_gone(f"/clusters/{c1_uuid}/nodegroups/{ng_uuid}",
+                    "nodegroup", "show", "c1", ng_uuid, "-f", "json",
+                    while_present=lambda r: r.json()["status"] == "DELETE_IN_PROGRESS")
+    assert ng1_nodes() == []
+    after, cluster = magna.many(("nodegroup", "list", "c1", "--limit", "10", "-f", "json"),
+                                ("cluster", "show", "c1", "-f", "json"))
+    assert {r["name"] for r in after.json()} == {"default-master", "default-worker"}
+    assert cluster.json()["status"] == "UPDATE_COMPLETE"
+    assert_realised(magna, cluster.json(), workers=2)
 
 
 # --- quotas -------------------------------------------------------------------------------
@@ -535,8 +798,6 @@ def test_quotas(magna: Magna) -> None:
     assert default["hard_limit"] == "20" and "id" not in default
 
 
-# --- deletion and error paths -------------------------------------------------------------
-
 def test_error_paths(magna: Magna) -> None:
     missing, bad_image, bad_ng, bad_update, default_ng = magna.many(
         ("cluster", "show", "does-not-exist"),
@@ -560,17 +821,36 @@ def test_error_paths(magna: Magna) -> None:
 
 
 def test_cluster_delete(magna: Magna) -> None:
-    result = magna.coe("cluster", "delete", "c1", magna.ids["c2"])
-    assert "Request to delete cluster c1 has been accepted." in result.stdout
-    assert f"Request to delete cluster {magna.ids['c2']} has been accepted." in result.stdout
-    c1, c2, in_use = magna.many(("cluster", "show", "c1", "-f", "json"),
-                                ("cluster", "show", "c2", "-f", "json"),
-                                ("cluster", "template", "delete", "t1"), ok=False)
-    # No conductor yet: the rows stay, marked for deletion.
-    assert c1.rc == 0 and c1.json()["status"] == "DELETE_IN_PROGRESS"
-    assert c2.rc == 0 and c2.json()["status"] == "DELETE_IN_PROGRESS"
-    # t1 is still referenced by both clusters; the client reports it on stdout, rc 0.
-    assert in_use.rc == 0
+    # Both clusters use t1 now (c2 was upgraded to it): the template cannot go while they exist.
+    in_use = magna.coe("cluster", "template", "delete", "t1")
+    # The client reports the refusal on stdout, rc 0.
     assert in_use.stdout.startswith("Delete for cluster template t1 failed: ClusterTemplate "
                                     f"{magna.ids['t1']} is referenced by one or multiple "
                                     "clusters (HTTP 400)"), in_use.stdout
+
+    result = magna.coe("cluster", "delete", "c1", magna.ids["c2"])
+    assert "Request to delete cluster c1 has been accepted." in result.stdout
+    assert f"Request to delete cluster {magna.ids['c2']} has been accepted." in result.stdout
+    # Deleting does not wait for fake_apply_seconds: the clusters may be gone already; until
+    # they are, they can only be on their way out.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        c1, c2 = pool.map(lambda ident: magna.wait_gone(
+            f"/clusters/{ident}", "cluster", "show", ident, "-f", "json",
+            while_present=lambda r: r.json()["status"] == "DELETE_IN_PROGRESS"),
+            ("c1", magna.ids["c2"]))
+    assert "Cluster c1 could not be found (HTTP 404)" in c1.stderr
+    assert f"Cluster {magna.ids['c2']} could not be found (HTTP 404)" in c2.stderr
+    # Nothing of them is left on the driver's side.
+    for name in ("c1", "c2"):
+        assert magna.nodes(magna.ids[name]) == []
+        assert not Path(magna.state_dir, fake.ROOT, magna.ids[name]).exists()
+
+    clusters, stats, deleted = magna.many(("cluster", "list", "-f", "json"),
+                                          ("stats", "list", "admin"),
+                                          ("cluster", "template", "delete", "t1", "t2"))
+    assert clusters.json() == []
+    assert parse_dict_table(stats.stdout) == {"clusters": "0", "nodes": "0"}, stats.stdout
+    assert "failed" not in deleted.stdout, deleted.stdout
+    assert "Request to delete cluster template t1 has been accepted." in deleted.stdout
+    assert "Request to delete cluster template t2 has been accepted." in deleted.stdout
+    assert magna.coe_json("cluster", "template", "list") == []
