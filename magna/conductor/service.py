@@ -123,7 +123,10 @@ class Conductor:
         for cluster_uuid in pending:
             if self.owns(cluster_uuid):
                 self.queue.put(cluster_uuid)
-        self.collect_garbage()
+        try:
+            self.collect_garbage()
+        except Exception:
+            LOG.exception("Garbage collection failed; the sweep itself is done")
 
     def observe_health(self) -> None:
         with self.svc.transaction() as session:
@@ -151,7 +154,11 @@ class Conductor:
         for leftover in candidates:
             if leftover not in known:
                 LOG.warning("Removing leftovers of unknown cluster %s", leftover)
-                driver.collect(leftover)
+                try:
+                    driver.collect(leftover)
+                except Exception:
+                    LOG.exception("Removing leftovers of %s failed; trying again next sweep",
+                                  leftover)
 
     def _work(self) -> None:
         while not self._stop.is_set():

@@ -387,7 +387,10 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         engine.unmount_under(cluster_dir)
         engine.unmount_under(run_dir)
         for netns in network.namespaces_of(cluster_uuid):
-            host.run("ip", "netns", "del", netns)
+            # NOTE: another process (a garbage collector elsewhere) may remove it first.
+            if not host.probe("ip", "netns", "del", netns) and os.path.exists(
+                    os.path.join(network.NS_DIR, netns)):
+                host.run("ip", "netns", "del", netns)
         for veth in network.veths_of(cluster_uuid):
             host.probe("ip", "link", "del", veth)
         allocation = network.read_allocation(cluster_dir)
