@@ -44,6 +44,13 @@ class Conductor:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        # NOTE: a conductor restarted after a crash (same host name) would otherwise keep the
+        # reservations of passes that died with it, and block the clusters' new owners.
+        with self.svc.transaction() as session:
+            stale = repository.release_all_of(session, self.host)
+        if stale:
+            LOG.warning("Released %d reservations left by a previous run of %s", stale,
+                        self.host)
         self.heartbeat()
         self._refresh_ring()
         self._spawn("heartbeat", self._every(self.conf.heartbeat_interval, self.heartbeat))

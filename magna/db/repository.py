@@ -302,6 +302,14 @@ def release_cluster(session: Session, cluster_uuid: str, host: str) -> None:
                     .values(reservation=None))
 
 
+def release_all_of(session: Session, host: str) -> int:
+    """Drop every reservation ``host`` holds (a conductor starting has no passes in flight)."""
+    cluster = models.Cluster
+    result = session.execute(update(cluster).where(cluster.reservation == host)
+                             .values(reservation=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def reserved_cluster(session: Session, cluster_uuid: str, host: str) -> models.Cluster | None:
     """The cluster row, only while ``host`` still holds its reservation (fencing)."""
     stmt = select(models.Cluster).where(models.Cluster.uuid == cluster_uuid,

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from magna.db import migrate
 from magna.drivers.fake import nodes_on_disk, overlaps
@@ -95,23 +94,12 @@ def _wait_status(deploy: Deployment, uuid: str, status: str, timeout: float = 60
         logs = {name: (deploy.root / f"{name}.log").read_text()[-3000:]
                 for name in deploy.conductors}
         raise AssertionError(f"{exc}\ncluster: {_cluster(deploy, uuid)}\nevents: {events}\n"
-                             f"holder: {_holder(deploy, uuid)}\nlogs: {logs}") from None
+                             f"holder: {deploy.holder(uuid)}\nlogs: {logs}") from None
     return result
 
 
 def _disk(deploy: Deployment, uuid: str) -> list[str]:
     return nodes_on_disk(str(deploy.root / "state"), uuid)
-
-
-def _holder(deploy: Deployment, uuid: str) -> str | None:
-    engine = create_engine(deploy.db_url)
-    try:
-        with engine.connect() as conn:
-            holder: str | None = conn.execute(
-                text("SELECT reservation FROM cluster WHERE uuid = :u"), {"u": uuid}).scalar()
-            return holder
-    finally:
-        engine.dispose()
 
 
 def _no_overlaps(deploy: Deployment) -> None:
@@ -121,8 +109,8 @@ def _no_overlaps(deploy: Deployment) -> None:
 
 def _kill_holder_once_busy(deploy: Deployment, uuid: str, busy: Any) -> str:
     """Wait until ``busy()`` says the driver is mid-way, then SIGKILL the reserving conductor."""
-    wait_for(lambda: busy() and _holder(deploy, uuid), 30, "the driver to be mid-way")
-    holder = _holder(deploy, uuid)
+    wait_for(lambda: busy() and deploy.holder(uuid), 30, "the driver to be mid-way")
+    holder = deploy.holder(uuid)
     assert holder in deploy.conductors
     deploy.conductors[holder].kill9()
     return holder
@@ -146,7 +134,7 @@ def test_kill_during_create_then_survivors_finish(deployment: Deployment) -> Non
     victim = _kill_holder_once_busy(deployment, uuid, lambda: len(_disk(deployment, uuid)) >= 2)
     body = _wait_status(deployment, uuid, "CREATE_COMPLETE", timeout=90)
     assert len(body["node_addresses"]) == 6 and len(_disk(deployment, uuid)) == 7
-    assert _holder(deployment, uuid) is None
+    assert deployment.holder(uuid) is None
     _no_overlaps(deployment)
     deployment.start_conductor(victim)
 

@@ -48,19 +48,6 @@ def _api(deploy: Deployment, method: str, path: str, **kwargs: Any) -> httpx.Res
     return httpx.request(method, deploy.api_url + path, headers=HEADERS, timeout=10, **kwargs)
 
 
-def _holder(deploy: Deployment, uuid: str) -> str | None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(deploy.db_url)
-    try:
-        with engine.connect() as conn:
-            holder: str | None = conn.execute(
-                text("SELECT reservation FROM cluster WHERE uuid = :u"), {"u": uuid}).scalar()
-            return holder
-    finally:
-        engine.dispose()
-
-
 def _namespaces(uuid: str) -> list[str]:
     listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return [line.split()[0] for line in listing.splitlines()
@@ -68,7 +55,7 @@ def _namespaces(uuid: str) -> list[str]:
 
 
 def _kill_holder(deploy: Deployment, uuid: str) -> str:
-    holder = wait_for(lambda: _holder(deploy, uuid), 30, "a conductor to take the cluster")
+    holder = wait_for(lambda: deploy.holder(uuid), 30, "a conductor to take the cluster")
     deploy.conductors[holder].kill9()
     return str(holder)
 
@@ -90,7 +77,7 @@ def test_sigkill_mid_create_and_mid_delete_on_real_engines(deployment: Deploymen
         assert len(_namespaces(uuid)) == 3
         deployment.start_conductor(first)
         assert _api(deployment, "DELETE", f"/v1/clusters/{uuid}").status_code == 204
-        wait_for(lambda: _holder(deployment, uuid), 30, "the delete to start")
+        wait_for(lambda: deployment.holder(uuid), 30, "the delete to start")
         _kill_holder(deployment, uuid)
         wait_for(lambda: _api(deployment, "GET", f"/v1/clusters/{uuid}").status_code == 404,
                  90, "the cluster to be gone")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from tests.support.server import free_port, write_config
 
@@ -104,6 +105,18 @@ class Deployment:
             self.conductors[name] = proc
         proc.start()
         return proc
+
+    def holder(self, cluster_uuid: str) -> str | None:
+        """The conductor holding the cluster's reservation, read straight from the database."""
+        engine = create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                holder: str | None = conn.execute(
+                    text("SELECT reservation FROM cluster WHERE uuid = :u"),
+                    {"u": cluster_uuid}).scalar()
+                return holder
+        finally:
+            engine.dispose()
 
     def stop_all(self) -> None:
         for proc in [*self.conductors.values(), *([self.api] if self.api else [])]:
