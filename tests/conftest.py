@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ def make_conf(state_dir: Path, db_url: str | None = None,
     for group, values in overrides.items():
         groups.setdefault(group, {}).update(values)
     return magna_conf.load([], [], overrides=groups)
+
+
+@contextmanager
+def api_with_policy_file(tmp_path: Path, db_url: str | None, rules: str
+                         ) -> Iterator[ApiClient]:
+    """An in-process API whose policy file holds ``rules`` (YAML) on top of the defaults."""
+    from magna.api.app import create_app
+
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(rules)
+    conf = make_conf(tmp_path, db_url, oslo_policy={"policy_file": str(policy_file)})
+    with TestClient(create_app(conf)) as client:
+        yield ApiClient(client)
 
 
 @pytest.fixture(scope="session")

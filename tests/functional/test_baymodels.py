@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from tests.conftest import make_conf
+from tests.conftest import api_with_policy_file
 from tests.support.api import ApiClient, assert_error, make_template, template_body
 
 
@@ -145,13 +144,9 @@ def test_only_admins_publish_baymodels(api: ApiClient) -> None:
 @pytest.fixture
 def api_with_policy(tmp_path: Path, db_url: str) -> Iterator[ApiClient]:
     """Anyone may publish a baymodel; nobody may publish a cluster template."""
-    from magna.api.app import create_app
-
-    policy_file = tmp_path / "policy.yaml"
-    policy_file.write_text('"baymodel:publish": "@"\n"clustertemplate:publish": "!"\n')
-    conf = make_conf(tmp_path, db_url, oslo_policy={"policy_file": str(policy_file)})
-    with TestClient(create_app(conf)) as client:
-        yield ApiClient(client)
+    with api_with_policy_file(tmp_path, db_url, '"baymodel:publish": "@"\n'
+                              '"clustertemplate:publish": "!"\n') as client:
+        yield client
 
 
 def test_baymodels_are_published_under_baymodel_publish(api_with_policy: ApiClient) -> None:

@@ -10,11 +10,10 @@ import pytest
 from oslo_config import cfg
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.testclient import TestClient
 
 from magna.db import engine as db_engine
 from magna.db import models
-from tests.conftest import make_conf
+from tests.conftest import api_with_policy_file
 from tests.support.api import ApiClient, assert_error, make_cluster, make_template
 
 SUMMARY = {"uuid", "name", "baymodel_id", "docker_volume_size", "labels", "master_flavor_id",
@@ -250,13 +249,8 @@ def test_a_failed_bay_reports_bay_faults(api: ApiClient, template: str,
 @pytest.fixture
 def api_with_policy(tmp_path: Path, db_url: str) -> Iterator[ApiClient]:
     """Nobody may create a bay; clusters keep their default rule."""
-    from magna.api.app import create_app
-
-    policy_file = tmp_path / "policy.yaml"
-    policy_file.write_text('"bay:create": "!"\n')
-    conf = make_conf(tmp_path, db_url, oslo_policy={"policy_file": str(policy_file)})
-    with TestClient(create_app(conf)) as client:
-        yield ApiClient(client)
+    with api_with_policy_file(tmp_path, db_url, '"bay:create": "!"\n') as client:
+        yield client
 
 
 def test_bay_create_is_governed_by_bay_create(api_with_policy: ApiClient) -> None:
