@@ -132,8 +132,7 @@ class Reconciler:
         if work is None or not work.pending:
             return None
         if self._timed_out(work):
-            self._fail(work, f"{_verb(work.status).capitalize()} timed out after "
-                             f"{work.timeout_minutes} minutes.")
+            self._fail(work, self._timeout_reason(work))
             return None
         if work.deleting:
             return self._delete(work)
@@ -171,6 +170,17 @@ class Reconciler:
         if cluster.status == states.DELETE_IN_PROGRESS:
             return int(conductor.delete_timeout)
         return int(conductor.update_timeout)
+
+    def _timeout_reason(self, work: Work) -> str:
+        """The timeout, and what the driver was last waiting for (a join that keeps failing,
+        engines that do not answer): the user needs the cause, not only the clock."""
+        verb = _verb(work.status).capitalize()
+        reason = f"{verb} timed out after {work.timeout_minutes} minutes."
+        with self.svc.transaction() as session:
+            last = repository.last_event(session, work.spec.uuid)
+            if last is not None and last.reason == "Waiting":
+                reason += f" Still waiting: {last.message}"
+        return reason[:1000]
 
     def _timed_out(self, work: Work) -> bool:
         if work.status not in states.IN_PROGRESS:

@@ -154,6 +154,9 @@ LOCAL_SWARM_OPTS: list[cfg.Opt] = [
                  help="Seconds a swarm init or join may take before the apply is retried."),
     cfg.FloatOpt("stop_timeout", default=20.0, min=1.0,
                  help="Seconds a node's dockerd gets to exit after SIGTERM before SIGKILL."),
+    cfg.StrOpt("dockerd", default="dockerd", advanced=True,
+               help="The Docker Engine binary each node runs (a name on PATH or a path). Only "
+                    "for testing failure paths, e.g. an engine that will not start; leave it."),
 ]
 
 

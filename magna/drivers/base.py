@@ -130,6 +130,11 @@ class Driver(abc.ABC):
     def validate(self, spec: ClusterSpec) -> None:  # noqa: B027 - optional hook
         """Refuse a spec this driver cannot build (raise ``PermanentError``)."""
 
+    def check_size(self, nodes: int) -> None:  # noqa: B027 - optional hook
+        """Refuse (``PermanentError``, saying what limits it) a cluster of ``nodes`` nodes in
+        all that this driver can never build. The API asks at create, update, resize and
+        nodegroup create, so an impossible size is a 400 then, not a ``CREATE_FAILED`` later."""
+
     @abc.abstractmethod
     def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
         """Create or converge the cluster to ``spec``; idempotent; safe after a crash."""

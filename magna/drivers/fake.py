@@ -64,6 +64,7 @@ LOG_NAME = "operations.log"
 VERSION = "fake-1.0"
 PHASES = ("create", "update", "delete")
 UNHEALTHY_REASON = "marked unhealthy by label"
+MAX_NODES = 254  # addresses of a cluster's /24 (``_address``)
 
 IMAGES = (Image(id="fd8180c3-2e3b-4793-a374-5615a45dc03f", name="fake-image", os_distro="fake"),)
 FLAVORS = (
@@ -257,6 +258,11 @@ class FakeDriver(Driver, GarbageCollecting):
 
     def validate(self, spec: ClusterSpec) -> None:
         Injection.from_labels(spec.labels)
+
+    def check_size(self, nodes: int) -> None:
+        if nodes > MAX_NODES:
+            raise PermanentError(f"A fake cluster holds at most {MAX_NODES} nodes (one /24 of "
+                                 f"addresses per cluster), not {nodes}.")
 
     def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
         with self._operation(spec.uuid):

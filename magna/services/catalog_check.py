@@ -28,6 +28,12 @@ def resolve_driver(registry: DriverRegistry, *, image_id: str, server_type: str,
     return driver, image
 
 
+def check_image(driver: Driver, image: str) -> None:
+    """An image a nodegroup names must be one of its cluster's driver."""
+    if catalog.find(driver.catalog.images(), image) is None:
+        raise Invalid(f"Image {image} could not be found.")
+
+
 def check_flavor(driver: Driver, flavor: str | None) -> None:
     if flavor is not None and catalog.find(driver.catalog.flavors(), flavor) is None:
         raise Invalid(f"Unable to find flavor {flavor}.")

@@ -23,7 +23,7 @@ from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import names, patch, states
 from magna.drivers.base import ClusterType, Driver
-from magna.services import Services, catalog_check, pki, scope_for, target_of
+from magna.services import Services, capacity, catalog_check, pki, scope_for, target_of
 
 INTERNAL = ("/api_address", "/node_addresses", "/master_addresses", "/stack_id", "/cluster_id",
             "/ca_cert_ref", "/magnum_cert_ref", "/etcd_ca_cert_ref", "/front_proxy_ca_cert_ref",
@@ -129,6 +129,7 @@ def _check_create(svc: Services, ctx: RequestContext, session: Session,
     catalog_check.check_keypair(driver, c["keypair"], ctx.project_id)
     if spec.master_count > 1 and not c["master_lb_enabled"]:
         raise Invalid("master_count must be 1 when master_lb_enabled is False")
+    capacity.check(driver, spec.master_count + spec.node_count)
 
 
 def _check_quota(svc: Services, session: Session, project_id: str | None) -> None:
@@ -224,6 +225,7 @@ def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiF
             worker = default_nodegroup(cluster, "worker")
             if worker is None:
                 raise Invalid("The cluster has no default worker nodegroup to scale.")
+            check_size(svc, session, cluster, worker, count)
             _scale(session, cluster, worker, count, [])
         if changed:
             cluster.updated_at = utcnow()
@@ -262,6 +264,16 @@ def ensure_mutable(cluster: models.Cluster, verb: str = "Updating") -> None:
     if cluster.desired_state == "absent" or cluster.status in (states.DELETE_IN_PROGRESS,
                                                                states.DELETE_COMPLETE):
         raise Invalid(f'{verb} a cluster when status is "{cluster.status}" is not supported.')
+
+
+def check_size(svc: Services, session: Session, cluster: models.Cluster,
+               nodegroup: models.NodeGroup | None, count: int) -> None:
+    """Refuse (400) a size the cluster's driver can never build: ``nodegroup`` (an existing
+    one, or None for a new one) with ``count`` nodes, next to the cluster's other groups."""
+    template = repository.get_template_by_uuid(session, cluster.cluster_template_id)
+    nodes = capacity.total(cluster.nodegroups, changed=nodegroup, count=count,
+                           added=count if nodegroup is None else 0)
+    capacity.check(driver_for(svc, template), nodes)
 
 
 def _scale(session: Session, cluster: models.Cluster, nodegroup: models.NodeGroup, count: int,
@@ -303,6 +315,7 @@ def resize(svc: Services, ctx: RequestContext, ident: str, data: Mapping[str, An
             raise Invalid(f"Resizing {nodegroup.name} outside the allowed range: "
                           f"min_node_count = {nodegroup.min_node_count}, "
                           f"max_node_count = {high}")
+        check_size(svc, session, cluster, nodegroup, count)
         _scale(session, cluster, nodegroup, count, list(data.get("nodes_to_remove") or []))
     svc.nudge(cluster.uuid)
     return cluster

@@ -231,7 +231,11 @@ def _new_nodegroup(svc: Services, session: Session, cluster: models.Cluster,
     node_taints = check_node_taints(name, role, data.get("node_taints") or [])
     template = repository.get_template_by_uuid(session, cluster.cluster_template_id)
     flavor = data.get("flavor_id") or cluster.flavor_id
-    catalog_check.check_flavor(clusters.driver_for(svc, template), flavor)
+    driver = clusters.driver_for(svc, template)
+    catalog_check.check_flavor(driver, flavor)
+    if data.get("image_id"):
+        catalog_check.check_image(driver, str(data["image_id"]))
+    clusters.check_size(svc, session, cluster, None, counts["node_count"])
     volume = data.get("docker_volume_size") or cluster.docker_volume_size
     coe_rules.validate_docker_volume_size(template.docker_storage_driver, volume)
     # NOTE: the nodegroup belongs to the cluster's project (upstream takes the caller's), so a

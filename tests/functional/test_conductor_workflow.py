@@ -139,6 +139,8 @@ def test_a_stuck_create_times_out_into_create_failed(stack: Stack) -> None:
             status_since=models.utcnow() - dt.timedelta(minutes=2)))
     body = stack.wait_status(uuid, "CREATE_FAILED")
     assert "timed out after 1 minutes" in body["status_reason"]
+    waiting = [e["message"] for e in _events(stack, uuid) if e["reason"] == "Waiting"]
+    assert body["status_reason"].endswith(f"Still waiting: {waiting[-1]}")
 
 
 def test_nodegroups_are_built_and_removed(stack: Stack) -> None:

@@ -106,11 +106,15 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         masters = spec.nodegroup("master")
         if masters is None or masters.node_count < 1:
             raise PermanentError("A swarm-mode cluster needs at least one master.")
+        self.check_size(sum(ng.node_count for ng in spec.nodegroups if ng.present))
+
+    def check_size(self, nodes: int) -> None:
+        network.check_room(nodes, self.opts.subnet_prefix)
 
     # -- the contract ---------------------------------------------------------------------
 
     def apply(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
-        host.require_tools()
+        host.require_tools(self.opts.dockerd)
         try:
             nodes = self._build(spec, pki_)
             self._start_engines(nodes)
@@ -199,7 +203,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             node_dir=os.path.join(self._cluster_dir(spec.uuid), name),
             run_dir=os.path.join(self._run_dir(spec.uuid), str(slot)),
             hostname=hostname(spec.name, name), netns=netns, address=address,
-            cgroup_parent=f"/magna/{short}/{name}", tls=not spec.tls_disabled)
+            cgroup_parent=f"/magna/{short}/{name}", tls=not spec.tls_disabled,
+            dockerd=self.opts.dockerd)
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
@@ -302,16 +307,20 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
               leader_address: str, token: str, known: dict[str, swarm.SwarmNode]) -> None:
         with contextlib.closing(self._client(spec, node)) as client:
             member = swarm.membership(client)
-            if member.state == "pending" or (member.state == "active"
-                                             and member.node_id in known):
+            if member.state == "active" and member.node_id in known:
                 return
+            if member.state == "pending":
+                raise swarm.join_failed(node.name, leader_address, "still trying to reach it")
             if member.state != "inactive":
                 swarm.leave(client)  # in a swarm the leader does not know, or in error
             # NOTE: an entry with this hostname belongs to the node's former self (its data
             # was lost); it would stay "Down" in `docker node ls` forever.
             swarm.forget(leader, node.engine.hostname)
-            swarm.join(client, address=node.address, manager_address=leader_address,
-                       token=token)
+            try:
+                swarm.join(client, address=node.address, manager_address=leader_address,
+                           token=token)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                raise swarm.join_failed(node.name, leader_address, str(exc)) from None
 
     def _retire_strays(self, spec: ClusterSpec, leader: Node) -> None:
         """Scale-down: each node the spec no longer wants leaves the swarm, is forgotten by the

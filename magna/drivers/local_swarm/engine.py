@@ -54,6 +54,7 @@ class EngineSpec:
     address: str
     cgroup_parent: str
     tls: bool = True
+    dockerd: str = "dockerd"  # [local_swarm] dockerd
 
     @property
     def config_path(self) -> str:
@@ -137,11 +138,11 @@ def ping(spec: EngineSpec) -> bool:
 
 def start(spec: EngineSpec, config_hash: str) -> int:
     clear_remains(spec)
-    script = 'hostname "$1" && exec nsenter --net=/run/netns/"$2" dockerd --config-file "$3"'
+    script = 'hostname "$1" && exec nsenter --net=/run/netns/"$2" "$4" --config-file "$3"'
     with open(os.path.join(spec.node_dir, LOG), "ab") as log:
         process = subprocess.Popen(
             ["unshare", "--uts", "sh", "-c", script, "sh", spec.hostname, spec.netns,
-             spec.config_path],
+             spec.config_path, spec.dockerd],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd=spec.node_dir,
             env={**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/sbin"})

@@ -36,8 +36,12 @@ class CommandFailed(Exception):
         self.stderr = stderr
 
 
-def require_tools() -> None:
-    missing = sorted({pkg for tool, pkg in TOOLS.items() if not _which(tool)})
+def require_tools(dockerd: str = "dockerd") -> None:
+    """``dockerd``: the engine binary ``[local_swarm] dockerd`` names."""
+    tools = {**TOOLS, dockerd: TOOLS["dockerd"]}
+    if dockerd != "dockerd":
+        del tools["dockerd"]
+    missing = sorted({pkg for tool, pkg in tools.items() if not _which(tool)})
     if missing:
         raise PermanentError(f"The local Swarm driver needs {', '.join(missing)} on the "
                              f"conductor's host: apt-get install {' '.join(missing)}")

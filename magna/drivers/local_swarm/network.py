@@ -59,6 +59,20 @@ class Allocation:
         return self.subnet.network_address + 1 + slot
 
 
+def room(prefix: int) -> int:
+    """How many nodes one cluster subnet of ``/prefix`` holds (not the network address, the
+    bridge's ``.1``, nor the broadcast address)."""
+    return int(2 ** (32 - prefix)) - 3
+
+
+def check_room(nodes: int, prefix: int) -> None:
+    if nodes > room(prefix):
+        raise PermanentError(
+            f"A local Swarm cluster holds at most {room(prefix)} nodes (one /{prefix} subnet "
+            f"per cluster), not {nodes}; ask for fewer nodes, or have the operator give "
+            f"clusters larger subnets with a smaller [local_swarm] subnet_prefix.")
+
+
 @contextlib.contextmanager
 def locked(root: str) -> Iterator[None]:
     os.makedirs(root, exist_ok=True)

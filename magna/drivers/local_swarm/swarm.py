@@ -14,6 +14,7 @@ from typing import Any
 
 import docker
 
+from magna.common.exceptions import TemporaryError
 from magna.drivers.local_swarm.engine import PORT
 from magna.drivers.local_swarm.pki import CertFiles
 
@@ -82,6 +83,13 @@ def join(client: docker.DockerClient, *, address: str, manager_address: str,
          token: str) -> None:
     client.swarm.join(remote_addrs=[f"{manager_address}:{SWARM_PORT}"], join_token=token,
                       advertise_addr=address, listen_addr=f"{address}:{SWARM_PORT}")
+
+
+def join_failed(node: str, manager_address: str, why: str) -> TemporaryError:
+    """A join that did not (yet) succeed: the manager unreachable on 2377, a wrong token. The
+    next pass tries again; the message is what the cluster's events and a timeout report."""
+    return TemporaryError(f"Node {node} failed to join the swarm at "
+                          f"{manager_address}:{SWARM_PORT}: {why}", delay=5.0)
 
 
 def leave(client: docker.DockerClient) -> None:
