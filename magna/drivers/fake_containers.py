@@ -85,9 +85,10 @@ class FakeContainers(ContainerHosting):
                 record["state"], record["exit_code"] = "running", None
         elif container.desired == "stopped" and record["state"] in ("running", "paused"):
             record["state"], record["exit_code"] = "exited", 137
-        elif container.desired == "paused":
+        elif container.desired == "paused" and record["state"] != "paused":
             if record["state"] != "running":
-                raise PermanentError("Cannot pause: the container is not running.")
+                self._write(place, record)
+                return _observed(record, "Cannot pause: the container is not running.")
             record["state"] = "paused"
         self._write(place, record)
         return _observed(record)
@@ -124,6 +125,6 @@ class FakeContainers(ContainerHosting):
         return "".join(f"{line}\n" for line in lines)
 
 
-def _observed(record: dict[str, Any]) -> ContainerObserved:
+def _observed(record: dict[str, Any], reason: str | None = None) -> ContainerObserved:
     return ContainerObserved(status=STATUS[record["state"]], engine_id=record["id"],
-                             host=record["host"], exit_code=record["exit_code"])
+                             host=record["host"], exit_code=record["exit_code"], reason=reason)
