@@ -112,7 +112,8 @@ def test_lifecycle_through_the_conductor(stack: Stack) -> None:
     assert logs == "exec false\n"
 
     assert stack.api.delete("/v1/containers/web").status_code == 204
-    assert stack.api.get("/v1/containers/web").json()["status"] in ("Deleting", None)
+    after = stack.api.get("/v1/containers/web")
+    assert after.status_code == 404 or after.json()["status"] == "Deleting", after.text
     wait_for(lambda: stack.api.get("/v1/containers/web").status_code == 404, 20,
              "the container to go")
     assert not os.listdir(stack.state_dir / "fake-driver" / cluster["uuid"] / "containers")
