@@ -90,6 +90,24 @@ class Reconciler:
                     self._release(cluster_uuid)
 
     @contextmanager
+    def holding(self, cluster_uuid: str) -> Iterator[bool | None]:
+        """Hold the cluster for another kind of pass (containers): None if a thread of this
+        conductor is busy with it, False if another conductor holds it, else True."""
+        with self._claimed(cluster_uuid) as claimed:
+            if not claimed:
+                yield None
+            elif not self._reserve(cluster_uuid):
+                yield False
+            else:
+                try:
+                    yield True
+                finally:
+                    self._release(cluster_uuid)
+
+    def pki_for(self, session: Session, cluster: models.Cluster) -> ClusterPKI:
+        return self._pki(session, cluster)
+
+    @contextmanager
     def _claimed(self, cluster_uuid: str) -> Iterator[bool]:
         with self._busy_lock:
             claimed = cluster_uuid not in self._busy

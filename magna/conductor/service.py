@@ -5,7 +5,9 @@
   owns on the hash ring of live conductors (the correctness mechanism);
 - health: every ``health_interval``, observes settled clusters this conductor owns;
 - workers: ``workers`` threads take UUIDs from the queue and run a reconcile pass;
-- nudges: ``nudged(uuid)`` (in-process or from AMQP) queues an owned cluster at once.
+- nudges: ``nudged(uuid)`` (in-process or from AMQP) queues an owned cluster at once;
+- containers: every sweep (and nudge) also queues a container pass for each owned cluster that
+  has containers (``conductor/containers.py``): pending actions, then fresh statuses.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from magna.conductor import containers
 from magna.conductor.reconciler import Reconciler
 from magna.conductor.ring import HashRing
 from magna.conductor.workqueue import WorkQueue
@@ -39,6 +42,7 @@ class Conductor:
         self._ring = HashRing([self.host])
         self._live: list[str] = [self.host]
         self.reconciler = Reconciler(svc, self.host, BINARY)
+        self.containers = containers.ContainerReconciler(svc, self.reconciler)
         self._listener: object | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -119,6 +123,7 @@ class Conductor:
     def nudged(self, cluster_uuid: str) -> None:
         if self.owns(cluster_uuid):
             self.queue.put(cluster_uuid)
+            self.queue.put(containers.key_for(cluster_uuid))
 
     # -- periodic work -----------------------------------------------------------------------
 
@@ -130,10 +135,19 @@ class Conductor:
         for cluster_uuid in pending:
             if self.owns(cluster_uuid):
                 self.queue.put(cluster_uuid)
+        self._sweep_containers()
         try:
             self.collect_garbage()
         except Exception:
             LOG.exception("Garbage collection failed; the sweep itself is done")
+
+    def _sweep_containers(self) -> None:
+        """Queue a container pass (pending intent, fresh status) for each owned cluster."""
+        with self.svc.transaction() as session:
+            hosting = repository.clusters_with_containers(session)
+        for cluster_uuid in hosting:
+            if self.owns(cluster_uuid):
+                self.queue.put(containers.key_for(cluster_uuid))
 
     def observe_health(self) -> None:
         with self.svc.transaction() as session:
@@ -174,10 +188,15 @@ class Conductor:
                 continue
             delay: float | None = None
             try:
-                delay = self.reconciler.reconcile(cluster_uuid)
+                delay = self._run(cluster_uuid)
             except Exception:
                 LOG.exception("Reconciling %s failed; the sweep will retry", cluster_uuid)
             finally:
                 self.queue.done(cluster_uuid)
             if delay is not None and not self._stop.is_set():
                 self.queue.put(cluster_uuid, delay)
+
+    def _run(self, key: str) -> float | None:
+        if key.startswith(containers.PREFIX):
+            return self.containers.reconcile(key.removeprefix(containers.PREFIX))
+        return self.reconciler.reconcile(key)

@@ -233,3 +233,37 @@ class ClusterEvent(Base):
     message: Mapped[str] = mapped_column(Text)
     generation: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str | None] = mapped_column(String(255))
+
+
+class Container(TimestampMixin, Base):
+    """A container a user runs on a swarm-mode cluster (``/v1/containers``, Magna's extension).
+
+    The API records the intent (``desired_state``, ``generation``, ``reboot_generation``); the
+    conductor that owns the cluster carries it out on the cluster's engines and writes back what
+    the engine reports (``status``, ``exit_code``, ``container_id``, ``host``).
+    """
+
+    __tablename__ = "containers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    cluster_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("cluster.uuid", ondelete="CASCADE"), index=True)
+    image: Mapped[str] = mapped_column(String(255))
+    command: Mapped[list[str]] = mapped_column(JSON, default=list)
+    environment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    memory: Mapped[int | None] = mapped_column(Integer)
+    desired_state: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    container_id: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(255))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    observed_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # NOTE: a reboot is an act, not a state: it is pending while this exceeds
+    # observed_generation.
+    reboot_generation: Mapped[int] = mapped_column(Integer, default=0)

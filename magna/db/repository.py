@@ -24,7 +24,7 @@ M = TypeVar("M", bound=models.Base)
 
 # Columns that are not sortable: JSON documents have no order.
 _UNSORTABLE = {"labels", "health_status_reason", "node_addresses", "node_labels", "node_taints",
-               "nodes_to_remove", "encrypted_private_key"}
+               "nodes_to_remove", "encrypted_private_key", "command", "environment"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
 
 def _title(kind: str) -> str:
     return {"clustertemplate": "ClusterTemplate", "cluster": "Cluster",
-            "nodegroup": "Nodegroup"}.get(kind, kind.capitalize())
+            "nodegroup": "Nodegroup", "container": "Container"}.get(kind, kind.capitalize())
 
 
 def list_page(session: Session, model: type[M], scope: Scope, page: Page,
@@ -339,6 +339,25 @@ def list_events(session: Session, cluster_uuid: str, limit: int) -> list[models.
 
 def destroy_cluster(session: Session, cluster_uuid: str) -> None:
     """Remove a cluster and everything that hangs off it (its infrastructure is gone)."""
+    session.execute(delete(models.Container).where(models.Container.cluster_uuid == cluster_uuid))
     for model in (models.ClusterEvent, models.CertificateAuthority, models.NodeGroup):
         session.execute(delete(model).where(model.cluster_id == cluster_uuid))
     session.execute(delete(models.Cluster).where(models.Cluster.uuid == cluster_uuid))
+
+
+# -- containers --------------------------------------------------------------------------------
+
+def containers_of(session: Session, cluster_uuid: str) -> list[models.Container]:
+    stmt = select(models.Container).where(models.Container.cluster_uuid == cluster_uuid)
+    return list(session.scalars(stmt.order_by(models.Container.id)).all())
+
+
+def get_container(session: Session, uuid: str) -> models.Container | None:
+    stmt = select(models.Container).where(models.Container.uuid == uuid)
+    return session.scalars(stmt).first()
+
+
+def clusters_with_containers(session: Session) -> list[str]:
+    """Clusters that have at least one container (the conductor refreshes their status)."""
+    stmt = select(models.Container.cluster_uuid).distinct()
+    return sorted(session.scalars(stmt).all())

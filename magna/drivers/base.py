@@ -4,7 +4,7 @@ The API asks a driver which (server_type, os_distro, coe) it provides and for it
 conductor hands it a ``ClusterSpec`` (the desired state, plain data) and the cluster's PKI, and
 asks it to ``apply`` (create or converge, idempotently), ``delete`` (returns True once nothing
 is left) and ``observe`` (status and health). Optional abilities are separate interfaces checked
-with ``isinstance``: ``CredentialRotation``, ``GarbageCollecting``.
+with ``isinstance``: ``CredentialRotation``, ``GarbageCollecting``, ``ContainerHosting``.
 
 Drivers raise ``TemporaryError(delay)`` when work is under way and should be retried, and
 ``PermanentError`` when it failed in a way the user must fix; anything else is treated as a
@@ -171,3 +171,82 @@ class GarbageCollecting(abc.ABC):
     @abc.abstractmethod
     def collect(self, cluster_uuid: str) -> None:
         """Remove everything left of ``cluster_uuid``."""
+
+
+@dataclass(frozen=True)
+class ContainerPlace:
+    """Where a cluster's containers live: its engines (node addresses) and how to reach them."""
+
+    cluster_uuid: str
+    nodes: Sequence[str]
+    pki: ClusterPKI
+    tls_disabled: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container as the user wants it (``desired``: running, stopped, paused or absent).
+
+    ``engine_id`` and ``host`` are what an earlier pass recorded; ``reboot`` asks for a restart.
+    """
+
+    uuid: str
+    name: str
+    image: str
+    command: Sequence[str] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    memory_mb: int | None = None
+    desired: str = "running"
+    reboot: bool = False
+    engine_id: str | None = None
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerObserved:
+    """What the engine reports: its id for the container, the node, status and exit code."""
+
+    status: str
+    engine_id: str | None = None
+    host: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+class ContainerHosting(abc.ABC):
+    """Optional ability: run users' containers on a cluster's engines (``/v1/containers``).
+
+    ``converge_container`` creates the container if it does not exist yet (never pulling from a
+    public registry), brings it to ``desired`` (and restarts it when ``reboot``), and reports;
+    it is idempotent, so a pass repeated after a crash finds the container it made before.
+    """
+
+    @abc.abstractmethod
+    def converge_container(self, place: ContainerPlace,
+                           container: ContainerSpec) -> ContainerObserved:
+        """Create and/or change the container to match ``container``; report the result."""
+
+    @abc.abstractmethod
+    def observe_container(self, place: ContainerPlace,
+                          container: ContainerSpec) -> ContainerObserved:
+        """Report the container as the engine sees it, without changing it."""
+
+    @abc.abstractmethod
+    def remove_container(self, place: ContainerPlace, container: ContainerSpec) -> None:
+        """Remove the container (stopping it first); nothing to do if it is already gone."""
+
+    @abc.abstractmethod
+    def exec_in_container(self, place: ContainerPlace, container: ContainerSpec,
+                          command: Sequence[str]) -> ExecResult:
+        """Run ``command`` inside the running container; its combined output and exit code."""
+
+    @abc.abstractmethod
+    def container_logs(self, place: ContainerPlace, container: ContainerSpec,
+                       tail: int | None) -> str:
+        """The container's output (stdout and stderr), the last ``tail`` lines if given."""

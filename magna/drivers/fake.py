@@ -26,6 +26,8 @@ Failure injection comes from the cluster's labels: ``fake_fail_on`` (comma list 
 ``update``, ``delete``) with ``fake_fail_times`` (default: always), ``fake_temporary`` (the first
 N applies raise ``TemporaryError``), ``fake_apply_seconds``, ``fake_node_seconds`` and
 ``fake_unhealthy`` (comma list of node names reported unhealthy).
+
+Containers (``/v1/containers``) are files too: see ``magna.drivers.fake_containers``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from magna.drivers.base import (
     Observed,
 )
 from magna.drivers.catalog import Catalog, Flavor, Image, Keypair, Network
+from magna.drivers.fake_containers import FakeContainers
 
 ROOT = "fake-driver"
 LOG_NAME = "operations.log"
@@ -239,7 +242,7 @@ def _status(node: FakeNode, unhealthy: frozenset[str]) -> NodeStatus:
                       reason=UNHEALTHY_REASON if sick else "")
 
 
-class FakeDriver(Driver, GarbageCollecting):
+class FakeDriver(Driver, GarbageCollecting, FakeContainers):
     name = "fake"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:

@@ -84,6 +84,12 @@ RESOURCES = [
     *_rules("nodegroup", "create update delete", "rule:admin_or_project_member", "Nodegroup"),
     *_rules("nodegroup", "get_all_all_projects get_one_all_projects", "rule:context_is_admin",
             "Nodegroup across projects"),
+    # Magna's extension: containers on swarm-mode clusters (/v1/containers).
+    *_rules("container", "create delete start stop reboot pause unpause execute",
+            "rule:admin_or_project_member", "Container"),
+    *_rules("container", "get get_all logs", "rule:admin_or_project_reader", "Container"),
+    *_rules("container", "get_one_all_projects get_all_all_projects delete_all_projects "
+            "action_all_projects", "rule:context_is_admin", "Container across projects"),
     # Legacy resources served at /v1/bays and /v1/baymodels (Magnum <= 16).
     *_rules("bay", "create delete update", "rule:admin_or_project_member_deny_cluster_user",
             "Bay"),

@@ -11,7 +11,7 @@ from magna.api import deps, microversion
 router = APIRouter()
 
 RESOURCES = ("clustertemplates", "clusters", "quotas", "certificates", "mservices", "stats",
-             "federations", "nodegroups", "credentials")
+             "federations", "nodegroups", "credentials", "containers")
 
 
 @router.get("/")

@@ -57,6 +57,7 @@ from magna.drivers.base import (
 from magna.drivers.catalog import Catalog
 from magna.drivers.local_swarm import engine, host, network, pki, swarm
 from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
+from magna.drivers.local_swarm.containers import LocalContainers
 
 ROOT = "local-swarm"
 SLOTS = "slots.json"
@@ -81,7 +82,7 @@ class Node:
     net: network.NodeNetwork
 
 
-class LocalSwarmDriver(Driver, GarbageCollecting):
+class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
     name = "local-swarm"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
