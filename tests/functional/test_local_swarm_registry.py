@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from tests.functional.test_local_swarm import (
     TinyPKI,
     _run,
     assert_nothing_left,
+    brute_force_cleanup,
     cleaned,
     converge,
     docker_cli,
@@ -144,6 +146,17 @@ def test_registry_image_serves_http_and_delete_removes_registry(
         assert driver.apply(spec, pki).converged
         assert registry.pid_of(reg) == pid
 
+        # A registry that died is started again, and its storage kept the image.
+        os.kill(pid, signal.SIGKILL)
+        converge(driver, spec, pki)
+        restarted = registry.pid_of(reg)
+        assert restarted not in (None, pid)
+        done = in_node(netns, "busybox", "wget", "-q", "-O", "-",
+                       f"http://{gateway}:5000/v2/magna/busybox/tags/list")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["tags"] == ["latest"]
+        pid = restarted
+
         # The worker has nothing from the registry yet: its task must pull it.
         worker = node_api(driver, spec, 1)
         assert not pulled_from(worker, f"{gateway}:5000/magna/busybox@")
@@ -171,7 +184,7 @@ def test_local_image_serves_http_and_public_pulls_fail_fast(
     spec, pki = small_spec(), TinyPKI()
     with cleaned_with_registry(driver, spec.uuid):
         observed = converge(driver, spec, pki, timeout=240)
-        assert any(image.NAME in note and "registry" not in note.split("(")[0]
+        assert any(image.NAME in note and ":5000/" not in note
                    for note in observed.notes), observed.notes
         assert not os.path.exists(os.path.join(driver.root, spec.uuid, "registry"))
         master = node_api(driver, spec, 0)
@@ -205,3 +218,30 @@ def test_local_image_serves_http_and_public_pulls_fail_fast(
         docker_cli(pki, api_address, tmp_path, *SERVICE, image.NAME, *HTTPD)
         for node in observed.nodes:
             assert "Hello from a Magna cluster" in http_get(f"http://{node.address}:8080/")
+
+
+@needs_registry
+def test_garbage_collection_stops_the_registry_of_a_vanished_cluster(tmp_path: Path) -> None:
+    first = LocalSwarmDriver(make_conf(tmp_path / "first"))
+    other = LocalSwarmDriver(make_conf(tmp_path / "other"))
+    spec, pki = make_spec(registry_enabled=True, nodegroups=make_spec().nodegroups[:1]), TinyPKI()
+    short = network.short_id(spec.uuid)
+    moved = tmp_path / "first-moved"
+    try:
+        converge(first, spec, pki, timeout=240)
+        allocation = network.read_allocation(os.path.join(first.root, spec.uuid))
+        assert allocation is not None
+        pid = registry.pid_of(first._registry(spec.uuid, allocation))
+        assert pid is not None
+        os.rename(tmp_path / "first", moved)
+        assert spec.uuid in other.leftovers(set())
+        other.collect(spec.uuid)
+        assert not engine.alive(pid)
+        assert not input_rules(short)
+        engine.unmount_under(str(moved))
+        shutil.rmtree(moved)
+        assert_nothing_left(first, spec.uuid)
+    finally:
+        brute_force_cleanup(short)
+        registry.unguard(short)
+        engine.unmount_under(str(moved))

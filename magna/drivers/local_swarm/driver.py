@@ -6,8 +6,9 @@ partial state a crash left (a namespace without an engine, an engine outside the
 pid file)::
 
     tools present -> subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
-    -> client certificate -> per node: namespace + veth, server certificate, daemon.json, engine
-    -> engines answer -> swarm init on master 0 -> other nodes join -> nodes Ready -> Observed
+    -> client certificate -> registry (registry_enabled) -> per node: namespace + veth, server
+    certificate, daemon.json, engine -> engines answer -> swarm init on master 0 -> other nodes
+    join -> busybox image on every node, pushed once to the registry -> nodes Ready -> Observed
 
 State on disk::
 
@@ -23,7 +24,7 @@ Nodes are ``<nodegroup>-<i>`` with a slot (its IP) that never changes while the 
 Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each leaves
 the swarm, the manager forgets it, its pieces are deleted, and its slot is dropped last.
 
-NOTE: additional nodegroups get nodes like any other group, but the load balancer, registry,
+NOTE: additional nodegroups get nodes like any other group, but the load balancer,
 upgrades, flavors as cgroup limits and auto-healing come later.
 """
 
