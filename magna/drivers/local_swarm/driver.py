@@ -6,8 +6,9 @@ partial state a crash left (a namespace without an engine, an engine outside the
 pid file)::
 
     tools present -> subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
-    -> client certificate -> per node: namespace + veth, server certificate, daemon.json, engine
-    -> engines answer -> swarm init on master 0 -> other nodes join -> nodes Ready -> Observed
+    -> client certificate -> registry (registry_enabled) -> per node: namespace + veth, server
+    certificate, daemon.json, engine -> engines answer -> swarm init on master 0 -> other nodes
+    join -> busybox image on every node, pushed once to the registry -> nodes Ready -> Observed
 
 State on disk::
 
@@ -23,7 +24,7 @@ Nodes are ``<nodegroup>-<i>`` with a slot (its IP) that never changes while the 
 Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each leaves
 the swarm, the manager forgets it, its pieces are deleted, and its slot is dropped last.
 
-NOTE: additional nodegroups get nodes like any other group, but the load balancer, registry,
+NOTE: additional nodegroups get nodes like any other group, but the load balancer,
 upgrades, flavors as cgroup limits and auto-healing come later.
 """
 
@@ -55,7 +56,7 @@ from magna.drivers.base import (
     Observed,
 )
 from magna.drivers.catalog import Catalog
-from magna.drivers.local_swarm import engine, host, network, pki, swarm
+from magna.drivers.local_swarm import engine, host, image, network, pki, registry, swarm
 from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
 from magna.drivers.local_swarm.containers import LocalContainers
 
@@ -120,6 +121,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
             nodes = self._build(spec, pki_)
             self._start_engines(nodes)
             self._form_swarm(spec, nodes)
+            self._provide_images(spec, nodes)
             self._retire_strays(spec, nodes[0])
             return self._observed(spec, nodes, wait=READY_WAIT, notes=True)
         except host.CommandFailed as exc:
@@ -205,7 +207,10 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
             run_dir=os.path.join(self._run_dir(spec.uuid), str(slot)),
             hostname=hostname(spec.name, name), netns=netns, address=address,
             cgroup_parent=f"/magna/{short}/{name}", tls=not spec.tls_disabled,
-            dockerd=self.opts.dockerd)
+            dockerd=self.opts.dockerd,
+            insecure_registries=registry.insecure_registries(
+                str(allocation.gateway) if spec.registry_enabled else None,
+                spec.insecure_registry))
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
@@ -238,6 +243,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
         nodes = self._plan(spec, allocation, assign=True)
         network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
         pki.ensure(pki.client_files(self._cluster_dir(spec.uuid)), pki.admin_request(), pki_)
+        if spec.registry_enabled:
+            registry.ensure(self._registry(spec.uuid, allocation))
         for node in nodes:
             node.net.apply()
             pki.ensure(pki.server_files(node.engine.node_dir),
@@ -342,6 +349,24 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
                 shutil.rmtree(path, ignore_errors=True)
             self._write_slots(spec.uuid, (), drop=(node.name,))
 
+    def _registry(self, cluster_uuid: str, allocation: network.Allocation) -> registry.Registry:
+        return registry.Registry(
+            state_dir=os.path.join(self._cluster_dir(cluster_uuid), "registry"),
+            run_dir=os.path.join(self._run_dir(cluster_uuid), "registry"),
+            short=network.short_id(cluster_uuid), allocation=allocation)
+
+    def _provide_images(self, spec: ClusterSpec, nodes: list[Node]) -> None:
+        """Every node has magna/busybox:latest; master 0 pushes it to the cluster's registry."""
+        for node in nodes:
+            with contextlib.closing(self._client(spec, node)) as client:
+                image.ensure(client.api)
+        if spec.registry_enabled:
+            reg = self._registry(spec.uuid, nodes[0].net.allocation)
+            with contextlib.closing(self._client(spec, nodes[0])) as client:
+                if not registry.publish(reg, client.api, wait=READY_WAIT):
+                    raise TemporaryError("Waiting for the cluster's registry to answer.",
+                                         delay=2.0)
+
     # -- observing --------------------------------------------------------------------------
 
     def _observed(self, spec: ClusterSpec, nodes: list[Node], *, wait: float,
@@ -355,7 +380,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
                 break
             time.sleep(0.5)
         if notes and observed.converged:
-            return self._with_notes(spec, observed)
+            return self._with_notes(spec, observed, nodes[0].net.allocation)
         return observed
 
     def _look(self, spec: ClusterSpec, nodes: list[Node]) -> Observed:
@@ -377,23 +402,28 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
             api_address=f"tcp://{nodes[0].address}:{engine.PORT}", stack_id=spec.uuid,
             coe_version=version or None, container_version=version or None, nodes=statuses)
 
-    def _with_notes(self, spec: ClusterSpec, observed: Observed) -> Observed:
+    def _with_notes(self, spec: ClusterSpec, observed: Observed,
+                    allocation: network.Allocation) -> Observed:
         marker = os.path.join(self._cluster_dir(spec.uuid), NOTED)
-        if os.path.exists(marker) or host.has_ipvs():
+        if os.path.exists(marker):
             return observed
+        notes = [] if host.has_ipvs() else [host.IPVS_NOTE]
+        notes.append(image.note(self._registry(spec.uuid, allocation).image
+                                if spec.registry_enabled else None))
         with open(marker, "w") as handle:
-            handle.write("ipvs\n")
+            handle.write("notes\n")
         return Observed(converged=observed.converged, api_address=observed.api_address,
                         stack_id=observed.stack_id, coe_version=observed.coe_version,
                         container_version=observed.container_version, nodes=observed.nodes,
-                        notes=[host.IPVS_NOTE])
+                        notes=notes)
 
     # -- removal ----------------------------------------------------------------------------
 
     def _remove(self, cluster_uuid: str) -> None:
         cluster_dir = self._cluster_dir(cluster_uuid)
         run_dir = self._run_dir(cluster_uuid)
-        self._stop_processes(cluster_uuid, cluster_dir, run_dir)
+        self._stop_processes(cluster_uuid, cluster_dir, run_dir)  # the registry's too
+        registry.unguard(network.short_id(cluster_uuid))
         engine.unmount_under(cluster_dir)
         engine.unmount_under(run_dir)
         for netns in network.namespaces_of(cluster_uuid):

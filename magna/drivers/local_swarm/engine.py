@@ -55,6 +55,7 @@ class EngineSpec:
     cgroup_parent: str
     tls: bool = True
     dockerd: str = "dockerd"  # [local_swarm] dockerd
+    insecure_registries: tuple[str, ...] = ()
 
     @property
     def config_path(self) -> str:
@@ -84,6 +85,8 @@ class EngineSpec:
                 "tlscert": os.path.join(self.node_dir, "server-cert.pem"),
                 "tlskey": os.path.join(self.node_dir, "server-key.pem"),
             })
+        if self.insecure_registries:  # plain HTTP, see registry.py for why that is acceptable
+            config["insecure-registries"] = list(self.insecure_registries)
         return config
 
 

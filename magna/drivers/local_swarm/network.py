@@ -208,6 +208,11 @@ class Bridge:
         host.run("ip", "link", "set", self.name, "up")
         for rule in host.bridge_rules(self.name):
             rule.apply()
+        # NOTE: forwarding on this bridge only (after its rules exist): what a node sends
+        # beyond the cluster then meets the REJECT rule and fails at once, where a host that
+        # does not forward would drop it silently and a DNS lookup would wait for its timeout.
+        with open(f"/proc/sys/net/ipv4/conf/{self.name}/forwarding", "w") as handle:
+            handle.write("1\n")
 
     def delete(self) -> None:
         if _link_exists(self.name):
