@@ -7,6 +7,7 @@ from magna.api.resources import (
     clusters,
     clustertemplates,
     credentials,
+    keypairs,
     mservices,
     nodegroups,
     quotas,
@@ -17,3 +18,4 @@ from magna.api.resources import (
 ROUTERS = [root.router, clustertemplates.router, clusters.router]
 ROUTERS += [nodegroups.router, certificates.router, credentials.router]
 ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
+ROUTERS += [keypairs.router]
