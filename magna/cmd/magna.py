@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +59,7 @@ class DbUpgrade(Command):
 
         _logging()
         conf = api.load_config(self.app.options.config_file)
+        os.makedirs(conf.state_dir, mode=0o700, exist_ok=True)  # where SQLite lives by default
         url = database_url(conf)
         migrate.upgrade(url)
         self.app.stdout.write(f"Database is at revision {', '.join(migrate.current_heads())}.\n")
