@@ -142,7 +142,7 @@ def test_write_refuses_to_overwrite_and_fixes_modes(tmp_path: Path) -> None:
     plan = tlsconfig.plan(CLUSTER, {"coe": "swarm-mode"}, str(tmp_path), CREDS)
     (tmp_path / "key.pem").write_text("old")
     (tmp_path / "key.pem").chmod(0o644)
-    with pytest.raises(errors.ClientError, match="key.pem already in"):
+    with pytest.raises(errors.ClientError, match=r"key\.pem already in"):
         tlsconfig.write(str(tmp_path), plan, force=False)
     assert (tmp_path / "key.pem").read_text() == "old"
     tlsconfig.write(str(tmp_path), plan, force=True)
