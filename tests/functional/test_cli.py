@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -185,6 +186,9 @@ def test_bay_create_wait_and_legacy_views(cli: Cli) -> None:
     assert shown["baymodel_id"] == cli.json("baymodel-show", "bm1")["uuid"]
     assert cli("bay-show", "bay1", "-f", "value", "-c", "status").stdout == "CREATE_COMPLETE\n"
     assert "| status" in cli("bay-show", "bay1").stdout  # a table for people
+    assert yaml.safe_load(cli("bay-show", "bay1", "-f", "yaml").stdout)["uuid"] == uuid
+    assert cli("bay-list", "-f", "csv", "-c", "name", "-c", "status").stdout.splitlines() == [
+        '"name","status"', '"bay1","CREATE_COMPLETE"']
 
     updated = cli("bay-update", "bay1", "replace", "node_count=2", "--wait")
     assert updated.stdout == "Request to update bay bay1 has been accepted.\n"
@@ -249,6 +253,10 @@ def test_exit_codes_and_live_progress_in_real_processes(cli: Cli) -> None:
     assert down.stderr.startswith("ERROR: Cannot reach the Magna API at http://127.0.0.1:9")
     assert "Is `magna serve` running? MAGNA_URL=http://127.0.0.1:9" in down.stderr
     assert "Traceback" not in down.stderr
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert app.main(["--magna-url", "http://127.0.0.1:9", "status"]) == 5
+    assert "Is `magna serve` running?" in err.getvalue()
     # A terminal on stderr gets one line redrawn in place.
     leader, follower = pty.openpty()
     proc = subprocess.run([*base, "cluster", "create", "live", "--cluster-template", "t1",
