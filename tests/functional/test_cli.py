@@ -11,6 +11,7 @@ least once: the last test checks that.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import os
@@ -28,10 +29,14 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import create_engine, delete
+from sqlalchemy.orm import Session
 
 from magna.cli import app
 from magna.cli.registry import COMMANDS
 from magna.cmd import magna as magna_cmd
+from magna.db import engine as db_engine
+from magna.db import models
 from magna.drivers import fake
 from tests.support.server import RunningServer, magna_server
 
@@ -373,6 +378,21 @@ def test_services_quotas_stats_status(cli: Cli) -> None:
     assert "| api" in status.stdout and "| up" in status.stdout
     rows = cli.json("status")
     assert [r["component"] for r in rows] == ["api", "conductor"]
+    # A conductor that stopped heartbeating an hour ago (its row stays) is reported down.
+    engine = create_engine(db_engine.default_url(cli.state_dir))
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    with Session(engine) as session, session.begin():
+        session.add(models.MagnumService(host="ghost", binary="magnum-conductor",
+                                         last_seen_up=old, created_at=old, updated_at=old))
+    try:
+        down = cli("status", "-f", "json", rc=3).json()
+        assert {"component": "conductor", "name": "ghost (magnum-conductor)", "state": "down",
+                "detail": f"last report {old.isoformat()}"} in down, down
+    finally:
+        with Session(engine) as session, session.begin():
+            session.execute(delete(models.MagnumService).where(
+                models.MagnumService.host == "ghost"))
+        engine.dispose()
 
 
 def test_help_completion_and_server_commands(cli: Cli) -> None:
