@@ -47,14 +47,20 @@ def new_key_and_csr(common_name: str = "admin",
     return key_pem, csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def plan(cluster: dict[str, Any], template: dict[str, Any], directory: str,
-         creds: Credentials | None) -> Plan:
+def api_address(cluster: dict[str, Any]) -> str:
+    """The address clients connect to; an error while the cluster has none yet."""
     address = cluster.get("api_address")
     if not address:
         raise errors.ClientError(f"Cluster {cluster.get('name')} has no API address yet "
                                  f"(status {cluster.get('status')}).")
+    return str(address)
+
+
+def plan(cluster: dict[str, Any], template: dict[str, Any], directory: str,
+         creds: Credentials | None) -> Plan:
+    address = api_address(cluster)
     if template.get("coe") == "kubernetes":
-        return _kubernetes(cluster, str(address), directory, creds)
+        return _kubernetes(cluster, address, directory, creds)
     result = Plan(exports=[f"export DOCKER_HOST={address}"])
     if creds is not None:
         result.files = _pem_files(creds)

@@ -339,7 +339,13 @@ def test_cluster_config_tls_disabled_and_kubernetes(cli: Cli) -> None:
                                                                   "k8s")["api_address"]
     assert set(config["users"][0]["user"]) == {"client-certificate-data", "client-key-data"}
     assert (kube_dir / "config").stat().st_mode & 0o777 == 0o600
-    cli("cluster delete", "plain", "k8s", "--wait")
+    cli("cluster create", "early", "--cluster-template", "t1", "--labels",
+        "fake_apply_seconds=3")
+    early = cli("cluster config", "early", "--dir", str(cli.tmp / "early"), rc=1)
+    assert early.stderr == "ERROR: Cluster early has no API address yet (status " \
+                           "CREATE_IN_PROGRESS).\n"
+    assert not (cli.tmp / "early").exists()
+    cli("cluster delete", "plain", "k8s", "early", "--wait")
 
 
 def test_ca_rotate(cli: Cli) -> None:

@@ -28,6 +28,7 @@ class ClusterConfig(base.Action):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         cluster = self.client.clusters.get(parsed_args.cluster).attrs
+        tlsconfig.api_address(cluster)  # before asking for a certificate that would be useless
         template = self.client.cluster_templates.get(cluster["cluster_template_id"]).attrs
         directory = os.path.abspath(parsed_args.dir)
         creds = None if template.get("tls_disabled") else self._credentials(cluster["uuid"])

@@ -38,13 +38,11 @@ FLAGS = {"--tls-disabled": "tls_disabled", "--public": "public",
          "--hidden": "hidden"}
 
 
-class TemplateCommand:
+class TemplateCommand(base.ClientCommand):
     legacy = False
-    app: Any
 
     def manager(self) -> Manager[ClusterTemplate]:
-        client = self.app.client
-        return client.baymodels if self.legacy else client.cluster_templates  # type: ignore
+        return self.client.baymodels if self.legacy else self.client.cluster_templates
 
 
 class Create(TemplateCommand, base.Show):
