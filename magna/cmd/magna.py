@@ -1,56 +1,70 @@
-"""``magna``: run the service (``serve``) and administer it (``db upgrade``)."""
+"""``magna``: the client commands (``magna.cli``) plus running and administering the service.
+
+``magna serve`` runs the API and a conductor in one process; ``magna db upgrade`` applies
+migrations. Both read ``--config-file`` (a global option, given before the command). They import
+the server lazily so the client commands start fast and work without the server's code paths.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from magna.cmd import api
+from cliff.command import Command
+
+from magna.cli import app
 
 
-def _serve(args: argparse.Namespace) -> None:
-    conf = api.load_config(args.config_file)
-    if args.state_dir:
-        conf.set_override("state_dir", args.state_dir)
-    if args.port:
-        conf.set_override("port", args.port, group="api")
-    if args.host:
-        conf.set_override("host", args.host, group="api")
-    api.serve_api(conf, args.config_file, with_conductor=True)
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _db_upgrade(args: argparse.Namespace) -> None:
-    from magna.api.app import database_url
-    from magna.db import migrate
+class Serve(Command):
+    """Run the API and a conductor in one process, on the embedded default database."""
 
-    conf = api.load_config(args.config_file)
-    url = database_url(conf)
-    migrate.upgrade(url)
-    print(f"Database is at revision {', '.join(migrate.current_heads())}.")
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = super().get_parser(prog_name)
+        parser.add_argument("--state-dir", help="Where the database and keys live.")
+        parser.add_argument("--host", help="Address to bind (loopback only with noauth).")
+        parser.add_argument("--port", type=int, help="Port to listen on (default 9511).")
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from magna.cmd import api
+
+        _logging()
+        config_files = self.app.options.config_file
+        conf = api.load_config(config_files)
+        if parsed_args.state_dir:
+            conf.set_override("state_dir", parsed_args.state_dir)
+        if parsed_args.port:
+            conf.set_override("port", parsed_args.port, group="api")
+        if parsed_args.host:
+            conf.set_override("host", parsed_args.host, group="api")
+        api.serve_api(conf, config_files, with_conductor=True)
+        return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="magna", description="Magna: Magnum, in Python.")
-    parser.add_argument("--config-file", action="append", default=[],
-                        help="magna.conf to read (repeatable).")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="Run the API and a conductor in one process, on the "
-                                         "embedded default database.")
-    serve.add_argument("--state-dir", help="Where the database and keys live.")
-    serve.add_argument("--host", help="Address to bind (loopback only with noauth).")
-    serve.add_argument("--port", type=int, help="Port to listen on (default 9511).")
-    serve.set_defaults(func=_serve)
-    db = sub.add_parser("db", help="Database administration.")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    upgrade = db_sub.add_parser("upgrade", help="Apply pending migrations.")
-    upgrade.set_defaults(func=_db_upgrade)
-    return parser
+class DbUpgrade(Command):
+    """Apply pending database migrations."""
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from magna.api.app import database_url
+        from magna.cmd import api
+        from magna.db import migrate
+
+        _logging()
+        conf = api.load_config(self.app.options.config_file)
+        os.makedirs(conf.state_dir, mode=0o700, exist_ok=True)  # where SQLite lives by default
+        url = database_url(conf)
+        migrate.upgrade(url)
+        self.app.stdout.write(f"Database is at revision {', '.join(migrate.current_heads())}.\n")
+        return 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.func(args)
+    sys.exit(app.main(argv, {"serve": Serve, "db upgrade": DbUpgrade}))

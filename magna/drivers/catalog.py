@@ -3,9 +3,13 @@ Neutron networks on OpenStack. Templates and clusters are validated against it."
 
 from __future__ import annotations
 
+import abc
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
+
+from magna.common.exceptions import Conflict
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,59 @@ class Catalog(Protocol):
     def flavors(self) -> Sequence[Flavor]: ...
     def networks(self) -> Sequence[Network]: ...
     def keypairs(self, project_id: str | None) -> Sequence[Keypair]: ...
+
+
+class KeypairStore(abc.ABC):
+    """Optional ability of a catalog: it stores public keys users upload (``/v1/keypairs``).
+
+    A catalog without it only lists the keypairs it finds (as Nova's would be, upstream).
+    """
+
+    @abc.abstractmethod
+    def add_keypair(self, keypair: Keypair) -> None:
+        """Store the key; raise ``Conflict`` when the name is taken."""
+
+    @abc.abstractmethod
+    def delete_keypair(self, name: str) -> bool:
+        """Remove the key; False when there was none by that name."""
+
+
+class KeypairFiles(KeypairStore):
+    """A ``KeypairStore`` over a directory of ``<name>.pub`` files (one OpenSSH key each)."""
+
+    def __init__(self, directory: str) -> None:
+        self._keypair_dir = directory
+
+    def keypairs(self, project_id: str | None) -> Sequence[Keypair]:
+        if not os.path.isdir(self._keypair_dir):
+            return ()
+        found = []
+        for entry in sorted(os.listdir(self._keypair_dir)):
+            if entry.endswith(".pub"):
+                with open(os.path.join(self._keypair_dir, entry)) as handle:
+                    found.append(Keypair(name=entry[:-4], public_key=handle.read().strip()))
+        return found
+
+    def add_keypair(self, keypair: Keypair) -> None:
+        os.makedirs(self._keypair_dir, mode=0o700, exist_ok=True)
+        try:
+            # NOTE: O_EXCL makes the name check and the write one step, so two uploads of the
+            # same name cannot both succeed.
+            fd = os.open(self._path(keypair.name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise Conflict(f"Key pair '{keypair.name}' already exists.") from None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(keypair.public_key.strip() + "\n")
+
+    def delete_keypair(self, name: str) -> bool:
+        try:
+            os.unlink(self._path(name))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self._keypair_dir, f"{name}.pub")
 
 
 class Named(Protocol):

@@ -59,7 +59,7 @@ from magna.drivers.base import (
     NodeStatus,
     Observed,
 )
-from magna.drivers.catalog import Catalog, Flavor, Image, Keypair, Network
+from magna.drivers.catalog import Catalog, Flavor, Image, Keypair, KeypairFiles, Network
 from magna.drivers.fake_containers import FakeContainers
 
 ROOT = "fake-driver"
@@ -80,7 +80,10 @@ KEYPAIRS = (Keypair(name="fake-key", public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE
                                                 "tYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop fake-key"),)
 
 
-class FakeCatalog:
+class FakeCatalog(KeypairFiles):
+    """The fake images, flavors and network; ``fake-key`` plus keys uploaded to
+    ``<state_dir>/fake-keypairs``."""
+
     def images(self) -> Sequence[Image]:
         return IMAGES
 
@@ -91,7 +94,7 @@ class FakeCatalog:
         return NETWORKS
 
     def keypairs(self, project_id: str | None) -> Sequence[Keypair]:
-        return KEYPAIRS
+        return [*KEYPAIRS, *super().keypairs(project_id)]
 
 
 def _names(value: str) -> frozenset[str]:
@@ -249,7 +252,8 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
         self.root = os.path.join(conf.state_dir, ROOT)
         self.log_path = os.path.join(self.root, LOG_NAME)
         self._host = "_".join(str(conf.host).split()) or "-"
-        self._catalog = FakeCatalog()
+        # NOTE: beside ROOT, not in it: garbage collection owns every directory under ROOT.
+        self._catalog = FakeCatalog(os.path.join(conf.state_dir, "fake-keypairs"))
 
     @property
     def provides(self) -> Sequence[ClusterType]:

@@ -90,6 +90,9 @@ RESOURCES = [
     *_rules("container", "get get_all logs", "rule:admin_or_project_reader", "Container"),
     *_rules("container", "get_one_all_projects get_all_all_projects delete_all_projects "
             "action_all_projects", "rule:context_is_admin", "Container across projects"),
+    # Magna's extension /v1/keypairs (upstream, Nova's os-keypairs).
+    *_rules("keypair", "create delete", "rule:admin_or_project_member", "Keypair"),
+    *_rules("keypair", "get get_all", "rule:admin_or_project_reader", "Keypair"),
     # Legacy resources served at /v1/bays and /v1/baymodels (Magnum <= 16).
     *_rules("bay", "create delete update", "rule:admin_or_project_member_deny_cluster_user",
             "Bay"),

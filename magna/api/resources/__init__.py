@@ -8,6 +8,7 @@ from magna.api.resources import (
     clustertemplates,
     containers,
     credentials,
+    keypairs,
     mservices,
     nodegroups,
     quotas,
@@ -18,4 +19,4 @@ from magna.api.resources import (
 ROUTERS = [root.router, clustertemplates.router, clusters.router]
 ROUTERS += [nodegroups.router, certificates.router, credentials.router]
 ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
-ROUTERS += [containers.router]
+ROUTERS += [containers.router, keypairs.router]

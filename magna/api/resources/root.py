@@ -11,7 +11,9 @@ from magna.api import deps, microversion
 router = APIRouter()
 
 RESOURCES = ("clustertemplates", "clusters", "quotas", "certificates", "mservices", "stats",
-             "federations", "nodegroups", "credentials", "containers")
+             "federations", "nodegroups", "credentials")
+# Magna's own extensions, listed after Magnum's resources (see docs/api-extensions.md).
+EXTENSIONS = ("containers", "keypairs")
 
 
 @router.get("/")
@@ -38,7 +40,7 @@ def v1(request: Request) -> dict[str, Any]:
                   {"href": "http://docs.openstack.org/developer/magnum/dev/api-spec-v1.html",
                    "rel": "describedby", "type": "text/html"}],
     }
-    for name in RESOURCES:
+    for name in (*RESOURCES, *EXTENSIONS):
         path = "clusters/{cluster_id}/nodegroups" if name == "nodegroups" else f"{name}/"
         body[name] = [{"href": f"{base}/v1/{path}", "rel": "self"},
                       {"href": f"{base}/{path}", "rel": "bookmark"}]

@@ -2,7 +2,8 @@
 
 Flavors become real limits on each node's engine (vCPU and memory cgroup limits). Images describe
 the node OS and engine; every node runs the host's Docker Engine in its own namespaces. Keypairs
-are public keys in ``<state_dir>/keypairs/<name>.pub``.
+are public keys in ``<state_dir>/keypairs/<name>.pub``; the catalog is a ``KeypairStore``, so
+``/v1/keypairs`` (``magna keypair-create``) writes and removes those files.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from magna.drivers.catalog import Flavor, Image, Keypair, Network
+from magna.drivers.catalog import Flavor, Image, KeypairFiles, Network
 
 IMAGES = (
     Image(id="9a1d3c52-6f0e-4d5b-9d0a-1f2f6b3a5c01", name="debian-12-docker",
@@ -33,9 +34,9 @@ NETWORKS = (
 )
 
 
-class LocalCatalog:
+class LocalCatalog(KeypairFiles):
     def __init__(self, state_dir: str) -> None:
-        self._keypair_dir = os.path.join(state_dir, "keypairs")
+        super().__init__(os.path.join(state_dir, "keypairs"))
 
     def images(self) -> Sequence[Image]:
         return IMAGES
@@ -45,13 +46,3 @@ class LocalCatalog:
 
     def networks(self) -> Sequence[Network]:
         return NETWORKS
-
-    def keypairs(self, project_id: str | None) -> Sequence[Keypair]:
-        if not os.path.isdir(self._keypair_dir):
-            return ()
-        found = []
-        for entry in sorted(os.listdir(self._keypair_dir)):
-            if entry.endswith(".pub"):
-                with open(os.path.join(self._keypair_dir, entry)) as handle:
-                    found.append(Keypair(name=entry[:-4], public_key=handle.read().strip()))
-        return found

@@ -1,0 +1,85 @@
+"""The ``magna`` command line application (cliff), for the client commands and the server's.
+
+``MagnaApp`` adds the global options (``--magna-url``, ``--token``, ``--api-version``, and
+``--config-file`` for ``serve``/``db upgrade``), builds one SDK ``Client`` lazily (so ``help``
+and ``serve`` never need a server), and maps the legacy ``bash-completion`` name to cliff's
+``complete``. With no arguments it prints help instead of starting cliff's interactive shell.
+Exit codes: docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cliff.app import App
+from cliff.command import Command
+from cliff.commandmanager import CommandManager
+from cliff.complete import CompleteCommand
+
+from magna.cli.registry import COMMANDS
+from magna.client import Client, ClientConfig
+
+
+class MagnaApp(App):
+    poll_interval = 1.0
+
+    def __init__(self, commands: Mapping[str, type[Command]]) -> None:
+        manager = CommandManager(None)
+        for name, cls in {**COMMANDS, **commands}.items():
+            manager.add_command(name, cls)
+        manager.add_command("complete", CompleteCommand)
+        manager.add_command("bash-completion", CompleteCommand)
+        super().__init__(description="Magna: the OpenStack Magnum API, its server and client.",
+                         version="0.1.0", command_manager=manager, deferred_help=True)
+        self._client: Client | None = None
+
+    def build_option_parser(self, description: str | None, version: str | None,
+                            argparse_kwargs: dict[str, Any] | None = None
+                            ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = super().build_option_parser(description, version,
+                                                                      argparse_kwargs)
+        parser.add_argument("--magna-url", "--os-endpoint", dest="url", metavar="URL",
+                            help="The API (default: $MAGNA_URL or http://127.0.0.1:9511).")
+        parser.add_argument("--token", "--os-token", dest="token",
+                            help="A token for X-Auth-Token (default: $MAGNA_TOKEN or "
+                                 "$OS_AUTH_TOKEN).")
+        parser.add_argument("--api-version", "--os-container-infra-api-version",
+                            dest="api_version", help="The microversion to ask for (1.1-1.14).")
+        parser.add_argument("--config-file", action="append", default=[],
+                            help="magna.conf for `serve` and `db upgrade` (repeatable).")
+        return parser
+
+    def configure_logging(self) -> None:
+        """Client commands print what matters themselves; the server configures its own.
+
+        Only cliff's own report of an unexpected error is kept, as one plain line.
+        """
+        handler = logging.StreamHandler(self.stderr)
+        handler.setFormatter(logging.Formatter("ERROR: %(message)s"))
+        handler.setLevel(logging.ERROR)
+        self.LOG.handlers = [handler]
+        self.LOG.propagate = False
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            opts = self.options
+            self._client = Client(ClientConfig.from_env(url=opts.url, token=opts.token,
+                                                        api_version=opts.api_version))
+        return self._client
+
+    def clean_up(self, cmd: Command, result: int, err: BaseException | None) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def main(argv: Sequence[str] | None = None,
+         commands: Mapping[str, type[Command]] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    code: int = MagnaApp(commands or {}).run(args or ["help"])
+    return code

@@ -1,0 +1,1 @@
+"""The ``magna`` client commands, one module per resource; ``registry.COMMANDS`` names them."""

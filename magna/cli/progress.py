@@ -1,0 +1,70 @@
+"""Showing a cluster operation while ``--wait`` follows it, and explaining how it ended.
+
+On a terminal, one line on stderr is redrawn in place (status, nodes with an address out of
+the nodes asked for, health, elapsed seconds); otherwise a plain line is printed whenever the
+status or the node count changes, so logs stay readable. On failure the cluster's
+``status_reason`` and its most recent events (Magna's ``/v1/clusters/{id}/events``) follow.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from magna.client import Client, errors, waiting
+
+RECENT_EVENTS = 10
+
+
+def describe(name: str, progress: waiting.Progress) -> str:
+    nodes = f"  nodes {progress.ready}/{progress.expected}" if progress.expected else ""
+    health = f"  {progress.health}" if progress.health and progress.health != "UNKNOWN" else ""
+    return f"{name}: {progress.status}{nodes}{health}  {progress.elapsed:.0f}s"
+
+
+def wait(client: Client, ident: str, *, gone: bool, timeout: float, out: TextIO,
+         interval: float = 1.0, label: str = "") -> int:
+    """Follow the operation; the exit code (0, or the error's own)."""
+    live = out.isatty()
+    shown = ""
+    try:
+        for progress in waiting.follow(client, ident, gone=gone, timeout=timeout,
+                                       interval=interval):
+            shown = _show(out, describe(label or ident, progress), shown, live=live)
+    except waiting.Stopped as exc:
+        _finish(out, live, shown)
+        out.write(f"ERROR: {exc.message.replace(ident, label or ident)}\n")
+        _events(client, ident, out)
+        return exc.exit_code
+    _finish(out, live, shown)
+    return 0
+
+
+def _show(out: TextIO, line: str, shown: str, *, live: bool) -> str:
+    if live:
+        out.write("\r\033[K" + line)
+        out.flush()
+    elif _moved(line, shown):
+        out.write(line + "\n")
+    return line
+
+
+def _moved(line: str, shown: str) -> bool:
+    """Whether anything but the elapsed time changed."""
+    return line.rsplit("  ", 1)[0] != shown.rsplit("  ", 1)[0]
+
+
+def _finish(out: TextIO, live: bool, shown: str) -> None:
+    if live and shown:
+        out.write("\n")
+
+
+def _events(client: Client, ident: str, out: TextIO) -> None:
+    try:
+        events = client.clusters.events(ident, RECENT_EVENTS)
+    except errors.ClientError:
+        return  # the cluster may be gone, or the server may not be Magna
+    if events:
+        out.write("Recent events:\n")
+    for event in events[-RECENT_EVENTS:]:
+        out.write(f"  {event.get('created_at')} {event.get('level')} {event.get('reason')}: "
+                  f"{event.get('message')}\n")
