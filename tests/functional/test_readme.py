@@ -39,7 +39,11 @@ def test_readme_walkthrough_runs(tmp_path: pathlib.Path) -> None:
                                 env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Request to create cluster" in result.stdout
-    assert result.stdout.count(" Ready ") == 3, result.stdout
+    # docker node ls after create (3 nodes) and after resizing to 3 workers (4 nodes)
+    assert result.stdout.count(" Ready ") == 3 + 4, result.stdout
+    assert "<title>magna</title>" in result.stdout, result.stdout  # the service answered
+    assert result.stdout.count("UPDATE_COMPLETE") == 2, result.stdout
+    assert result.stdout.rstrip().endswith("0"), result.stdout  # no namespace left
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
     cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
     cert.verify_directly_issued_by(ca)
