@@ -32,7 +32,7 @@ from tests.functional.test_local_swarm import (
     make_spec,
     ready_hostnames,
 )
-from tests.support.conductor import FAST, conductor_stack, wait_for
+from tests.support.conductor import FAST, conductor_stack, fake_template_body, wait_for
 
 pytestmark = [
     pytest.mark.docker,
@@ -193,10 +193,8 @@ def test_health_through_the_api_goes_unhealthy_and_heals(tmp_path: Path, db_url:
     cluster_uuid = ""
     try:
         with conductor_stack(conf, tmp_path) as stack:
-            template = stack.api.post("/v1/clustertemplates", json={
-                "name": "swarm-ha", "coe": "swarm-mode", "image_id": "debian-12-docker",
-                "external_network_id": "public", "flavor_id": "m1.small",
-                "master_flavor_id": "m1.small", "master_lb_enabled": True})
+            template = stack.api.post("/v1/clustertemplates", json=fake_template_body(
+                name="swarm-ha", image_id="debian-12-docker", master_lb_enabled=True))
             assert template.status_code == 201, template.text
             created = stack.api.post("/v1/clusters", json={
                 "name": "ha", "cluster_template_id": template.json()["uuid"],
@@ -211,7 +209,7 @@ def test_health_through_the_api_goes_unhealthy_and_heals(tmp_path: Path, db_url:
             spec = _spec_of(driver, cluster_uuid)
             kill_engine(driver, spec, "default-master-2")
             started = time.monotonic()
-            status, reason = wait_for(lambda: _unhealthy(stack, cluster_uuid), 60, "UNHEALTHY")
+            _, reason = wait_for(lambda: _unhealthy(stack, cluster_uuid), 60, "UNHEALTHY")
             assert "engine not answering" in reason["default-master-2.Ready"], reason
             assert reason["default-master-0.Ready"] == "True"
             wait_for(lambda: _health(stack, cluster_uuid)[0] == "HEALTHY", 120,
