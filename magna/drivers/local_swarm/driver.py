@@ -118,6 +118,11 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing):
         masters = spec.nodegroup("master")
         if masters is None or masters.node_count < 1:
             raise PermanentError("A swarm-mode cluster needs at least one master.")
+        if masters.node_count % 2 == 0:
+            raise PermanentError(f"{masters.node_count} masters cannot keep a raft quorum "
+                                 f"better than {masters.node_count - 1}; use an odd number.")
+        if balanced(spec):
+            balancer.binary()  # a missing HAProxy fails before anything is built
 
     # -- the contract ---------------------------------------------------------------------
 
@@ -331,6 +336,9 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing):
         """No manager answers with a quorum: master 0 starts the swarm, but only if no master
         is in one (otherwise the swarm lost its quorum, and a new one would split it)."""
         masters = [node for node in nodes if node.role == "master"]
+        if not masters:
+            raise TemporaryError("No master's engine answers; the swarm waits for one.",
+                                 delay=2.0)
         for node in masters:
             with contextlib.closing(self._client(spec, node)) as client:
                 if swarm.membership(client).state != "inactive":
@@ -431,13 +439,23 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing):
         notes += [f"Healing: the engine of node {name} does not stay up: "
                   f"{engine.log_tail(node.engine, 2)}" for node in nodes for name in failed
                   if node.name == name]
-        working = [node for node in nodes if node.name not in failed]
-        self._form_swarm(spec, working)
+        # NOTE: while a new raft leader is being elected nobody can rejoin a node; the next
+        # observation heals again, and what was restarted is reported now.
+        with contextlib.suppress(TemporaryError, docker.errors.DockerException,
+                                 requests.RequestException):
+            self._form_swarm(spec, [node for node in nodes if node.name not in failed])
         self._balance(spec, nodes)
         observed = self._observed(spec, nodes, wait=READY_WAIT if restarted else 0.0,
                                   notes=False)
         sick = [status for status in observed.nodes
                 if not status.healthy and status.role != "master"]
+        if healing.auto_healing(spec) and not restarted and any(
+                status.name not in failed for status in sick):
+            # NOTE: a worker may look unhealthy for a moment (a new raft leader lists nodes
+            # "unknown" until they report in); only one that stays so is replaced.
+            observed = self._observed(spec, nodes, wait=READY_WAIT, notes=False)
+            sick = [status for status in observed.nodes
+                    if not status.healthy and status.role != "master"]
         if sick and healing.auto_healing(spec):
             healing.retire(cluster_dir, [status.name for status in sick])
             notes += [f"Auto-healing: replacing worker {status.name} ({status.reason})."
