@@ -266,3 +266,25 @@ def test_the_balancer_is_recognised_after_a_crash(driver: LocalSwarmDriver) -> N
     finally:
         balancer.stop(lb)
     assert balancer.pid_of(lb) is None
+
+
+def test_five_managers_scale_down_to_three(driver: LocalSwarmDriver, tmp_path: Path) -> None:
+    spec, pki = ha_spec(masters=5, workers=0), TinyPKI()
+    with cleaned(driver, spec.uuid):
+        started = time.monotonic()
+        observed = converge(driver, spec, pki, timeout=300)
+        print(f"\nlocal-swarm create 5 masters with LB: {time.monotonic() - started:.1f}s")
+        assert observed.api_address is not None
+        listed = managers(pki, observed.api_address, tmp_path)
+        assert sorted(line.split()[1] for line in listed) == ["Leader"] + ["Reachable"] * 4
+        smaller = replace(spec, generation=2, nodegroups=(
+            replace(spec.nodegroups[0], node_count=3), spec.nodegroups[1]))
+        started = time.monotonic()
+        observed = converge(driver, smaller, pki, timeout=240)
+        print(f"local-swarm scale masters 5 -> 3: {time.monotonic() - started:.1f}s")
+        assert observed.api_address is not None
+        assert [line.split()[0] for line in managers(pki, observed.api_address, tmp_path)] == [
+            "t-default-master-0", "t-default-master-1", "t-default-master-2"]
+        config = Path(driver.root, spec.uuid, "balancer", "haproxy.cfg").read_text()
+        assert config.count(" check ") == 3
+        assert len(haproxy_pids(driver, spec)) == 1

@@ -23,8 +23,14 @@ Nodes are ``<nodegroup>-<i>`` with a slot (its IP) that never changes while the 
 Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each leaves
 the swarm, the manager forgets it, its pieces are deleted, and its slot is dropped last.
 
-NOTE: additional nodegroups get nodes like any other group, but the load balancer, registry,
-upgrades, flavors as cgroup limits and auto-healing come later.
+Every swarm operation goes through a manager that answers with a quorum (the leader first), so
+the cluster is managed while master 0 is down. With ``master_lb_enabled`` an HAProxy on the host
+fronts the managers (``balancer.py``); managers leave one at a time, demoted first, in
+``quorum.py`` order. ``heal`` (the ``Healing`` ability) restarts dead engines and, with
+``auto_healing_enabled``, replaces workers that stay unhealthy (``healing.py``).
+
+NOTE: additional nodegroups get nodes like any other group, but the registry, upgrades and
+flavors as cgroup limits come later.
 """
 
 from __future__ import annotations
