@@ -142,8 +142,9 @@ def stop(lb: Balancer, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     for path in (lb.pidfile, lb.started_path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

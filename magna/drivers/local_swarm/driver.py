@@ -513,6 +513,13 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing):
                     docker.errors.DockerException, requests.RequestException):
                 version = swarm.versions(client)
         statuses = [_status(node, engine.ping(node.engine), view) for node in nodes]
+        # NOTE: a worker auto-healing is replacing counts until it is gone, so a replacement
+        # interrupted by a crash is noticed (and finished) by the next health observation.
+        retired = healing.retired(self._cluster_dir(spec.uuid))
+        statuses += [dataclasses.replace(_status(node, False, view), healthy=False,
+                                         reason="being replaced")
+                     for node in self._strays(spec, nodes[0].net.allocation)
+                     if node.name in retired]
         return Observed(
             converged=not self._strays(spec, nodes[0].net.allocation)
             and len(nodes) == sum(ng.node_count for ng in spec.nodegroups if ng.present)
