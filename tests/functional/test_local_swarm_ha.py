@@ -126,6 +126,15 @@ def test_three_managers_survive_dead_engines_heal_and_scale_down(
             assert not unhealthy(driver.observe(spec, pki))
             assert len(managers(pki, api, tmp_path)) == 3
 
+        # A dead load balancer leaves the cluster without an API address until healed.
+        os.kill(haproxy_pids(driver, spec)[0], signal.SIGKILL)
+        wait_for(lambda: not haproxy_pids(driver, spec), 10, "HAProxy to die")
+        assert driver.observe(spec, pki).api_address is None
+        healed = driver.heal(spec, pki)
+        assert healed.api_address == api and "load balancer" in " ".join(healed.notes)
+        assert len(haproxy_pids(driver, spec)) == 1
+        assert len(managers(pki, api, tmp_path)) == 3
+
         smaller = replace(spec, generation=2, nodegroups=(
             replace(spec.nodegroups[0], node_count=1), spec.nodegroups[1]))
         started = time.monotonic()

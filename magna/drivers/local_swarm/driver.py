@@ -450,7 +450,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing):
         with contextlib.suppress(TemporaryError, docker.errors.DockerException,
                                  requests.RequestException):
             self._form_swarm(spec, [node for node in nodes if node.name not in failed])
-        self._balance(spec, nodes)
+        if balanced(spec) and balancer.ensure(self._balancer(spec, nodes)):
+            notes.append("Healing: restarted the master load balancer.")
         observed = self._observed(spec, nodes, wait=READY_WAIT if restarted else 0.0,
                                   notes=False)
         sick = [status for status in observed.nodes
@@ -520,11 +521,15 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing):
                                          reason="being replaced")
                      for node in self._strays(spec, nodes[0].net.allocation)
                      if node.name in retired]
+        # NOTE: no API address while the load balancer is down: the health says so and
+        # healing starts it again.
+        api = None if balanced(spec) and balancer.pid_of(self._balancer(spec, nodes)) is None \
+            else f"tcp://{self._api_host(spec, nodes)}:{engine.PORT}"
         return Observed(
             converged=not self._strays(spec, nodes[0].net.allocation)
             and len(nodes) == sum(ng.node_count for ng in spec.nodegroups if ng.present)
-            and all(status.healthy for status in statuses),
-            api_address=f"tcp://{self._api_host(spec, nodes)}:{engine.PORT}", stack_id=spec.uuid,
+            and all(status.healthy for status in statuses) and api is not None,
+            api_address=api, stack_id=spec.uuid,
             coe_version=version or None, container_version=version or None, nodes=statuses)
 
     def _api_host(self, spec: ClusterSpec, nodes: list[Node]) -> str:
