@@ -25,7 +25,7 @@ from magna.crypto import x509
 from magna.db import models, repository
 from magna.db.models import utcnow
 from magna.domain import states
-from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Observed
+from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Healing, Observed
 from magna.services import Services, pki
 
 LOG = logging.getLogger(__name__)
@@ -134,7 +134,36 @@ class Reconciler:
             LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
             self._save_health(cluster_uuid, "UNKNOWN", {"api": f"not observable: {exc}"})
             return
-        self._save_health(cluster_uuid, *health_of(observed))
+        health = health_of(observed)
+        self._save_health(cluster_uuid, *health)
+        if health[0] == "UNHEALTHY" and isinstance(work.driver, Healing):
+            self._heal(work, work.driver)
+
+    def _heal(self, work: Work, driver: Healing) -> None:
+        """Let the driver repair an unhealthy settled cluster; record what it did as events and
+        the health it sees afterwards (fenced on the reservation like every write)."""
+        assert work.pki is not None
+        try:
+            observed = driver.heal(work.spec, work.pki)
+        except (TemporaryError, PermanentError) as exc:
+            self._event(work, "Healing", f"Healing is not done: {exc.message}")
+            return
+        # NOTE: a failed repair leaves the cluster as it was (UNHEALTHY); it is tried again on
+        # the next health observation.
+        except Exception as exc:
+            LOG.exception("Driver %s failed healing cluster %s", work.driver.name,
+                          work.spec.uuid)
+            self._event(work, "Healing", f"Healing failed unexpectedly: "
+                                         f"{type(exc).__name__}: {exc}"[:1000])
+            return
+        with self.svc.transaction() as session:
+            cluster = repository.reserved_cluster(session, work.spec.uuid, self.host)
+            if cluster is None:
+                return
+            _apply_observation(cluster, observed)
+            for note in observed.notes:
+                self._add_event(session, work, "Healed", note, level="warning")
+            cluster.health_status, cluster.health_status_reason = health_of(observed)
 
     # -- the pass ----------------------------------------------------------------------------
 

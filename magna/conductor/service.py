@@ -3,7 +3,8 @@
 - heartbeat: upserts this host's ``magnum_service`` row every ``heartbeat_interval``;
 - sweep: every ``sweep_interval``, queues each cluster that needs work and that this conductor
   owns on the hash ring of live conductors (the correctness mechanism);
-- health: every ``health_interval``, observes settled clusters this conductor owns;
+- health: every ``health_interval``, observes settled clusters this conductor owns and, when one
+  is UNHEALTHY and its driver can heal (``drivers.base.Healing``), has it repaired;
 - workers: ``workers`` threads take UUIDs from the queue and run a reconcile pass;
 - nudges: ``nudged(uuid)`` (in-process or from AMQP) queues an owned cluster at once;
 - containers: every sweep (and nudge) also queues a container pass for each owned cluster that

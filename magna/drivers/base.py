@@ -4,7 +4,8 @@ The API asks a driver which (server_type, os_distro, coe) it provides and for it
 conductor hands it a ``ClusterSpec`` (the desired state, plain data) and the cluster's PKI, and
 asks it to ``apply`` (create or converge, idempotently), ``delete`` (returns True once nothing
 is left) and ``observe`` (status and health). Optional abilities are separate interfaces checked
-with ``isinstance``: ``CredentialRotation``, ``GarbageCollecting``, ``ContainerHosting``.
+with ``isinstance``: ``CredentialRotation``, ``GarbageCollecting``, ``ContainerHosting``,
+``Healing``.
 
 Drivers raise ``TemporaryError(delay)`` when work is under way and should be retried, and
 ``PermanentError`` when it failed in a way the user must fix; anything else is treated as a
@@ -250,3 +251,22 @@ class ContainerHosting(abc.ABC):
     def container_logs(self, place: ContainerPlace, container: ContainerSpec,
                        tail: int | None) -> str:
         """The container's output (stdout and stderr), the last ``tail`` lines if given."""
+
+
+class Healing(abc.ABC):
+    """Optional ability: repair a settled cluster that observation found unhealthy.
+
+    The conductor calls ``heal`` from its periodic health observation (under the cluster's
+    reservation) when ``observe`` says a node is unhealthy: the analog of a VM's init system
+    restarting a dead service, and, where the cluster asks for auto-healing, of replacing a
+    node that cannot be repaired.
+    """
+
+    @abc.abstractmethod
+    def heal(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
+        """Repair what can be repaired without changing the spec; return what is seen after.
+
+        ``notes`` of the result say what was done (the conductor records them as events); no
+        notes means nothing was done. Raises ``TemporaryError`` when the repair must be tried
+        again later; it never changes the cluster's status.
+        """

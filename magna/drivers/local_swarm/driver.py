@@ -24,13 +24,19 @@ Nodes are ``<nodegroup>-<i>`` with a slot (its IP) that never changes while the 
 Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each leaves
 the swarm, the manager forgets it, its pieces are deleted, and its slot is dropped last.
 
-NOTE: additional nodegroups get nodes like any other group, but the load balancer,
-upgrades, flavors as cgroup limits and auto-healing come later.
+Every swarm operation goes through a manager that answers with a quorum (the leader first), so
+the cluster is managed while master 0 is down. With ``master_lb_enabled`` an HAProxy on the host
+fronts the managers (``balancer.py``); managers leave one at a time, demoted first, in
+``quorum.py`` order. ``heal`` (the ``Healing`` ability) restarts dead engines and, with
+``auto_healing_enabled``, replaces workers that stay unhealthy (``healing.py``).
+
+NOTE: additional nodegroups get nodes like any other group.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import os
@@ -52,11 +58,24 @@ from magna.drivers.base import (
     ClusterType,
     Driver,
     GarbageCollecting,
+    Healing,
     NodeStatus,
     Observed,
 )
 from magna.drivers.catalog import Catalog
-from magna.drivers.local_swarm import engine, host, image, network, pki, registry, swarm
+from magna.drivers.local_swarm import (
+    balancer,
+    engine,
+    healing,
+    host,
+    image,
+    leaving,
+    network,
+    pki,
+    quorum,
+    registry,
+    swarm,
+)
 from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
 from magna.drivers.local_swarm.containers import LocalContainers
 
@@ -83,7 +102,7 @@ class Node:
     net: network.NodeNetwork
 
 
-class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
+class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
     name = "local-swarm"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -108,6 +127,11 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
         masters = spec.nodegroup("master")
         if masters is None or masters.node_count < 1:
             raise PermanentError("A swarm-mode cluster needs at least one master.")
+        if masters.node_count % 2 == 0:
+            raise PermanentError(f"{masters.node_count} masters cannot keep a raft quorum "
+                                 f"better than {masters.node_count - 1}; use an odd number.")
+        if balanced(spec):
+            balancer.binary()  # a missing HAProxy fails before anything is built
         self.check_size(sum(ng.node_count for ng in spec.nodegroups if ng.present))
 
     def check_size(self, nodes: int) -> None:
@@ -122,7 +146,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
             self._start_engines(nodes)
             self._form_swarm(spec, nodes)
             self._provide_images(spec, nodes)
-            self._retire_strays(spec, nodes[0])
+            self._retire_strays(spec, nodes)
+            self._balance(spec, nodes)
             return self._observed(spec, nodes, wait=READY_WAIT, notes=True)
         except host.CommandFailed as exc:
             raise PermanentError(f"Building the cluster on this host failed: {exc}") from None
@@ -184,7 +209,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
     def _plan(self, spec: ClusterSpec, allocation: network.Allocation, *,
               assign: bool) -> list[Node]:
         slots = self._read_slots(spec.uuid)
-        wanted = planned_names(spec, list(slots))
+        wanted = planned_names(spec, list(slots), healing.retired(self._cluster_dir(spec.uuid)))
         if assign:
             slots = self._write_slots(spec.uuid, [name for name, _, _ in wanted], drop=())
         return [self._node(spec, allocation, name, group, role, slots[name])
@@ -193,7 +218,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
     def _strays(self, spec: ClusterSpec, allocation: network.Allocation) -> list[Node]:
         """Nodes that exist (have a slot) but the spec no longer asks for."""
         slots = self._read_slots(spec.uuid)
-        wanted = {name for name, _, _ in planned_names(spec, list(slots))}
+        wanted = {name for name, _, _ in planned_names(
+            spec, list(slots), healing.retired(self._cluster_dir(spec.uuid)))}
         return [self._node(spec, allocation, name, group_of(name), "", slot)
                 for name, slot in sorted(slots.items()) if name not in wanted]
 
@@ -247,8 +273,9 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
             registry.ensure(self._registry(spec.uuid, allocation))
         for node in nodes:
             node.net.apply()
+            extra = (str(allocation.gateway),) if node.role == "master" and balanced(spec) else ()
             pki.ensure(pki.server_files(node.engine.node_dir),
-                       pki.server_request(node.engine.hostname, node.address), pki_)
+                       pki.server_request(node.engine.hostname, node.address, *extra), pki_)
             engine.write_config(node.engine)
         return nodes
 
@@ -300,16 +327,46 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
         files = None if spec.tls_disabled else pki.client_files(self._cluster_dir(spec.uuid))
         return swarm.connect(node.address, files, timeout or self.opts.swarm_timeout)
 
+    def _manager(self, spec: ClusterSpec, nodes: Sequence[Node], timeout: float | None = None
+                 ) -> tuple[docker.DockerClient, dict[str, swarm.SwarmNode]] | None:
+        """A client for a reachable manager (the raft leader if it answers) and its view."""
+        masters = [node.address for node in nodes if node.role == "master"]
+        return swarm.find_manager(lambda address: swarm.connect(
+            address, self._client_files(spec), timeout or self.opts.swarm_timeout), masters)
+
+    def _client_files(self, spec: ClusterSpec) -> pki.CertFiles | None:
+        return None if spec.tls_disabled else pki.client_files(self._cluster_dir(spec.uuid))
+
     def _form_swarm(self, spec: ClusterSpec, nodes: list[Node]) -> None:
-        first = nodes[0]
-        with contextlib.closing(self._client(spec, first)) as leader:
-            if swarm.membership(leader).state == "inactive":
-                swarm.init(leader, first.address)
+        found = self._manager(spec, nodes)
+        if found is None:
+            self._init_swarm(spec, nodes)
+            found = self._manager(spec, nodes)
+            if found is None:
+                raise TemporaryError("The new swarm's manager does not answer yet.", delay=1.0)
+        leader, known = found
+        with contextlib.closing(leader):
+            address = next((n.address for n in known.values() if n.leader), "")
             tokens = swarm.tokens(leader)
-            known = swarm.nodes(leader)
-            for node in nodes[1:]:
+            for node in nodes:
                 token = tokens["Manager" if node.role == "master" else "Worker"]
-                self._join(spec, node, leader, first.address, token, known)
+                self._join(spec, node, leader, address or nodes[0].address, token, known)
+
+    def _init_swarm(self, spec: ClusterSpec, nodes: list[Node]) -> None:
+        """No manager answers with a quorum: master 0 starts the swarm, but only if no master
+        is in one (otherwise the swarm lost its quorum, and a new one would split it)."""
+        masters = [node for node in nodes if node.role == "master"]
+        if not masters:
+            raise TemporaryError("No master's engine answers; the swarm waits for one.",
+                                 delay=2.0)
+        for node in masters:
+            with contextlib.closing(self._client(spec, node)) as client:
+                if swarm.membership(client).state != "inactive":
+                    raise TemporaryError(f"No manager of the swarm answers with a quorum "
+                                         f"(node {node.name} is in the swarm); waiting for "
+                                         f"its managers.", delay=2.0)
+        with contextlib.closing(self._client(spec, masters[0])) as client:
+            swarm.init(client, masters[0].address)
 
     def _join(self, spec: ClusterSpec, node: Node, leader: docker.DockerClient,
               leader_address: str, token: str, known: dict[str, swarm.SwarmNode]) -> None:
@@ -330,24 +387,123 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 raise swarm.join_failed(node.name, leader_address, str(exc)) from None
 
-    def _retire_strays(self, spec: ClusterSpec, leader: Node) -> None:
-        """Scale-down: each node the spec no longer wants leaves the swarm, is forgotten by the
-        manager, and its engine, namespace and files go; its slot is dropped last, so a crash
-        anywhere in between repeats the (idempotent) removal on the next pass."""
-        allocation = leader.net.allocation
-        for node in self._strays(spec, allocation):
-            with contextlib.suppress(docker.errors.DockerException, requests.RequestException), \
-                    contextlib.closing(self._client(spec, node)) as client:
-                swarm.leave(client)
-            engine.stop(node.engine, self.opts.stop_timeout)
-            engine.clear_remains(node.engine)
-            with contextlib.closing(self._client(spec, leader)) as client:
-                swarm.forget(client, node.engine.hostname)
-            node.net.delete()
-            for path in (node.engine.node_dir, node.engine.run_dir):
-                engine.unmount_under(path)
-                shutil.rmtree(path, ignore_errors=True)
-            self._write_slots(spec.uuid, (), drop=(node.name,))
+    def _retire_strays(self, spec: ClusterSpec, nodes: list[Node]) -> None:
+        """Scale-down (and auto-healing's replacements): nodes the spec no longer wants go one
+        at a time in ``quorum.next_to_leave`` order: a worker is drained, a manager demoted
+        first (never while that would lose the quorum). Then each leaves the swarm, is
+        forgotten by the manager, and its engine, namespace and files go; its slot is dropped
+        last, so a crash anywhere in between repeats the (idempotent) removal."""
+        strays = {node.engine.hostname: node
+                  for node in self._strays(spec, nodes[0].net.allocation)}
+        while strays:
+            # NOTE: a manager that stays does the work, so a leaving leader is not asked to
+            # demote itself; only when none answers, a leaving one does.
+            found = self._manager(spec, nodes) or self._manager(spec, [*nodes, *strays.values()])
+            if found is None:
+                raise TemporaryError("No manager answers; the scale-down waits.", delay=2.0)
+            client, view = found
+            with contextlib.closing(client):
+                hostname = quorum.next_to_leave(view, strays)
+                if hostname is None:
+                    raise TemporaryError(f"Demoting a manager now would lose the swarm's "
+                                         f"quorum; waiting ({', '.join(sorted(strays))}).",
+                                         delay=2.0)
+                node = strays.pop(hostname)
+                leaving.prepare(client, hostname, self.opts.swarm_timeout)
+                self._remove_node(spec, client, node)
+
+    def _remove_node(self, spec: ClusterSpec, manager: docker.DockerClient, node: Node) -> None:
+        with contextlib.suppress(docker.errors.DockerException, requests.RequestException), \
+                contextlib.closing(self._client(spec, node, OBSERVE_TIMEOUT)) as client:
+            swarm.leave(client)
+        engine.stop(node.engine, self.opts.stop_timeout)
+        engine.clear_remains(node.engine)
+        swarm.forget(manager, node.engine.hostname)
+        node.net.delete()
+        for path in (node.engine.node_dir, node.engine.run_dir):
+            engine.unmount_under(path)
+            shutil.rmtree(path, ignore_errors=True)
+        self._write_slots(spec.uuid, (), drop=(node.name,))
+        healing.forget(self._cluster_dir(spec.uuid), node.name)
+
+    def _balancer(self, spec: ClusterSpec, nodes: Sequence[Node]) -> balancer.Balancer:
+        gateway = str(nodes[0].net.allocation.gateway) if nodes else ""
+        return balancer.Balancer(
+            name=f"magna-{network.short_id(spec.uuid)}", listen=gateway,
+            backends=[node.address for node in nodes if node.role == "master"],
+            state_dir=self._cluster_dir(spec.uuid), run_dir=self._run_dir(spec.uuid))
+
+    def _balance(self, spec: ClusterSpec, nodes: list[Node]) -> None:
+        lb = self._balancer(spec, nodes)
+        if balanced(spec):
+            balancer.ensure(lb)
+        else:
+            balancer.stop(lb)
+
+    # -- healing ----------------------------------------------------------------------------
+
+    def heal(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        """Restart dead engines; with auto-healing, replace workers that stay unhealthy."""
+        host.require_tools()
+        try:
+            return self._heal(spec, pki_)
+        except host.CommandFailed as exc:
+            raise TemporaryError(f"Repairing the cluster failed: {exc}", delay=5.0) from None
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise TemporaryError(f"The cluster's engines are not answering yet: {exc}",
+                                 delay=2.0) from None
+
+    def _heal(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        cluster_dir = self._cluster_dir(spec.uuid)
+        nodes = self._build(spec, pki_)
+        restarted, failed = healing.restart_dead(
+            [(node.name, node.engine) for node in nodes], stop_timeout=self.opts.stop_timeout,
+            wait=self.opts.engine_start_timeout)
+        notes = [f"Healing: restarted the dead engine of node {name}." for name in restarted]
+        notes += [f"Healing: the engine of node {name} does not stay up: "
+                  f"{engine.log_tail(node.engine, 2)}" for node in nodes for name in failed
+                  if node.name == name]
+        # NOTE: while a new raft leader is being elected nobody can rejoin a node; the next
+        # observation heals again, and what was restarted is reported now.
+        with contextlib.suppress(TemporaryError, docker.errors.DockerException,
+                                 requests.RequestException):
+            self._form_swarm(spec, [node for node in nodes if node.name not in failed])
+        if balanced(spec) and balancer.ensure(self._balancer(spec, nodes)):
+            notes.append("Healing: restarted the master load balancer.")
+        observed = self._observed(spec, nodes, wait=READY_WAIT if restarted else 0.0,
+                                  notes=False)
+        sick = [status for status in observed.nodes
+                if not status.healthy and status.role != "master"]
+        if healing.auto_healing(spec) and not restarted and any(
+                status.name not in failed for status in sick):
+            # NOTE: a worker may look unhealthy for a moment (a new raft leader lists nodes
+            # "unknown" until they report in); only one that stays so is replaced.
+            observed = self._observed(spec, nodes, wait=READY_WAIT, notes=False)
+            sick = [status for status in observed.nodes
+                    if not status.healthy and status.role != "master"]
+        if sick and healing.auto_healing(spec):
+            healing.retire(cluster_dir, [status.name for status in sick])
+            notes += [f"Auto-healing: replacing worker {status.name} ({status.reason})."
+                      for status in sick]
+        if healing.retired(cluster_dir):
+            observed = self._replace(spec, pki_)
+            notes += [f"Auto-healing: node {status.name} joined at {status.address}."
+                      for status in observed.nodes if status.name not in
+                      {node.name for node in nodes}]
+        return dataclasses.replace(observed, notes=[*observed.notes, *notes])
+
+    def _replace(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        """Apply until the retired nodes' replacements joined and the old ones are gone."""
+        deadline = time.monotonic() + 2 * self.opts.engine_start_timeout
+        while True:
+            try:
+                observed = self.apply(spec, pki_)
+                if observed.converged or time.monotonic() > deadline:
+                    return observed
+            except TemporaryError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(1.0)
 
     def _registry(self, cluster_uuid: str, allocation: network.Allocation) -> registry.Registry:
         return registry.Registry(
@@ -384,23 +540,38 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
         return observed
 
     def _look(self, spec: ClusterSpec, nodes: list[Node]) -> Observed:
-        ids: dict[str, str] = {}
+        """Each node as its engine (a ping on its socket) and a reachable manager see it."""
         version = ""
-        swarm_nodes: dict[str, swarm.SwarmNode] = {}
-        for node in nodes:
-            with contextlib.suppress(docker.errors.DockerException, requests.RequestException), \
-                    contextlib.closing(self._client(spec, node, OBSERVE_TIMEOUT)) as client:
-                ids[node.name] = swarm.membership(client).node_id
-                if node is nodes[0]:
-                    version = swarm.versions(client)
-                    swarm_nodes = swarm.nodes(client)
-        statuses = [_status(node, swarm_nodes.get(ids.get(node.name, ""))) for node in nodes]
+        view: dict[str, swarm.SwarmNode] = {}
+        found = self._manager(spec, nodes, OBSERVE_TIMEOUT)
+        if found is not None:
+            client, view = found
+            with contextlib.closing(client), contextlib.suppress(
+                    docker.errors.DockerException, requests.RequestException):
+                version = swarm.versions(client)
+        statuses = [_status(node, engine.ping(node.engine), view) for node in nodes]
+        # NOTE: a worker auto-healing is replacing counts until it is gone, so a replacement
+        # interrupted by a crash is noticed (and finished) by the next health observation.
+        retired = healing.retired(self._cluster_dir(spec.uuid))
+        statuses += [dataclasses.replace(_status(node, False, view), healthy=False,
+                                         reason="being replaced")
+                     for node in self._strays(spec, nodes[0].net.allocation)
+                     if node.name in retired]
+        # NOTE: no API address while the load balancer is down: the health says so and
+        # healing starts it again.
+        api = None if balanced(spec) and balancer.pid_of(self._balancer(spec, nodes)) is None \
+            else f"tcp://{self._api_host(spec, nodes)}:{engine.PORT}"
         return Observed(
             converged=not self._strays(spec, nodes[0].net.allocation)
             and len(nodes) == sum(ng.node_count for ng in spec.nodegroups if ng.present)
-            and all(status.healthy for status in statuses),
-            api_address=f"tcp://{nodes[0].address}:{engine.PORT}", stack_id=spec.uuid,
+            and all(status.healthy for status in statuses) and api is not None,
+            api_address=api, stack_id=spec.uuid,
             coe_version=version or None, container_version=version or None, nodes=statuses)
+
+    def _api_host(self, spec: ClusterSpec, nodes: list[Node]) -> str:
+        if balanced(spec):
+            return str(nodes[0].net.allocation.gateway)
+        return next((node.address for node in nodes if node.role == "master"), nodes[0].address)
 
     def _with_notes(self, spec: ClusterSpec, observed: Observed,
                     allocation: network.Allocation) -> Observed:
@@ -422,6 +593,8 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
     def _remove(self, cluster_uuid: str) -> None:
         cluster_dir = self._cluster_dir(cluster_uuid)
         run_dir = self._run_dir(cluster_uuid)
+        balancer.stop(balancer.Balancer(name="", listen="", backends=(), state_dir=cluster_dir,
+                                        run_dir=run_dir))
         self._stop_processes(cluster_uuid, cluster_dir, run_dir)  # the registry's too
         registry.unguard(network.short_id(cluster_uuid))
         engine.unmount_under(cluster_dir)
@@ -466,18 +639,21 @@ class LocalSwarmDriver(Driver, GarbageCollecting, LocalContainers):
 _ANY = ipaddress.IPv4Network("0.0.0.0/32")
 
 
-def planned_names(spec: ClusterSpec, existing: Sequence[str]) -> list[tuple[str, str, str]]:
+def planned_names(spec: ClusterSpec, existing: Sequence[str], retired: Sequence[str] = ()
+                  ) -> list[tuple[str, str, str]]:
     """(node name, nodegroup, role) for every node the spec asks for, masters first.
 
-    Existing nodes are kept, except those named in ``nodes_to_remove`` and, beyond the wanted
-    count, the newest; missing ones get the lowest unused ``<nodegroup>-<i>``.
+    Existing nodes are kept, except those named in ``nodes_to_remove`` or ``retired`` (being
+    replaced by auto-healing) and, beyond the wanted count, the newest; missing ones get the
+    lowest unused ``<nodegroup>-<i>``.
     """
     groups = sorted((ng for ng in spec.nodegroups if ng.present),
                     key=lambda ng: (ng.role != "master", ng.name))
     planned = []
     for ng in groups:
         mine = sorted((name for name in existing if group_of(name) == ng.name), key=_index)
-        keep = [name for name in mine if name not in ng.nodes_to_remove][:ng.node_count]
+        keep = [name for name in mine
+                if name not in ng.nodes_to_remove and name not in retired][:ng.node_count]
         index = 0
         while len(keep) < ng.node_count:
             if f"{ng.name}-{index}" not in mine:
@@ -512,13 +688,30 @@ def hostname(cluster_name: str, node: str) -> str:
     return text[:63].rstrip("-") or node
 
 
-def _status(node: Node, seen: swarm.SwarmNode | None) -> NodeStatus:
-    if seen is None:
-        return NodeStatus(name=node.name, nodegroup=node.nodegroup, role=node.role,
-                          address=node.address, healthy=False, reason="not in the swarm")
-    reason = "" if seen.ready else f"{seen.state} {seen.availability} {seen.message}".strip()
+def balanced(spec: ClusterSpec) -> bool:
+    """The cluster's managers sit behind a load balancer on the host (``balancer.py``).
+
+    NOTE: with one master too, so the API address stays the same when masters are scaled."""
+    return spec.master_lb_enabled
+
+
+def _status(node: Node, answers: bool, view: dict[str, swarm.SwarmNode]) -> NodeStatus:
+    """Healthy when the engine answers, a manager lists the node Ready and Active and, for a
+    master, as a reachable manager; otherwise the reason says which of these failed."""
+    entries = [seen for seen in view.values() if seen.hostname == node.engine.hostname]
+    seen = next((entry for entry in entries if entry.ready), entries[0] if entries else None)
+    problems = [] if answers else ["engine not answering"]
+    if not view:
+        problems.append("no manager answers")
+    elif seen is None:
+        problems.append("not in the swarm")
+    else:
+        if not seen.ready:
+            problems.append(f"{seen.state} {seen.availability} {seen.message}".strip())
+        if node.role == "master" and seen.reachability != "reachable":
+            problems.append(f"manager {seen.reachability or 'not a manager'}")
     return NodeStatus(name=node.name, nodegroup=node.nodegroup, role=node.role,
-                      address=node.address, healthy=seen.ready, reason=reason)
+                      address=node.address, healthy=not problems, reason="; ".join(problems))
 
 
 def _remove_cgroups(short: str) -> None:

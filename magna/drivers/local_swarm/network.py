@@ -252,7 +252,10 @@ class NodeNetwork:
     def delete(self) -> None:
         if os.path.exists(os.path.join(NS_DIR, self.netns)):
             host.run("ip", "netns", "del", self.netns)
-        if _link_exists(self.veth):
+        # NOTE: the kernel removes the veth pair with the namespace, asynchronously: it may
+        # vanish between the check and the deletion.
+        if _link_exists(self.veth) and not host.probe("ip", "link", "del", self.veth) \
+                and _link_exists(self.veth):
             host.run("ip", "link", "del", self.veth)
 
 

@@ -3,9 +3,9 @@
 Both are issued by the cluster's CA through ``ClusterPKI.sign`` (the same CSR filter users go
 through). The client certificate (CN=admin, O=system:masters) is how the driver itself talks to
 the engines over TLS; each node's server certificate names the node's IP, 127.0.0.1 and its
-hostname. A certificate is kept while it was issued by the current CA for the same names and is
-not about to expire, so a second apply signs nothing; after a CA rotation every file is replaced.
-Private keys are written mode 0600.
+hostname (and a manager's also the master load balancer's address). A certificate is kept while
+it was issued by the current CA for the same names and is not about to expire, so a second apply
+signs nothing; after a CA rotation every file is replaced. Private keys are written mode 0600.
 """
 
 from __future__ import annotations
@@ -72,9 +72,11 @@ def admin_request() -> CertRequest:
     return CertRequest(common_name="admin", organization="system:masters", client=True)
 
 
-def server_request(hostname: str, address: str) -> CertRequest:
+def server_request(hostname: str, address: str, *extra: str) -> CertRequest:
+    """A node's server certificate; ``extra`` names more addresses it is reached at (the
+    master load balancer's, since TLS passes through it)."""
     return CertRequest(common_name=hostname, organization=None, client=False,
-                       sans=(address, "127.0.0.1", hostname))
+                       sans=(address, "127.0.0.1", hostname, *extra))
 
 
 def ensure(files: CertFiles, request: CertRequest, pki: ClusterPKI) -> bool:

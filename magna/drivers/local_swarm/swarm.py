@@ -1,18 +1,21 @@
 """Swarm membership through the Docker SDK, over TLS with the driver's client certificate.
 
 The first master initialises the swarm; other masters join with the manager token and workers
-with the worker token, all at the first master's ``<ip>:2377``. Every call is bounded by the
-client's timeout. ``membership`` reads what an engine thinks of itself (inactive, pending, active,
-error, locked); ``nodes`` is the manager's view of the whole swarm, keyed by hostname, which is
-what the driver reports as per-node health.
+with the worker token, at the ``<ip>:2377`` of whichever manager answers (``find_manager``
+prefers the raft leader, so a cluster whose first master is down is still managed). Every call
+is bounded by the client's timeout. ``membership`` reads what an engine thinks of itself
+(inactive, pending, active, error, locked); ``nodes`` is the manager's view of the whole swarm,
+keyed by hostname, which is what the driver reports as per-node health.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import docker
+import requests
 
 from magna.common.exceptions import TemporaryError
 from magna.drivers.local_swarm.engine import PORT
@@ -39,10 +42,17 @@ class SwarmNode:
     state: str
     message: str
     availability: str
+    reachability: str = ""  # a manager's raft membership: reachable, unreachable, unknown
+    leader: bool = False
+    address: str = ""
 
     @property
     def ready(self) -> bool:
         return self.state == "ready" and self.availability == "active"
+
+    @property
+    def manager(self) -> bool:
+        return self.role == "manager"
 
 
 def connect(address: str, files: CertFiles | None, timeout: float) -> docker.DockerClient:
@@ -105,12 +115,47 @@ def nodes(client: docker.DockerClient) -> dict[str, SwarmNode]:
         status = attrs.get("Status", {})
         spec = attrs.get("Spec", {})
         node_id = str(attrs.get("ID", ""))
+        manager = attrs.get("ManagerStatus") or {}
         found[node_id] = SwarmNode(hostname=str(attrs.get("Description", {}).get("Hostname", "")),
                                    node_id=node_id, role=str(spec.get("Role", "")),
                                    state=str(status.get("State", "")),
                                    message=str(status.get("Message", "")),
-                                   availability=str(spec.get("Availability", "")))
+                                   availability=str(spec.get("Availability", "")),
+                                   reachability=str(manager.get("Reachability", "")),
+                                   leader=bool(manager.get("Leader", False)),
+                                   address=_address(status, manager))
     return found
+
+
+def _address(status: dict[str, Any], manager: dict[str, Any]) -> str:
+    address = str(status.get("Addr", ""))
+    if address in ("", "0.0.0.0"):  # NOTE: some engines report this for managers
+        address = str(manager.get("Addr", "")).rsplit(":", 1)[0]
+    return address
+
+
+def set_role(client: docker.DockerClient, hostname: str, *, role: str = "",
+             availability: str = "") -> bool:
+    """Change the role (demote: ``worker``) or availability (``drain``) of the swarm nodes
+    named ``hostname``; True if one needed the change."""
+    changed = False
+    for node in client.nodes.list():
+        attrs: dict[str, Any] = node.attrs
+        if attrs.get("Description", {}).get("Hostname") != hostname:
+            continue
+        spec: dict[str, Any] = dict(attrs.get("Spec", {}))
+        wanted = {**spec, **({"Role": role} if role else {}),
+                  **({"Availability": availability} if availability else {})}
+        if wanted != spec:
+            node.update(wanted)
+            changed = True
+    return changed
+
+
+def running_tasks(client: docker.DockerClient, node_id: str) -> int:
+    """Tasks the swarm still runs (or is starting) on a node: what draining waits for."""
+    tasks = client.api.tasks(filters={"node": node_id, "desired-state": "running"})
+    return len(tasks)
 
 
 def forget(client: docker.DockerClient, hostname: str) -> None:
@@ -124,3 +169,38 @@ def forget(client: docker.DockerClient, hostname: str) -> None:
         if spec.get("Role") == "manager":
             node.update({**spec, "Role": "worker"})
         node.remove(force=True)
+
+
+def find_manager(connect: Callable[[str], docker.DockerClient], addresses: Sequence[str]
+                 ) -> tuple[docker.DockerClient, dict[str, SwarmNode]] | None:
+    """A client for a manager that answers with a quorum behind it (the raft leader if it
+    answers, else the first of ``addresses`` that does) and the swarm as it sees it; None when
+    no manager among ``addresses`` can list the swarm (none reachable, or quorum lost)."""
+    for address in addresses:
+        found = _listing(connect, address)
+        if found is None:
+            continue
+        client, view = found
+        leader = next((n.address for n in view.values() if n.leader), "")
+        if leader and leader != address and leader in addresses:
+            better = _listing(connect, leader)
+            if better is not None:
+                client.close()
+                return better
+        return client, view
+    return None
+
+
+def _listing(connect: Callable[[str], docker.DockerClient], address: str
+             ) -> tuple[docker.DockerClient, dict[str, SwarmNode]] | None:
+    try:
+        client = connect(address)
+    except (docker.errors.DockerException, requests.RequestException):
+        return None
+    try:
+        if membership(client).manager:
+            return client, nodes(client)
+    except (docker.errors.DockerException, requests.RequestException):
+        pass
+    client.close()
+    return None
