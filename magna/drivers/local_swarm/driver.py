@@ -23,8 +23,12 @@ Nodes are ``<nodegroup>-<i>`` with a slot (its IP) that never changes while the 
 Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each leaves
 the swarm, the manager forgets it, its pieces are deleted, and its slot is dropped last.
 
-NOTE: additional nodegroups get nodes like any other group, but the load balancer, registry,
-upgrades, flavors as cgroup limits and auto-healing come later.
+Each node's flavor is a cgroup limit (``limits.py``), its nodegroup's labels and taints become
+swarm labels and availability (``profile.py``), and engines whose configuration or certificates
+changed restart a batch at a time (``rollout.py``).
+
+NOTE: additional nodegroups get nodes like any other group, but the load balancer, registry and
+auto-healing come later.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import shutil
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import docker
 import requests
@@ -55,7 +59,7 @@ from magna.drivers.base import (
     Observed,
 )
 from magna.drivers.catalog import Catalog
-from magna.drivers.local_swarm import engine, host, network, pki, swarm
+from magna.drivers.local_swarm import engine, host, limits, network, pki, profile, rollout, swarm
 from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
 
 ROOT = "local-swarm"
@@ -64,7 +68,6 @@ NOTED = "notes-sent"
 READY_WAIT = 20.0
 MAX_EXITS = 3
 OBSERVE_TIMEOUT = 5.0
-CGROUP_ROOT = "/sys/fs/cgroup"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -79,6 +82,7 @@ class Node:
     address: str
     engine: engine.EngineSpec
     net: network.NodeNetwork
+    profile: profile.NodeProfile = field(default_factory=lambda: profile.NodeProfile(None))
 
 
 class LocalSwarmDriver(Driver, GarbageCollecting):
@@ -113,8 +117,9 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         host.require_tools()
         try:
             nodes = self._build(spec, pki_)
-            self._start_engines(nodes)
+            self._start_engines(spec, nodes)
             self._form_swarm(spec, nodes)
+            self._apply_profiles(spec, nodes)
             self._retire_strays(spec, nodes[0])
             return self._observed(spec, nodes, wait=READY_WAIT, notes=True)
         except host.CommandFailed as exc:
@@ -195,16 +200,21 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
         address = str(allocation.address(slot))
         netns = network.netns_name(spec.uuid, name)
         short = network.short_id(spec.uuid)
+        ng = next((ng for ng in spec.nodegroups if ng.name == group), None)
         spec_ = engine.EngineSpec(
             node_dir=os.path.join(self._cluster_dir(spec.uuid), name),
             run_dir=os.path.join(self._run_dir(spec.uuid), str(slot)),
             hostname=hostname(spec.name, name), netns=netns, address=address,
-            cgroup_parent=f"/magna/{short}/{name}", tls=not spec.tls_disabled)
+            cgroup_parent=f"/magna/{short}/{name}", tls=not spec.tls_disabled,
+            dns=(spec.dns_nameserver,) if spec.dns_nameserver else (),
+            environment=profile.engine_environment(spec),
+            labels=(f"magna.image={profile.image_name(spec, ng)}",))
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
         return Node(name=name, nodegroup=group, role=role, slot=slot, address=address,
-                    engine=spec_, net=net)
+                    engine=spec_, net=net,
+                    profile=profile.profile_for(spec, ng) if ng else profile.NodeProfile(None))
 
     def _read_slots(self, cluster_uuid: str) -> dict[str, int]:
         try:
@@ -239,17 +249,34 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             engine.write_config(node.engine)
         return nodes
 
-    def _start_engines(self, nodes: list[Node]) -> None:
+    def _start_engines(self, cluster: ClusterSpec, nodes: list[Node]) -> None:
+        """Start the engines that do not run (all at once), then roll out restarts to those
+        that run with an outdated configuration or certificates (``rollout.py``)."""
         started: dict[str, int] = {}
+        stale = []
         for node in nodes:
             spec = node.engine
+            limits.ensure(spec.cgroup_parent, node.profile.flavor)
             want = engine.desired_hash(spec, pki.server_files(spec.node_dir).digest())
             pid = engine.pid_of(spec)
-            if pid is not None and (engine.started_hash(spec) != want or self._hung(spec)):
-                engine.stop(spec, self.opts.stop_timeout)  # config changed, or hung: restart
+            if pid is not None and self._hung(spec):
+                engine.stop(spec, self.opts.stop_timeout)
                 pid = None
+            if pid is not None and engine.started_hash(spec) != want:
+                stale.append(self._member(node, want))
             started[node.name] = pid if pid is not None else engine.start(spec, want)
         self._wait_engines(nodes, started)
+        if stale:
+            managers = [self._member(node, "") for node in nodes if node.role == "master"]
+            rollout.Rollout(stop_timeout=self.opts.stop_timeout,
+                            ready_timeout=self.opts.engine_start_timeout + READY_WAIT,
+                            call_timeout=self.opts.swarm_timeout,
+                            ).run(stale, managers, cluster.max_batch_size)
+
+    @staticmethod
+    def _member(node: Node, config_hash: str) -> rollout.Member:
+        return rollout.Member(name=node.name, manager=node.role == "master", engine=node.engine,
+                              config_hash=config_hash, availability=node.profile.availability)
 
     def _hung(self, spec: engine.EngineSpec) -> bool:
         """Running for longer than it may take to start, yet not answering on its socket."""
@@ -313,6 +340,11 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             swarm.join(client, address=node.address, manager_address=leader_address,
                        token=token)
 
+    def _apply_profiles(self, spec: ClusterSpec, nodes: list[Node]) -> None:
+        """Labels and availability of every node (idempotent: only differences are written)."""
+        with contextlib.closing(self._client(spec, nodes[0])) as leader:
+            profile.apply(leader, {node.engine.hostname: node.profile for node in nodes})
+
     def _retire_strays(self, spec: ClusterSpec, leader: Node) -> None:
         """Scale-down: each node the spec no longer wants leaves the swarm, is forgotten by the
         manager, and its engine, namespace and files go; its slot is dropped last, so a crash
@@ -327,6 +359,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting):
             with contextlib.closing(self._client(spec, leader)) as client:
                 swarm.forget(client, node.engine.hostname)
             node.net.delete()
+            limits.remove(node.engine.cgroup_parent)
             for path in (node.engine.node_dir, node.engine.run_dir):
                 engine.unmount_under(path)
                 shutil.rmtree(path, ignore_errors=True)
@@ -476,18 +509,12 @@ def _status(node: Node, seen: swarm.SwarmNode | None) -> NodeStatus:
     if seen is None:
         return NodeStatus(name=node.name, nodegroup=node.nodegroup, role=node.role,
                           address=node.address, healthy=False, reason="not in the swarm")
-    reason = "" if seen.ready else f"{seen.state} {seen.availability} {seen.message}".strip()
+    # NOTE: a tainted node is healthy while paused or drained, as its taints ask.
+    healthy = seen.state == "ready" and seen.availability == node.profile.availability
+    reason = "" if healthy else f"{seen.state} {seen.availability} {seen.message}".strip()
     return NodeStatus(name=node.name, nodegroup=node.nodegroup, role=node.role,
-                      address=node.address, healthy=seen.ready, reason=reason)
+                      address=node.address, healthy=healthy, reason=reason)
 
 
 def _remove_cgroups(short: str) -> None:
-    if not os.path.isdir(CGROUP_ROOT):
-        return
-    for controller in os.listdir(CGROUP_ROOT):
-        top = os.path.join(CGROUP_ROOT, controller, "magna", short)
-        if not os.path.isdir(top):
-            continue
-        for path, _, _ in os.walk(top, topdown=False):
-            with contextlib.suppress(OSError):
-                os.rmdir(path)
+    limits.remove(f"/magna/{short}")
