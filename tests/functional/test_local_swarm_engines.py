@@ -249,12 +249,21 @@ def test_an_upgrade_restarts_one_worker_at_a_time(driver: LocalSwarmDriver,
         assert order == ["default-master-0", "default-worker-0", "default-worker-1",
                          "default-worker-2"]
         workers = [f"t-default-worker-{i}" for i in range(3)]
-        down = [sum(1 for w in workers if nodes.get(w) != ("ready", "active"))
-                for _, nodes in seen]
-        assert max(down) == 1, "never more than one worker out at a time"
-        for host in workers:  # each worker was observed out (drained or down) at some point
-            assert any(nodes.get(host) != ("ready", "active") for _, nodes in seen
-                       if len(nodes) == 4)
+        workers = [f"t-default-worker-{i}" for i in range(3)]
+
+        def out(nodes: dict[str, tuple[str, str]]) -> list[str]:
+            return [w for w in workers if nodes.get(w) != ("ready", "active")]
+
+        # One node at a time is drained, the master first (it goes alone).
+        assert max(sum(1 for state in n.values() if state[1] == "drain") for _, n in seen) == 1
+        first_drained = next(n for _, n in seen if any(st[1] == "drain" for st in n.values()))
+        assert [h for h, st in first_drained.items() if st[1] == "drain"] == ["t-default-master-0"]
+        # Then one worker at a time: drained, restarted, Ready, active again.
+        worker_phase = [n for t, n in seen if t >= after["default-worker-0"] and len(n) == 4]
+        assert max(len(out(nodes)) for nodes in worker_phase) == 1, \
+            "never more than one worker out at a time"
+        for host in workers:
+            assert any(out(nodes) == [host] for nodes in worker_phase), host
 
         final = swarm_nodes(pki_, observed.api_address, tmp_path)
         for host, node in final.items():

@@ -19,6 +19,7 @@ not yet restarted still trust only the old CA, while the driver's client certifi
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from magna.common.exceptions import TemporaryError
 from magna.drivers.local_swarm import engine, swarm
 from magna.drivers.local_swarm.profile import DRAIN
 
+LOG = logging.getLogger(__name__)
 POLL = 0.5
 DRAIN_WAIT = 30.0
 _ERRORS = (docker.errors.DockerException, requests.RequestException)
@@ -84,16 +86,20 @@ class Rollout:
         ids = {m.name: self._node_id(m) for m in batch}
         with contextlib.closing(self.connect(via)) as client:
             known = swarm.nodes(client)
+            ready_before = {i for i, n in known.items() if n.state == "ready"} - set(ids.values())
             if batch[0].manager:
                 self._check_quorum(batch[0], ids[batch[0].name], known)
             for member in batch:
                 if ids[member.name] in known:
                     set_availability(client, ids[member.name], DRAIN)
             self._wait_drained(client, [ids[m.name] for m in batch if ids[m.name] in known])
+        LOG.info("Restarting the engines of %s", ", ".join(sorted(names)))
+        pids = {}
         for member in batch:
             engine.stop(member.engine, self.stop_timeout)
-            engine.start(member.engine, member.config_hash)
-        self._wait_ready(batch, via, ids)
+            pids[member.name] = engine.start(member.engine, member.config_hash)
+        self._wait_ready(batch, via, ids, pids)
+        self._wait_settled(via, ready_before)
 
     def connect(self, member: Member) -> docker.DockerClient:
         client = docker.DockerClient(base_url=f"unix://{member.engine.socket}",
@@ -123,22 +129,38 @@ class Rollout:
                 return
             time.sleep(POLL)
 
-    def _wait_ready(self, batch: list[Member], via: Member, ids: dict[str, str]) -> None:
+    def _wait_ready(self, batch: list[Member], via: Member, ids: dict[str, str],
+                    pids: dict[str, int]) -> None:
         """Until each restarted engine answers, is back in the swarm by its own account, and a
         manager lists it Ready; then give it its availability back."""
         deadline = time.monotonic() + self.ready_timeout
         pending = list(batch)
         while pending:
-            pending = [m for m in pending if not self._back(m, via, ids[m.name])]
+            pending = [m for m in pending if not self._back(m, via, ids[m.name], pids[m.name])]
             if pending and time.monotonic() > deadline:
                 raise TemporaryError(f"Waiting for {', '.join(m.name for m in pending)} to "
                                      f"be Ready after an engine restart.", delay=2.0)
             if pending:
                 time.sleep(POLL)
 
-    def _back(self, member: Member, via: Member, node_id: str) -> bool:
+    def _wait_settled(self, via: Member, ready_before: set[str]) -> None:
+        """Until the manager lists Ready again every other node that was Ready before the batch
+        (after a manager restart, the others are ``unknown`` until their next heartbeat): the
+        next batch starts from a swarm as healthy as this one found it."""
+        deadline = time.monotonic() + self.ready_timeout
+        while ready_before:
+            with contextlib.suppress(*_ERRORS), contextlib.closing(self.connect(via)) as client:
+                known = swarm.nodes(client)
+                if all(i in known and known[i].state == "ready" for i in ready_before):
+                    return
+            if time.monotonic() > deadline:
+                raise TemporaryError("Waiting for the swarm to settle after an engine restart.",
+                                     delay=2.0)
+            time.sleep(POLL)
+
+    def _back(self, member: Member, via: Member, node_id: str, pid: int) -> bool:
         if not engine.ping(member.engine):
-            if engine.pid_of(member.engine) is None:
+            if not engine.alive(pid):
                 raise TemporaryError(f"The engine of {member.name} exited after a restart.",
                                      delay=1.0)
             return False
@@ -153,6 +175,7 @@ class Rollout:
                 if seen is None or seen.state != "ready":
                     return False
                 set_availability(client, node_id, member.availability)
+                LOG.info("%s is Ready again (%s)", member.name, member.availability)
                 return True
         except _ERRORS:
             return False  # a restarted manager answers before it has a leader again
