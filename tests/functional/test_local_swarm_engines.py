@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -293,3 +295,56 @@ def test_a_ca_rotation_restarts_engines_with_the_new_certificates(
         (tmp_path / "old").mkdir()
         with pytest.raises(AssertionError, match=r"certificate|tls|bad"):
             docker_cli(old, observed.api_address, tmp_path / "old", "node", "ls", "-q")
+
+
+def test_a_rollout_killed_midway_converges_on_the_next_pass(driver: LocalSwarmDriver,
+                                                            tmp_path: Path) -> None:
+    """A conductor killed (SIGKILL) while a worker is drained and restarting: the next pass
+    restarts only what still runs with the old configuration and gives the drained worker its
+    availability back."""
+    spec, pki_ = make_spec(max_batch_size=1), TinyPKI()
+    with cleaned(driver, spec.uuid):
+        observed = converge(driver, spec, pki_)
+        assert observed.api_address is not None
+        before = restart_times(driver, spec)
+        upgraded = replace(spec, generation=2, dns_nameserver="10.9.8.7")
+        (tmp_path / "job.pickle").write_bytes(pickle.dumps(
+            (str(tmp_path / "state"), upgraded, pki_)))
+        conductor = subprocess.Popen([sys.executable, "-c", CONDUCTOR_PASS,
+                                      str(tmp_path / "job.pickle")])
+        try:
+            deadline = time.monotonic() + 180
+            while restart_times(driver, spec)["default-worker-0"] == before["default-worker-0"]:
+                assert conductor.poll() is None, "the pass ended before worker-0 restarted"
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            conductor.kill()
+        finally:
+            conductor.kill()
+            conductor.wait()
+        killed = restart_times(driver, spec)
+        assert killed["default-worker-1"] == before["default-worker-1"]
+        seen = swarm_nodes(pki_, observed.api_address, tmp_path)
+        assert seen["t-default-worker-0"]["Spec"]["Availability"] == "drain"  # type: ignore[index]
+
+        converge(driver, upgraded, pki_, timeout=300)
+        after = restart_times(driver, spec)
+        assert after["default-master-0"] == killed["default-master-0"]
+        assert after["default-worker-0"] == killed["default-worker-0"]
+        assert after["default-worker-1"] > killed["default-worker-1"]
+        seen = swarm_nodes(pki_, observed.api_address, tmp_path)
+        assert {(n["Status"]["State"], n["Spec"]["Availability"])  # type: ignore[index]
+                for n in seen.values()} == {("ready", "active")}
+        for node in nodes_of(driver, upgraded).values():
+            with open(node.engine.config_path) as handle:
+                assert json.load(handle)["dns"] == ["10.9.8.7"]
+
+
+CONDUCTOR_PASS = """
+import pickle, sys
+from pathlib import Path
+from magna.drivers.local_swarm.driver import LocalSwarmDriver
+from tests.conftest import make_conf
+state, spec, pki = pickle.loads(Path(sys.argv[1]).read_bytes())
+LocalSwarmDriver(make_conf(Path(state))).apply(spec, pki)
+"""
