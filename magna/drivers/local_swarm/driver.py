@@ -6,8 +6,9 @@ partial state a crash left (a namespace without an engine, an engine outside the
 pid file)::
 
     tools present -> subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
-    -> client certificate -> per node: namespace + veth, server certificate, daemon.json, engine
-    -> engines answer -> swarm init on master 0 -> other nodes join -> nodes Ready -> Observed
+    -> client certificate -> per node: namespace + veth, server certificate, daemon.json, cgroup
+    limits, engine -> engines answer -> outdated engines restart a batch at a time -> swarm init
+    on master 0 -> other nodes join -> labels and availability -> nodes Ready -> Observed
 
 State on disk::
 
