@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
-from magna.drivers.local_swarm import engine, limits, network, pki, swarm
+from magna.drivers.local_swarm import engine, limits, network, pki, rollout, swarm
 from magna.drivers.local_swarm.driver import LocalSwarmDriver, Node
 from tests.functional import test_local_swarm
 from tests.functional.test_local_swarm import (
@@ -193,25 +193,32 @@ class Watcher:
 
     driver: LocalSwarmDriver
     spec: ClusterSpec
-    address: str
-    seen: list[tuple[float, dict[str, tuple[str, str]]]]
+    addresses: list[str]
+    seen: list[tuple[float, dict[str, tuple[object, ...]]]]
     stop: threading.Event
+    managers: bool = False  # record raft reachability of managers instead
 
     def run(self) -> None:
         files = pki.client_files(os.path.join(self.driver.root, self.spec.uuid))
         while not self.stop.is_set():
-            with contextlib.suppress(Exception), \
-                    contextlib.closing(swarm.connect(self.address, files, 3)) as client:
-                found = swarm.nodes(client).values()
-                self.seen.append((time.time(), {n.hostname: (n.state, n.availability)
-                                                for n in found}))
+            for address in self.addresses:  # the first manager that answers
+                with contextlib.suppress(Exception), \
+                        contextlib.closing(swarm.connect(address, files, 3)) as client:
+                    if self.managers:
+                        got: dict[str, tuple[object, ...]] = {
+                            i: (r,) for i, r in rollout.reachability(client).items()}
+                    else:
+                        got = {n.hostname: (n.state, n.availability)
+                               for n in swarm.nodes(client).values()}
+                    self.seen.append((time.time(), got))
+                    break
             time.sleep(0.1)
 
 
 @contextlib.contextmanager
-def watching(driver: LocalSwarmDriver, spec: ClusterSpec,
-             address: str) -> Iterator[list[tuple[float, dict[str, tuple[str, str]]]]]:
-    watcher = Watcher(driver, spec, address, [], threading.Event())
+def watching(driver: LocalSwarmDriver, spec: ClusterSpec, *addresses: str, managers: bool = False
+             ) -> Iterator[list[tuple[float, dict[str, tuple[object, ...]]]]]:
+    watcher = Watcher(driver, spec, list(addresses), [], threading.Event(), managers)
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     try:
@@ -348,3 +355,29 @@ from tests.conftest import make_conf
 state, spec, pki = pickle.loads(Path(sys.argv[1]).read_bytes())
 LocalSwarmDriver(make_conf(Path(state))).apply(spec, pki)
 """
+
+
+def test_managers_restart_one_at_a_time(driver: LocalSwarmDriver, tmp_path: Path) -> None:
+    """Three managers: each restarts alone while the other two keep the quorum."""
+    spec, old = make_spec(max_batch_size=2, nodegroups=(
+        _group("default-master", "master", 3, "m1.small"),
+        _group("default-worker", "worker", 1, "m1.small"))), TinyPKI()
+    with cleaned(driver, spec.uuid):
+        observed = converge(driver, spec, old, timeout=240)
+        masters = [n.address for n in observed.nodes if n.role == "master" and n.address]
+        before = restart_times(driver, spec)
+        upgraded = replace(spec, generation=2, no_proxy="10.0.0.0/8")
+        with watching(driver, spec, *masters) as seen, \
+                watching(driver, spec, *masters, managers=True) as reach:
+            converge(driver, upgraded, old, timeout=400)
+        after = restart_times(driver, spec)
+        assert all(after[name] > before[name] for name in before)
+        assert sorted(after, key=after.__getitem__) == [
+            "default-master-0", "default-master-1", "default-master-2", "default-worker-0"]
+        assert max(sum(1 for st in n.values() if st[1] == "drain") for _, n in seen) == 1
+        # never two managers out of raft at once: the other two keep the quorum
+        assert max(sum(1 for m in n.values() if m == (False,)) for _, n in reach) == 1
+        assert observed.api_address is not None
+        out = docker_cli(old, observed.api_address, tmp_path, "node", "ls", "--format",
+                         "{{.ManagerStatus}}")
+        assert sorted(out.split()) == ["Leader", "Reachable", "Reachable"]

@@ -85,10 +85,10 @@ class Rollout:
         via = others[0] if others else batch[0]
         ids = {m.name: self._node_id(m) for m in batch}
         with contextlib.closing(self.connect(via)) as client:
-            known = swarm.nodes(client)
+            known = _known(client)
             ready_before = {i for i, n in known.items() if n.state == "ready"} - set(ids.values())
-            if batch[0].manager:
-                self._check_quorum(batch[0], ids[batch[0].name], known)
+            if batch[0].manager and ids[batch[0].name] in known:
+                self._check_quorum(batch[0], ids[batch[0].name], reachability(client))
             for member in batch:
                 if ids[member.name] in known:
                     set_availability(client, ids[member.name], DRAIN)
@@ -113,10 +113,9 @@ class Rollout:
         return seen.node_id if seen.state == "active" else ""
 
     @staticmethod
-    def _check_quorum(member: Member, node_id: str, known: dict[str, swarm.SwarmNode]) -> None:
-        managers = [n for n in known.values() if n.role == "manager"]
-        others_ready = sum(1 for n in managers if n.node_id != node_id and n.state == "ready")
-        if not quorum_kept(len(managers), others_ready):
+    def _check_quorum(member: Member, node_id: str, managers: dict[str, bool]) -> None:
+        others = sum(1 for other, reachable in managers.items() if other != node_id and reachable)
+        if not quorum_kept(len(managers), others):
             raise TemporaryError(f"Waiting to restart the engine of {member.name}: the other "
                                  f"managers would not keep a quorum.", delay=5.0)
 
@@ -179,6 +178,21 @@ class Rollout:
                 return True
         except _ERRORS:
             return False  # a restarted manager answers before it has a leader again
+
+
+def _known(client: docker.DockerClient) -> dict[str, swarm.SwarmNode]:
+    """The swarm's nodes as this manager sees them; none before the swarm exists."""
+    if not swarm.membership(client).manager:
+        return {}
+    return swarm.nodes(client)
+
+
+def reachability(client: docker.DockerClient) -> dict[str, bool]:
+    """Every manager's id and whether raft reaches it (the node's ``Ready`` state is the
+    dispatcher's view, which a new leader rebuilds only as heartbeats arrive)."""
+    return {str(node.attrs.get("ID", "")):
+            node.attrs.get("ManagerStatus", {}).get("Reachability") == "reachable"
+            for node in client.nodes.list(filters={"role": "manager"})}
 
 
 def set_availability(client: docker.DockerClient, node_id: str, availability: str) -> None:
