@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from magna.common.exceptions import PermanentError
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
 from magna.drivers.local_swarm import engine, limits, profile, rollout
 from magna.drivers.local_swarm.catalog import FLAVORS
@@ -77,7 +78,7 @@ def test_flavor_limits_are_quota_per_period_and_mebibytes() -> None:
     small = next(f for f in FLAVORS if f.name == "m1.small")
     assert limits.for_flavor(small, 100000) == limits.Limits(100000, 2048 * 1024 * 1024)
     assert profile.flavor_of("4") == profile.flavor_of("m1.large")
-    with pytest.raises(ValueError, match="m9"):
+    with pytest.raises(PermanentError, match="Unable to find flavor m9"):
         profile.flavor_of("m9")
 
 

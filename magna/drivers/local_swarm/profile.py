@@ -23,6 +23,7 @@ from typing import Any
 
 import docker
 
+from magna.common.exceptions import PermanentError
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
 from magna.drivers.catalog import Flavor, find
 from magna.drivers.local_swarm.catalog import FLAVORS, IMAGES
@@ -44,12 +45,12 @@ class NodeProfile:
 
 def flavor_of(ident: str | None) -> Flavor | None:
     """The catalog flavor named by ``ident`` (id or name); None when the nodegroup has none.
-    The API refuses unknown flavors, so one here is a bug worth a loud error."""
+    The API refuses unknown flavors; one here (a catalog that lost it) fails the cluster."""
     if ident is None:
         return None
     flavor = find(FLAVORS, ident)
     if flavor is None:
-        raise ValueError(f"Unknown flavor {ident}")
+        raise PermanentError(f"Unable to find flavor {ident}.")
     return flavor
 
 
