@@ -26,6 +26,7 @@ import pytest
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
 from magna.drivers.local_swarm import engine, limits, network, pki, rollout, swarm
 from magna.drivers.local_swarm.driver import LocalSwarmDriver, Node
+from tests.conftest import make_conf
 from tests.functional import test_local_swarm
 from tests.functional.test_local_swarm import (
     TinyPKI,
@@ -35,6 +36,7 @@ from tests.functional.test_local_swarm import (
     make_spec,
     pytestmark,  # noqa: F401 - the same markers and skip conditions
 )
+from tests.support.conductor import FAST, conductor_stack
 
 MIB = 1024 * 1024
 driver = test_local_swarm.driver  # the fixture: a driver with its own state dir
@@ -381,3 +383,51 @@ def test_managers_restart_one_at_a_time(driver: LocalSwarmDriver, tmp_path: Path
         out = docker_cli(old, observed.api_address, tmp_path, "node", "ls", "--format",
                          "{{.ManagerStatus}}")
         assert sorted(out.split()) == ["Leader", "Reachable", "Reachable"]
+
+
+def test_an_upgrade_through_the_api(tmp_path: Path, db_url: str) -> None:
+    """Template settings travel from the API through the conductor to the engines: an upgrade
+    to a template with another image, DNS server and worker flavor ends UPDATE_COMPLETE with
+    the new labels, limits and engine configuration."""
+    conf = make_conf(tmp_path, db_url, drivers={"enabled_drivers": ["local-swarm"]},
+                     conductor=FAST)
+    local = LocalSwarmDriver(conf)
+    cluster_uuid = ""
+    try:
+        with conductor_stack(conf, tmp_path) as stack:
+            for name, extra in (("old", {}), ("new", {
+                    "image_id": "fedora-atomic-latest", "dns_nameserver": "10.9.8.7",
+                    "flavor_id": "m1.medium", "http_proxy": "http://proxy.example:3128"})):
+                made = stack.api.post("/v1/clustertemplates", json={
+                    "name": name, "coe": "swarm-mode", "image_id": "debian-12-docker",
+                    "external_network_id": "public", "flavor_id": "m1.small",
+                    "master_flavor_id": "m1.small", **extra})
+                assert made.status_code == 201, made.text
+            created = stack.api.post("/v1/clusters", json={
+                "name": "up", "cluster_template_id": "old", "master_count": 1, "node_count": 1})
+            assert created.status_code == 202, created.text
+            cluster_uuid = created.json()["uuid"]
+            stack.wait_status(cluster_uuid, "CREATE_COMPLETE", timeout=180)
+            upgraded = stack.api.post(f"/v1/clusters/{cluster_uuid}/actions/upgrade",
+                                      json={"cluster_template": "new", "max_batch_size": 1})
+            assert upgraded.status_code == 202, upgraded.text
+            body = stack.wait_status(cluster_uuid, "UPDATE_COMPLETE", timeout=300)
+            short = network.short_id(cluster_uuid)
+            worker = f"/magna/{short}/default-worker-0"
+            assert limits.current(worker) == limits.Limits(200000, 4096 * MIB)
+            ca = stack.api.get(f"/v1/certificates/{cluster_uuid}").json()["pem"]
+            user = test_local_swarm._UserPKI(stack, cluster_uuid, ca)
+            seen = swarm_nodes(user, body["api_address"], tmp_path)  # type: ignore[arg-type]
+            assert {n["Spec"]["Labels"]["magna.image"]  # type: ignore[index]
+                    for n in seen.values()} == {"fedora-atomic-latest"}
+            assert seen["up-default-worker-0"]["Spec"]["Labels"][  # type: ignore[index]
+                "magna.flavor"] == "m1.medium"
+            info = docker_cli(user, body["api_address"], tmp_path,  # type: ignore[arg-type]
+                              "info", "--format", "{{.HTTPProxy}}")
+            assert info.strip() == "http://proxy.example:3128"
+            assert stack.api.delete(f"/v1/clusters/{cluster_uuid}").status_code == 204
+            stack.wait_gone(cluster_uuid, timeout=120)
+    finally:
+        if cluster_uuid:
+            with cleaned(local, cluster_uuid):
+                pass
