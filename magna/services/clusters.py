@@ -360,6 +360,7 @@ def upgrade(svc: Services, ctx: RequestContext, ident: str, data: Mapping[str, A
                           f"{target.coe} differs from the cluster's {current.coe}.")
         driver_for(svc, target)
         _apply_upgrade(cluster, target, nodegroup, data.get("max_batch_size", 1))
+        _upgrade_flavors(cluster, current, target, nodegroup)
     svc.nudge(cluster.uuid)
     return cluster
 
@@ -376,6 +377,20 @@ def _apply_upgrade(cluster: models.Cluster, target: models.ClusterTemplate,
         mark_updating(cluster, ng)
     if not groups:
         mark_updating(cluster)
+
+
+def _upgrade_flavors(cluster: models.Cluster, current: models.ClusterTemplate,
+                     target: models.ClusterTemplate, nodegroup: models.NodeGroup | None) -> None:
+    """A Magna extension: where the new template changes a flavor, the default nodegroups (and
+    the cluster's own record of it) take it; a flavor chosen at create time otherwise stays."""
+    for ng in [nodegroup] if nodegroup is not None else list(cluster.nodegroups):
+        if not ng.is_default:
+            continue
+        if ng.role == "master" and target.master_flavor_id not in (
+                None, current.master_flavor_id):
+            ng.flavor_id = cluster.master_flavor_id = target.master_flavor_id
+        elif ng.role != "master" and target.flavor_id not in (None, current.flavor_id):
+            ng.flavor_id = cluster.flavor_id = target.flavor_id
 
 
 def delete(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:delete"

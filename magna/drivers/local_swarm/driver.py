@@ -7,8 +7,10 @@ pid file)::
 
     tools present -> subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
     -> client certificate -> registry (registry_enabled) -> per node: namespace + veth, server
-    certificate, daemon.json, engine -> engines answer -> swarm init on master 0 -> other nodes
-    join -> busybox image on every node, pushed once to the registry -> nodes Ready -> Observed
+    certificate, daemon.json, cgroup limits, engine -> engines answer -> outdated engines restart
+    a batch at a time -> swarm init on master 0 -> other nodes join (through a manager with
+    quorum) -> labels and availability -> busybox image on every node, pushed once to the
+    registry -> unwanted nodes leave -> load balancer -> nodes Ready -> Observed
 
 State on disk::
 
@@ -30,6 +32,10 @@ fronts the managers (``balancer.py``); managers leave one at a time, demoted fir
 ``quorum.py`` order. ``heal`` (the ``Healing`` ability) restarts dead engines and, with
 ``auto_healing_enabled``, replaces workers that stay unhealthy (``healing.py``).
 
+Each node's flavor is a cgroup limit (``limits.py``), its nodegroup's labels and taints become
+swarm labels and availability (``profile.py``), and engines whose configuration or certificates
+changed restart a batch at a time (``rollout.py``).
+
 NOTE: additional nodegroups get nodes like any other group.
 """
 
@@ -45,7 +51,7 @@ import shutil
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import docker
 import requests
@@ -70,10 +76,13 @@ from magna.drivers.local_swarm import (
     host,
     image,
     leaving,
+    limits,
     network,
     pki,
+    profile,
     quorum,
     registry,
+    rollout,
     swarm,
 )
 from magna.drivers.local_swarm.catalog import IMAGES, LocalCatalog
@@ -85,7 +94,6 @@ NOTED = "notes-sent"
 READY_WAIT = 20.0
 MAX_EXITS = 3
 OBSERVE_TIMEOUT = 5.0
-CGROUP_ROOT = "/sys/fs/cgroup"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -100,6 +108,7 @@ class Node:
     address: str
     engine: engine.EngineSpec
     net: network.NodeNetwork
+    profile: profile.NodeProfile = field(default_factory=lambda: profile.NodeProfile(None))
 
 
 class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
@@ -143,8 +152,9 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
         host.require_tools(self.opts.dockerd)
         try:
             nodes = self._build(spec, pki_)
-            self._start_engines(nodes)
+            self._start_engines(spec, nodes)
             self._form_swarm(spec, nodes)
+            self._apply_profiles(spec, nodes)
             self._provide_images(spec, nodes)
             self._retire_strays(spec, nodes)
             self._balance(spec, nodes)
@@ -228,6 +238,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
         address = str(allocation.address(slot))
         netns = network.netns_name(spec.uuid, name)
         short = network.short_id(spec.uuid)
+        ng = next((ng for ng in spec.nodegroups if ng.name == group), None)
         spec_ = engine.EngineSpec(
             node_dir=os.path.join(self._cluster_dir(spec.uuid), name),
             run_dir=os.path.join(self._run_dir(spec.uuid), str(slot)),
@@ -236,12 +247,16 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
             dockerd=self.opts.dockerd,
             insecure_registries=registry.insecure_registries(
                 str(allocation.gateway) if spec.registry_enabled else None,
-                spec.insecure_registry))
+                spec.insecure_registry),
+            dns=(spec.dns_nameserver,) if spec.dns_nameserver else (),
+            environment=profile.engine_environment(spec),
+            labels=(f"magna.image={profile.image_name(spec, ng)}",))
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
         return Node(name=name, nodegroup=group, role=role, slot=slot, address=address,
-                    engine=spec_, net=net)
+                    engine=spec_, net=net,
+                    profile=profile.profile_for(spec, ng) if ng else profile.NodeProfile(None))
 
     def _read_slots(self, cluster_uuid: str) -> dict[str, int]:
         try:
@@ -279,17 +294,34 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
             engine.write_config(node.engine)
         return nodes
 
-    def _start_engines(self, nodes: list[Node]) -> None:
+    def _start_engines(self, cluster: ClusterSpec, nodes: list[Node]) -> None:
+        """Start the engines that do not run (all at once), then roll out restarts to those
+        that run with an outdated configuration or certificates (``rollout.py``)."""
         started: dict[str, int] = {}
+        stale = []
         for node in nodes:
             spec = node.engine
+            limits.ensure(spec.cgroup_parent, node.profile.flavor)
             want = engine.desired_hash(spec, pki.server_files(spec.node_dir).digest())
             pid = engine.pid_of(spec)
-            if pid is not None and (engine.started_hash(spec) != want or self._hung(spec)):
-                engine.stop(spec, self.opts.stop_timeout)  # config changed, or hung: restart
+            if pid is not None and self._hung(spec):
+                engine.stop(spec, self.opts.stop_timeout)
                 pid = None
+            if pid is not None and engine.started_hash(spec) != want:
+                stale.append(self._member(node, want))
             started[node.name] = pid if pid is not None else engine.start(spec, want)
         self._wait_engines(nodes, started)
+        if stale:
+            managers = [self._member(node, "") for node in nodes if node.role == "master"]
+            rollout.Rollout(stop_timeout=self.opts.stop_timeout,
+                            ready_timeout=self.opts.engine_start_timeout + READY_WAIT,
+                            call_timeout=self.opts.swarm_timeout,
+                            ).run(stale, managers, cluster.max_batch_size)
+
+    @staticmethod
+    def _member(node: Node, config_hash: str) -> rollout.Member:
+        return rollout.Member(name=node.name, manager=node.role == "master", engine=node.engine,
+                              config_hash=config_hash, availability=node.profile.availability)
 
     def _hung(self, spec: engine.EngineSpec) -> bool:
         """Running for longer than it may take to start, yet not answering on its socket."""
@@ -387,6 +419,15 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 raise swarm.join_failed(node.name, leader_address, str(exc)) from None
 
+    def _apply_profiles(self, spec: ClusterSpec, nodes: list[Node]) -> None:
+        """Labels and availability of every node (idempotent: only differences are written)."""
+        found = self._manager(spec, nodes)
+        if found is None:
+            raise TemporaryError("No manager answers; node labels wait.", delay=2.0)
+        client, _ = found
+        with contextlib.closing(client):
+            profile.apply(client, {node.engine.hostname: node.profile for node in nodes})
+
     def _retire_strays(self, spec: ClusterSpec, nodes: list[Node]) -> None:
         """Scale-down (and auto-healing's replacements): nodes the spec no longer wants go one
         at a time in ``quorum.next_to_leave`` order: a worker is drained, a manager demoted
@@ -420,6 +461,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
         engine.clear_remains(node.engine)
         swarm.forget(manager, node.engine.hostname)
         node.net.delete()
+        limits.remove(node.engine.cgroup_parent)
         for path in (node.engine.node_dir, node.engine.run_dir):
             engine.unmount_under(path)
             shutil.rmtree(path, ignore_errors=True)
@@ -699,14 +741,16 @@ def _status(node: Node, answers: bool, view: dict[str, swarm.SwarmNode]) -> Node
     """Healthy when the engine answers, a manager lists the node Ready and Active and, for a
     master, as a reachable manager; otherwise the reason says which of these failed."""
     entries = [seen for seen in view.values() if seen.hostname == node.engine.hostname]
-    seen = next((entry for entry in entries if entry.ready), entries[0] if entries else None)
+    seen = next((entry for entry in entries if entry.state == "ready"),
+                entries[0] if entries else None)
     problems = [] if answers else ["engine not answering"]
     if not view:
         problems.append("no manager answers")
     elif seen is None:
         problems.append("not in the swarm")
     else:
-        if not seen.ready:
+        # NOTE: a tainted node is healthy while paused or drained, as its taints ask.
+        if seen.state != "ready" or seen.availability != node.profile.availability:
             problems.append(f"{seen.state} {seen.availability} {seen.message}".strip())
         if node.role == "master" and seen.reachability != "reachable":
             problems.append(f"manager {seen.reachability or 'not a manager'}")
@@ -715,12 +759,4 @@ def _status(node: Node, answers: bool, view: dict[str, swarm.SwarmNode]) -> Node
 
 
 def _remove_cgroups(short: str) -> None:
-    if not os.path.isdir(CGROUP_ROOT):
-        return
-    for controller in os.listdir(CGROUP_ROOT):
-        top = os.path.join(CGROUP_ROOT, controller, "magna", short)
-        if not os.path.isdir(top):
-            continue
-        for path, _, _ in os.walk(top, topdown=False):
-            with contextlib.suppress(OSError):
-                os.rmdir(path)
+    limits.remove(f"/magna/{short}")

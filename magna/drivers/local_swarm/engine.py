@@ -3,23 +3,27 @@ recognising a live one after a conductor crash, and stopping it for good.
 
 ``EngineSpec.build()`` is the node's ``daemon.json`` (pure). The engine runs as::
 
-    unshare --uts sh -c 'hostname <node>; exec nsenter --net=/run/netns/<ns> dockerd
+    unshare --uts sh -c 'hostname <node>; echo $$ > <node cgroups>/cgroup.procs;
+                         exec nsenter --net=/run/netns/<ns> dockerd
                          --config-file <node dir>/daemon.json'
 
-so it has the node's hostname and network but the host's mount namespace and cgroups (``ip netns
-exec`` would remount /sys and hide them). The process is in its own session and logs to
-``engine.log``, so it outlives the conductor; a later pass finds it again through its pid file,
-checks that pid is really this node's dockerd (a stale pid file after SIGKILL may name a dead or
-reused pid), and pings its unix socket.
+so it has the node's hostname and network but the host's mount namespace (``ip netns exec``
+would remount /sys and hide the cgroup files). Before the ``exec`` the shell writes its pid into
+the node's cgroups (``limits.procs_files``), so dockerd, containerd and the containers run within
+the node's flavor. The template's proxies are dockerd's environment (``HTTP_PROXY`` ...).
+The process is in its own session and logs to ``engine.log``, so it outlives the conductor; a
+later pass finds it again through its pid file, checks that pid is really this node's dockerd (a
+stale pid file after SIGKILL may name a dead or reused pid), and pings its unix socket.
 
 Persistent state (``data-root``, certificates, config, log) lives in the node directory under the
 state dir; runtime state (``exec-root``, sockets, pid file) lives under ``[local_swarm] run_dir``
 because unix socket paths may not exceed 107 bytes and containerd's sockets sit deep inside
 ``exec-root``.
 
-NOTE: ``applied_hash`` records the config the running engine started with; a different desired
-config (a new certificate after CA rotation, say) means a restart. ``--live-restore`` is never
-set: Swarm refuses it.
+NOTE: ``engine.started`` records the hash of what the running engine started with (config,
+environment, certificates); a different desired hash (a new certificate after CA rotation, a new
+image or DNS server after an upgrade) means a restart, rolled out by ``rollout.py``.
+``--live-restore`` is never set: Swarm refuses it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 
 import docker
 
-from magna.drivers.local_swarm import network
+from magna.drivers.local_swarm import limits, network
 
 PORT = 2375
 CONFIG = "daemon.json"
@@ -56,6 +60,9 @@ class EngineSpec:
     tls: bool = True
     dockerd: str = "dockerd"  # [local_swarm] dockerd
     insecure_registries: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    labels: tuple[str, ...] = ()
 
     @property
     def config_path(self) -> str:
@@ -78,6 +85,10 @@ class EngineSpec:
             "cgroup-parent": self.cgroup_parent,
             "live-restore": False,
         }
+        if self.dns:
+            config["dns"] = list(self.dns)
+        if self.labels:
+            config["labels"] = list(self.labels)
         if self.tls:  # NOTE: a template's tls_disabled serves plain TCP on 2375, as upstream
             config.update({
                 "tls": True, "tlsverify": True,
@@ -91,9 +102,10 @@ class EngineSpec:
 
 
 def desired_hash(spec: EngineSpec, certs_digest: str) -> str:
-    """What the engine must have started with: its config and its certificates (dockerd
-    rejects unknown keys in daemon.json, so the certificates' digest only enters the hash)."""
-    text = json.dumps(spec.build(), sort_keys=True) + certs_digest
+    """What the engine must have started with: its config, its environment and its certificates
+    (dockerd rejects unknown keys in daemon.json, so the certificates' digest and the environment
+    only enter the hash)."""
+    text = json.dumps([spec.build(), spec.environment], sort_keys=True) + certs_digest
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -141,14 +153,20 @@ def ping(spec: EngineSpec) -> bool:
 
 def start(spec: EngineSpec, config_hash: str) -> int:
     clear_remains(spec)
-    script = 'hostname "$1" && exec nsenter --net=/run/netns/"$2" "$4" --config-file "$3"'
+    # NOTE: joining the node's cgroups is not optional: an engine must not run beyond its flavor.
+    script = ('hostname "$1" && netns=$2 config=$3 dockerd=$4 && shift 4 && '
+              'for procs; do echo $$ > "$procs" || exit 1; done && '
+              'exec nsenter --net=/run/netns/"$netns" "$dockerd" --config-file "$config"')
+    env = {name: value for name, value in os.environ.items()
+           if name.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")}
+    env.update(spec.environment)
+    env["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     with open(os.path.join(spec.node_dir, LOG), "ab") as log:
         process = subprocess.Popen(
             ["unshare", "--uts", "sh", "-c", script, "sh", spec.hostname, spec.netns,
-             spec.config_path, spec.dockerd],
+             spec.config_path, spec.dockerd, *limits.procs_files(spec.cgroup_parent)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=spec.node_dir,
-            env={**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/sbin"})
+            start_new_session=True, cwd=spec.node_dir, env=env)
     with open(os.path.join(spec.node_dir, STARTED), "w") as handle:
         handle.write(config_hash)
     return process.pid
