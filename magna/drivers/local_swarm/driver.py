@@ -658,24 +658,26 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
         shutil.rmtree(cluster_dir, ignore_errors=True)
 
     def _stop_processes(self, cluster_uuid: str, cluster_dir: str, run_dir: str) -> None:
-        """SIGTERM every engine of the cluster, wait (bounded), then SIGKILL what is left,
-        including anything still inside one of the cluster's namespaces."""
-        pids = engine.processes_using(cluster_dir, run_dir)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.opts.stop_timeout
-        while any(engine.alive(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stragglers = engine.processes_using(cluster_dir, run_dir)
-        for netns in network.namespaces_of(cluster_uuid):
-            stragglers += [int(p) for p in host.run("ip", "netns", "pids", netns).split()]
-        for pid in stragglers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while any(engine.alive(pid) for pid in stragglers) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        """SIGKILL everything of the cluster: the processes naming its directories (engines,
+        containerd, registry, load balancer), those inside its namespaces and those in its
+        cgroups (containers, whose shims may already be gone).
+
+        NOTE: no graceful shutdown: the nodes are being destroyed with their data, and a
+        dockerd given SIGTERM spends up to its shutdown timeout stopping containers and writes
+        into its data root while it does (recreating a state dir that was just removed)."""
+        cgroup = f"/magna/{network.short_id(cluster_uuid)}"
+        deadline = time.monotonic() + max(5.0, self.opts.stop_timeout)
+        while True:
+            pids = set(engine.processes_using(cluster_dir, run_dir)) | limits.pids_in(cgroup)
+            for netns in network.namespaces_of(cluster_uuid):
+                pids.update(int(p) for p in host.run("ip", "netns", "pids", netns).split())
+            pids = {pid for pid in pids if pid != os.getpid() and engine.alive(pid)}
+            if not pids or time.monotonic() > deadline:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
 
 
 _ANY = ipaddress.IPv4Network("0.0.0.0/32")

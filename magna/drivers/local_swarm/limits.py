@@ -68,6 +68,22 @@ def current(cgroup: str) -> Limits:
                   memory_bytes=UNLIMITED if memory >= 2 ** 62 else memory)
 
 
+def pids_in(cgroup: str) -> set[int]:
+    """Every process in the cgroup or below it, in any hierarchy: the whole node (its engine,
+    containerd, shims and every container), whatever namespaces those processes are in."""
+    found: set[int] = set()
+    if not os.path.isdir(CGROUP_ROOT):
+        return found
+    for controller in os.listdir(CGROUP_ROOT):
+        for directory, _, files in os.walk(path(controller, cgroup)):
+            if "cgroup.procs" not in files:
+                continue
+            with contextlib.suppress(OSError, ValueError), \
+                    open(os.path.join(directory, "cgroup.procs")) as handle:
+                found.update(int(line) for line in handle.read().split())
+    return found
+
+
 def remove(cgroup: str) -> None:
     """Remove the cgroup and everything below it in every hierarchy (deepest first); a cgroup
     that still has processes stays (rmdir fails) and is retried on the next removal."""
