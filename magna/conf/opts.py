@@ -126,7 +126,7 @@ CONDUCTOR_OPTS: list[cfg.Opt] = [
     cfg.FloatOpt("dead_after", default=30.0, min=0.5,
                  help="Seconds without a heartbeat after which other conductors take over a "
                       "conductor's clusters (shorter than service_down_time on purpose)."),
-    cfg.FloatOpt("health_interval", default=60.0,
+    cfg.FloatOpt("health_interval", default=10.0,
                  help="Seconds between health observations of completed clusters; 0 or "
                       "negative disables them."),
     cfg.IntOpt("update_timeout", default=60, min=1,

@@ -16,12 +16,30 @@ from tests.support.server import magna_server
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def walkthrough() -> str:
+def readme_block(heading: str) -> str:
+    """The first shell block after ``heading`` in the README."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("## Walk-through with `openstack coe`", 1)[1]
+    section = text.split(heading, 1)[1]
     match = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert match, "the README has a walk-through shell block"
+    assert match, f"the README has a shell block under {heading!r}"
     return match.group(1)
+
+
+def walkthrough() -> str:
+    return readme_block("## Walk-through with `openstack coe`")
+
+
+def run_as_written(script: str, tmp_path: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    """Run a README block with bash against a fresh ``magna serve`` on its default settings."""
+    with magna_server(str(tmp_path / "state")) as server:
+        lines = [line for line in script.splitlines()
+                 if not line.startswith(". .venv/bin/activate")]
+        body = "\n".join(lines).replace("http://127.0.0.1:9511/v1", server.endpoint)
+        env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}:"
+               f"{os.environ['PATH']}", "SHELL": "/bin/bash",
+               "OS_AUTH_TYPE": "none", "OS_ENDPOINT": server.endpoint}
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.client
@@ -29,14 +47,7 @@ def walkthrough() -> str:
 def test_readme_walkthrough_runs(tmp_path: pathlib.Path) -> None:
     script = walkthrough()
     assert "openstack coe cluster create" in script
-    with magna_server(str(tmp_path / "state")) as server:
-        lines = [line for line in script.splitlines()
-                 if not line.startswith(". .venv/bin/activate")]
-        body = "\n".join(lines).replace("http://127.0.0.1:9511/v1", server.endpoint)
-        env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}:"
-               f"{os.environ['PATH']}", "SHELL": "/bin/bash"}
-        result = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path,
-                                env=env, capture_output=True, text=True, timeout=300)
+    result = run_as_written(script, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Request to create cluster" in result.stdout
     # docker node ls after create (3 nodes) and after resizing to 3 workers (4 nodes)
@@ -48,3 +59,22 @@ def test_readme_walkthrough_runs(tmp_path: pathlib.Path) -> None:
     cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
     cert.verify_directly_issued_by(ca)
     assert cert.subject.rfc4514_string() == "CN=me"
+
+
+@pytest.mark.client
+@pytest.mark.docker
+def test_readme_three_managers_survive_a_dead_engine(tmp_path: pathlib.Path) -> None:
+    script = readme_block("### Three managers behind a load balancer")
+    assert "--master-count 3" in script and "kill -9" in script
+    result = run_as_written(script, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    gateway = re.search(r"^tcp://(10\.[0-9.]+)\.1:2375$", out, re.M)
+    assert gateway, out  # the API address is the load balancer on the bridge's gateway
+    first_ls, _, rest = out.partition("still answering")
+    assert first_ls.count(" Leader ") == 1 and first_ls.count(" Reachable ") == 2, out
+    assert first_ls.count(" Ready ") == 4, out
+    reason = rest[rest.index("{"):rest.rindex("}") + 1]
+    assert "default-master-1" in reason and "engine not answering" in reason, reason
+    final_ls = rest[rest.rindex("}") + 1:]
+    assert final_ls.count(" Ready ") == 4 and final_ls.count(" Reachable ") == 2, out
