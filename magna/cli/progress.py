@@ -43,7 +43,8 @@ def wait(client: Client, ident: str, *, gone: bool, timeout: float, out: TextIO,
 def describe_container(name: str, step: container_waiting.Step) -> str:
     code = f"  exit code {step.exit_code}" if step.exit_code is not None else ""
     host = f"  on {step.host}" if step.host and step.status != container_waiting.GONE else ""
-    return f"{name}: {step.status}{code}{host}  {step.elapsed:.0f}s"
+    pending = "" if step.settled else "  (waiting for the engine)"
+    return f"{name}: {step.status}{code}{host}{pending}  {step.elapsed:.0f}s"
 
 
 def wait_container(client: Client, ident: str, *, since: str | None, gone: bool,

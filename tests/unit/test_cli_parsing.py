@@ -180,3 +180,6 @@ def test_container_wait_settles_only_on_the_conductors_record() -> None:
     assert quick.settled and progress.describe_container("quick", quick) == \
         "quick: Stopped  exit code 3  on 10.0.0.2  2s"
     assert not step("t0", gone=True, status="Deleting", updated_at="t1").settled
+    old = step("t0", status="Running", host="10.0.0.2", updated_at="t0")
+    assert progress.describe_container("box", old) == \
+        "box: Running  on 10.0.0.2  (waiting for the engine)  2s"
