@@ -1,16 +1,17 @@
-"""Showing a cluster operation while ``--wait`` follows it, and explaining how it ended.
+"""Showing a cluster or container operation while ``--wait`` follows it, and how it ended.
 
 On a terminal, one line on stderr is redrawn in place (status, nodes with an address out of
 the nodes asked for, health, elapsed seconds); otherwise a plain line is printed whenever the
 status or the node count changes, so logs stay readable. On failure the cluster's
 ``status_reason`` and its most recent events (Magna's ``/v1/clusters/{id}/events``) follow.
+A container's line is its status, exit code and node (``client/container_waiting.py``).
 """
 
 from __future__ import annotations
 
 from typing import TextIO
 
-from magna.client import Client, errors, waiting
+from magna.client import Client, container_waiting, errors, waiting
 
 RECENT_EVENTS = 10
 
@@ -34,6 +35,30 @@ def wait(client: Client, ident: str, *, gone: bool, timeout: float, out: TextIO,
         _finish(out, live, shown)
         out.write(f"ERROR: {exc.message.replace(ident, label or ident)}\n")
         _events(client, ident, out)
+        return exc.exit_code
+    _finish(out, live, shown)
+    return 0
+
+
+def describe_container(name: str, step: container_waiting.Step) -> str:
+    code = f"  exit code {step.exit_code}" if step.exit_code is not None else ""
+    host = f"  on {step.host}" if step.host and step.status != container_waiting.GONE else ""
+    pending = "" if step.settled else "  (waiting for the engine)"
+    return f"{name}: {step.status}{code}{host}{pending}  {step.elapsed:.0f}s"
+
+
+def wait_container(client: Client, ident: str, *, since: str | None, gone: bool,
+                   timeout: float, out: TextIO, interval: float = 1.0, label: str = "") -> int:
+    """Follow a container request; the exit code (0, 3 for Error, 4 for the deadline)."""
+    live = out.isatty()
+    shown = ""
+    try:
+        for step in container_waiting.follow(client, ident, since=since, gone=gone,
+                                             timeout=timeout, interval=interval):
+            shown = _show(out, describe_container(label or ident, step), shown, live=live)
+    except (errors.OperationFailed, errors.WaitTimeout) as exc:
+        _finish(out, live, shown)
+        out.write(f"ERROR: {exc.message.replace(ident, label or ident)}\n")
         return exc.exit_code
     _finish(out, live, shown)
     return 0

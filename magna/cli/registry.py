@@ -3,7 +3,8 @@
 Modern names follow ``openstack coe`` (``cluster create``); the legacy names of the original
 ``magnum`` client (``bay-create``, ``baymodel-list``, ``ca-sign``, ``service-list`` …) and the
 later ``cluster-template-*``/``cluster-*`` ones map to the same classes, or to ``bay``/``baymodel``
-variants that use the legacy endpoints.
+variants that use the legacy endpoints. Containers (``container-create`` … ``container-logs``)
+answer to both ``container-VERB`` and ``container VERB``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from magna.cli.commands import (
     certificates,
     clusters,
     config,
+    containers,
     keypairs,
     nodegroups,
     templates,
 )
 
 VERBS = ("create", "list", "show", "update", "delete")
+CONTAINER_VERBS = ("start", "stop", "reboot", "pause", "unpause", "exec", "logs")
 
 
 def _crud(modern: str, legacy: str, module: object) -> dict[str, type[Command]]:
@@ -60,4 +63,7 @@ COMMANDS: dict[str, type[Command]] = {
     "quota delete": admin.QuotaDelete, "quotas-delete": admin.QuotaDelete,
     "stats show": admin.StatsShow, "stats-list": admin.StatsShow,
     "status": admin.Status,
+    **_crud("container", "container", containers),
+    **{f"{form}{verb}": getattr(containers, verb.capitalize())
+       for verb in CONTAINER_VERBS for form in ("container ", "container-")},
 }

@@ -59,7 +59,7 @@ class Api:
 
     # -- collections with list/get/create/update/delete -------------------------------------
     # ``collection`` is a path under /v1: "clusters", "clustertemplates", "bays", "baymodels",
-    # "keypairs", "quotas" (ident "PROJECT/RESOURCE"), "clusters/C/nodegroups".
+    # "keypairs", "quotas" (ident "PROJECT/RESOURCE"), "clusters/C/nodegroups", "containers".
     def listing(self, collection: str, **params: Any) -> list[JSON]:
         data = self._json("GET", f"/v1/{collection}", params=params)
         # NOTE: nested collections ("clusters/C/nodegroups") answer under their last segment.
@@ -91,6 +91,17 @@ class Api:
         data = self._json("GET", f"/v1/clusters/{ident}/events", params={"limit": limit})
         events: list[JSON] = data.get("events", [])
         return events
+
+    # -- containers (Magna's extension): actions, exec and logs ------------------------------
+    def container_action(self, ident: str, action: str) -> JSON:
+        """``start``, ``stop``, ``reboot``, ``pause`` or ``unpause``; the container document."""
+        return self._json("POST", f"/v1/containers/{ident}/{action}")
+
+    def container_exec(self, ident: str, command: str | list[str]) -> JSON:
+        return self._json("POST", f"/v1/containers/{ident}/exec", body={"command": command})
+
+    def container_logs(self, ident: str, tail: int | str | None = None) -> JSON:
+        return self._json("GET", f"/v1/containers/{ident}/logs", params={"tail": tail})
 
     # -- certificates -----------------------------------------------------------------------
     def get_ca(self, cluster: str, ca_cert_type: str | None = None) -> JSON:

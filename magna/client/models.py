@@ -7,6 +7,7 @@ names or UUIDs wherever the server does. ``Client()`` configures itself from the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from magna.client.api import Api, Patch
@@ -73,6 +74,16 @@ class Keypair(Resource):
     key = "name"
 
 
+class Container(Resource):
+    pass
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    output: str
+    exit_code: int
+
+
 R = TypeVar("R", bound=Resource)
 
 
@@ -131,6 +142,40 @@ class Quotas(Manager[Quota]):
         self.delete(f"{project_id}/{resource}")
 
 
+class Containers(Manager[Container]):
+    """``list(cluster=…)`` filters by cluster; the actions answer the container document."""
+
+    ACTIONS = ("start", "stop", "reboot", "pause", "unpause")
+
+    def act(self, ident: str, action: str) -> Container:
+        return Container(self.api.container_action(ident, action))
+
+    def start(self, ident: str) -> Container:
+        return self.act(ident, "start")
+
+    def stop(self, ident: str) -> Container:
+        return self.act(ident, "stop")
+
+    def reboot(self, ident: str) -> Container:
+        return self.act(ident, "reboot")
+
+    def pause(self, ident: str) -> Container:
+        return self.act(ident, "pause")
+
+    def unpause(self, ident: str) -> Container:
+        return self.act(ident, "unpause")
+
+    def exec(self, ident: str, command: str | list[str]) -> ExecResult:
+        """Run ``command`` (a list, or one string split as a shell would) in the container."""
+        data = self.api.container_exec(ident, command)
+        return ExecResult(output=str(data.get("output") or ""),
+                          exit_code=int(data.get("exit_code") or 0))
+
+    def logs(self, ident: str, tail: int | None = None) -> str:
+        """The container's output; the last ``tail`` lines, or all of it."""
+        return str(self.api.container_logs(ident, tail).get("logs") or "")
+
+
 class Client:
     """Everything the API offers; ``Client()`` reads ``MAGNA_URL`` and friends."""
 
@@ -142,6 +187,7 @@ class Client:
         self.bays = Manager(self.api, Cluster, "bays")
         self.keypairs = Manager(self.api, Keypair, "keypairs")
         self.quotas = Quotas(self.api, Quota, "quotas")
+        self.containers = Containers(self.api, Container, "containers")
 
     def close(self) -> None:
         self.api.close()

@@ -419,6 +419,83 @@ def test_help_completion_and_server_commands(cli: Cli) -> None:
     cli.ran.add("serve")  # the fixture's server is `python -m magna --config-file … serve`
 
 
+# --- containers (fake engine: "exit N" exits at once, an image named "missing…" is absent) -----
+
+def test_containers(cli: Cli) -> None:
+    made = cli("container-create", "--name", "box", "--image", "magna/busybox:latest", "--bay",
+               "bay1", "--command", "sh -c 'sleep 3600'", "--memory", "64m", "--environment",
+               "GREETING=hi", "-e", "LIST=a,b", "--wait", "-f", "json")
+    box = made.json()
+    assert (box["status"], box["memory"], box["command"]) == ("Running", 64,
+                                                              ["sh", "-c", "sleep 3600"])
+    assert box["environment"] == {"GREETING": "hi", "LIST": "a,b"}
+    assert made.stderr.splitlines()[-1].startswith(f"box: Running  on {box['host']}  ")
+    big = cli.json("container create", "--name", "big", "--image", "img", "--cluster", "c1",
+                   "--memory", "1g")
+    assert (big["memory"], big["status"], big["updated_at"]) == (1024, "Creating", None)
+    assert cli("container-list", "--bay", "bay1", "-f", "value", "-c", "name").stdout == "box\n"
+    rows = cli.json("container list")
+    assert {r["name"] for r in rows} == {"box", "big"}
+    assert set(rows[0]) == {"uuid", "name", "image", "status", "exit_code", "host"}
+    assert cli("container-show", "box", "-f", "value", "-c", "status").stdout == "Running\n"
+    assert cli.json("container show", box["uuid"])["name"] == "box"
+
+    assert cli("container-logs", "box").stdout == "started box\n"
+    assert cli("container-exec", "box", "--command", "echo hi there").stdout == "hi there\n"
+    assert cli("container exec", "box", "--command", "false", rc=1).stdout == ""
+    assert cli("container logs", "box", "--tail", "1").stdout == "exec false\n"
+
+    paused = cli("container-pause", "box", "--wait")
+    assert paused.stdout == "Request to pause container box has been accepted.\n"
+    assert paused.stderr.splitlines()[-1].startswith("box: Paused  on ")
+    again = cli("container pause", "box", rc=1)
+    assert again.stderr.startswith("ERROR: Cannot pause container box: Only a running "
+                                   "container can be paused; it is Paused."), again
+    assert cli("container-unpause", "box", "--wait").stderr.splitlines()[-1].startswith(
+        "box: Running  on ")
+    stopped = cli("container stop", "box", "--wait")
+    assert stopped.stderr.splitlines()[-1].startswith("box: Stopped  exit code 137  on ")
+    cli("container-start", "box", "--wait")
+    assert cli("container unpause", "box", rc=1).stderr.endswith("(HTTP 409)\n")
+    cli("container reboot", "box", "--wait")
+    cli("container-reboot", "box")
+    cli("container start", "box")
+    cli("container-stop", "box")
+    cli("container unpause", "box", rc=1)
+    cli("container pause", "box", rc=1)
+    assert cli("container-show", "box", "-f", "value", "-c", "desired_state").stdout == \
+        "stopped\n"
+
+    # Truthful ends: a command that exits at once, an image the engine does not have.
+    quick = cli("container-create", "--name", "quick", "--image", "img", "--bay", "bay1",
+                "--command", "exit 3", "--wait", "-f", "json").json()
+    assert (quick["status"], quick["exit_code"]) == ("Stopped", 3)
+    absent = cli("container-create", "--name", "absent", "--image", "missing/img", "--bay",
+                 "bay1", "--wait", "-f", "json", rc=3)
+    assert absent.json()["status"] == "Error"
+    assert "ERROR: Container absent is in Error: No such image: missing/img" in absent.stderr
+
+    # Bad input: usage errors (2) and the server's refusals (1), never a traceback.
+    for option, value in (("--memory", "1.5g"), ("--memory", "512k"), ("-e", "NOEQUALS")):
+        usage = cli("container-create", "--image", "img", "--bay", "bay1", option, value, rc=2)
+        assert "Memory must be" in usage.stderr or "KEY=VALUE" in usage.stderr, usage
+    small = cli("container-create", "--image", "img", "--bay", "bay1", "--memory", "1", rc=1)
+    assert "(HTTP 400)" in small.stderr
+    assert cli("container-show", "nope", rc=1).stderr.endswith("could not be found. (HTTP 404)\n")
+    assert cli("container-list", "--bay", "nope", rc=1).stderr.endswith("(HTTP 404)\n")
+    not_running = cli("container-exec", "quick", "--command", "true", rc=1)
+    assert not_running.stderr == "ERROR: Container quick is not running. (HTTP 409)\n"
+
+    deleted = cli("container-delete", "quick", "absent", "--wait")
+    assert deleted.stdout.splitlines() == ["Request to delete container quick has been accepted.",
+                                           "Request to delete container absent has been "
+                                           "accepted."]
+    assert [line.split("  ")[0] for line in deleted.stderr.splitlines()][-1] == \
+        "absent: Deleted"
+    cli("container delete", "box", "big", "--wait")
+    assert cli.json("container list") == []
+
+
 def test_cleanup_and_every_command_ran(cli: Cli) -> None:
     cli("bay-delete", "bay1", "--wait")
     cli("cluster-delete", "c1", "--wait")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from magna.cli import parsing, progress
-from magna.client import errors, tlsconfig, waiting
+from magna.client import container_waiting, errors, tlsconfig, waiting
 from magna.client.config import ClientConfig
+from magna.client.models import Container
 
 
 def test_bay_update_replace_node_count_is_an_integer() -> None:
@@ -148,3 +149,37 @@ def test_write_refuses_to_overwrite_and_fixes_modes(tmp_path: Path) -> None:
     tlsconfig.write(str(tmp_path), plan, force=True)
     assert (tmp_path / "key.pem").read_text() == "KEY\n"
     assert (tmp_path / "key.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_container_memory_as_the_original_client_took_it() -> None:
+    assert [parsing.memory_mib(v) for v in ("64", "64m", "64M", "1g", "1024k",
+                                            str(32 << 20) + "b")] == [64, 64, 64, 1024, 1, 32]
+    for bad in ("1.5g", "512k", "64mb", "-1", "", "g"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parsing.memory_mib(bad)
+
+
+def test_container_environment_keeps_commas_and_equals() -> None:
+    assert parsing.env_var("LIST=a,b=c") == ("LIST", "a,b=c")
+    assert parsing.env_var("EMPTY=") == ("EMPTY", "")
+    for bad in ("NOEQUALS", "=x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parsing.env_var(bad)
+
+
+def test_container_wait_settles_only_on_the_conductors_record() -> None:
+    def step(since: str | None, gone: bool = False, **attrs: object) -> container_waiting.Step:
+        return container_waiting.step_of(Container(attrs), since=since, elapsed=2.4, gone=gone)
+
+    # Still the answer the action got (the engine's old state): not settled.
+    assert not step("t0", status="Running", updated_at="t0").settled
+    assert step("t0", status="Running", updated_at="t1").settled
+    assert not step(None, status="Creating", updated_at=None).settled
+    assert not step(None, status="Creating", updated_at="t1").settled  # a reason was noted
+    quick = step(None, status="Stopped", exit_code=3, host="10.0.0.2", updated_at="t1")
+    assert quick.settled and progress.describe_container("quick", quick) == \
+        "quick: Stopped  exit code 3  on 10.0.0.2  2s"
+    assert not step("t0", gone=True, status="Deleting", updated_at="t1").settled
+    old = step("t0", status="Running", host="10.0.0.2", updated_at="t0")
+    assert progress.describe_container("box", old) == \
+        "box: Running  on 10.0.0.2  (waiting for the engine)  2s"
