@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -31,8 +32,7 @@ def api(data: dict[str, Any], path: Path) -> None:
                        label="p99" if i == 0 else None, zorder=3)
             ax.set_xticks([j + 0.2 for j in range(len(rows))],
                           [r["scenario"].replace("_", "\n") for r in rows], fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylabel("latency (ms, log)")
+        ax.set_ylabel("latency (ms)")
         ax.set_title(f"concurrency {level}")
         ax.legend(fontsize=8)
     _save(fig, path)
@@ -70,6 +70,7 @@ def cost(data: dict[str, Any], path: Path) -> None:
     right.legend(fontsize=8)
     for ax in (left, right):
         ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _save(fig, path)
 
 

@@ -36,16 +36,12 @@ class Server:
     log_path: Path
 
     def rss_mib(self) -> float:
-        """Resident memory of the server and all its children (uvicorn workers), in MiB."""
-        try:
-            parent = psutil.Process(self.process.pid)
-            procs = [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
+        """Resident memory of the server and its uvicorn workers, in MiB (not the node engines
+        that a conductor in the server started: they are its children too)."""
         total = 0
-        for proc in procs:
+        for pid in (self.process.pid, *self.worker_pids()):
             try:
-                total += proc.memory_info().rss
+                total += psutil.Process(pid).memory_info().rss
             except psutil.NoSuchProcess:
                 continue
         return round(total / 2**20, 1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LIFECYCLE_SIZES = ((1, 1), (1, 2), (3, 2), (1, 9))
-QUICK_SIZES = ((1, 1),)
+QUICK_SIZES = ((1, 1), (1, 2))
 
 
 @dataclass
@@ -38,4 +38,4 @@ class Settings:
     def quick_defaults(cls) -> Settings:
         return cls(quick=True, clusters=200, templates=20, requests=100, repeat=1,
                    sizes=QUICK_SIZES, scale_steps=(1, -1), cost_clusters=100,
-                   cost_workers=(1,), parallel=3, max_seconds=15.0)
+                   cost_workers=(1, 2), parallel=3, max_seconds=15.0)
