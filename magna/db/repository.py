@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, raiseload, with_expression
+from sqlalchemy.orm import Session, joinedload, raiseload, with_expression
 from sqlalchemy.orm.interfaces import ORMOption
 
 from magna.common.exceptions import Conflict, Invalid, NotFound
@@ -65,23 +65,25 @@ def sort_column(model: type[M], key: str) -> Any:
 
 
 def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
-                 kind: str, where: Sequence[ColumnElement[bool]] = ()) -> M:
+                 kind: str, where: Sequence[ColumnElement[bool]] = (),
+                 options: Sequence[ORMOption] = ()) -> M:
     """Look a row up by UUID, by name, or (templates) by integer id; 404 or 409 when ambiguous."""
-    stmt = select(model).where(_visible(model, scope), *where)
+    stmt = select(model).where(_visible(model, scope), *where).options(*options)
     col_uuid = model.uuid  # type: ignore[attr-defined]
     col_name = model.name  # type: ignore[attr-defined]
     if is_uuid_like(ident):
-        row = session.scalars(stmt.where(col_uuid == ident)).first()
+        row = session.scalars(stmt.where(col_uuid == ident)).unique().first()
         if row is not None:
             return row
-    rows = session.scalars(stmt.where(col_name == ident).limit(2)).all()
+    rows = session.scalars(stmt.where(col_name == ident).limit(2)).unique().all()
     if len(rows) > 1:
         raise Conflict(f"Multiple {kind}s exist with same name. Please use the {kind} uuid "
                        "instead.")
     if rows:
         return rows[0]
     if ident.isdigit() and model is models.ClusterTemplate:
-        row = session.scalars(stmt.where(models.ClusterTemplate.id == int(ident))).first()
+        row = session.scalars(stmt.where(models.ClusterTemplate.id == int(ident))
+                              ).unique().first()
         if row is not None:
             return row
     raise NotFound(f"{_title(kind)} {ident} could not be found.")
@@ -146,6 +148,11 @@ NODE_COUNTS_ONLY: tuple[ORMOption, ...] = (
     raiseload(models.Cluster.nodegroups),
     with_expression(models.Cluster.master_total, _node_total(True)),
     with_expression(models.Cluster.worker_total, _node_total(False)))
+
+
+# One cluster with its nodegroups in one query: the relationship's own selectin load joins
+# on the cluster's UUID, not its key, and costs more than the rest of the lookup.
+WITH_NODEGROUPS: tuple[ORMOption, ...] = (joinedload(models.Cluster.nodegroups),)
 
 
 def add(session: Session, row: M, conflict_message: str) -> M:

@@ -160,7 +160,8 @@ def _default_nodegroups(cluster: models.Cluster, template: models.ClusterTemplat
 def load(session: Session, svc: Services, ctx: RequestContext, ident: str,
          action: str) -> models.Cluster:
     scope = scope_for(svc, ctx, "cluster", action)
-    return repository.get_by_ident(session, models.Cluster, ident, scope, "cluster")
+    return repository.get_by_ident(session, models.Cluster, ident, scope, "cluster",
+                                   options=repository.WITH_NODEGROUPS)
 
 
 def get(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:get"
