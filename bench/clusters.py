@@ -47,9 +47,11 @@ class Fleet:
         return self.template
 
     def request_create(self, name: str, masters: int, workers: int) -> str:
-        response = self.http.post("/v1/clusters", json={
-            "name": name, "cluster_template_id": self.template, "master_count": masters,
-            "node_count": workers})
+        body: dict[str, Any] = {"name": name, "cluster_template_id": self.template,
+                                "master_count": masters, "node_count": workers}
+        if masters > 1:
+            body["master_lb_enabled"] = True  # the API refuses several masters without one
+        response = self.http.post("/v1/clusters", json=body)
         if response.status_code != 202:
             raise ClusterFailed(f"create {name}: {response.status_code} {response.text}")
         uuid = str(response.json()["uuid"])
