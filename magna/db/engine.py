@@ -13,6 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Execution option of a session's connection whose transaction only reads.
+READ_ONLY = "magna_read_only"
+
 
 def default_url(state_dir: str) -> str:
     """The embedded default: SQLite in the state directory."""
@@ -47,7 +50,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # NOTE: IMMEDIATE takes the write lock up front. Our transactions read then write; a
     # deferred one could fail when another writer commits between its read and its write.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only transactions (``READ_ONLY``) never write: a deferred BEGIN lets them run
+    # beside a writer (WAL) instead of queueing for its lock.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

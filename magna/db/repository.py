@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, raiseload, with_expression
+from sqlalchemy.orm.interfaces import ORMOption
 
 from magna.common.exceptions import Conflict, Invalid, NotFound
 from magna.db import models
@@ -64,23 +65,25 @@ def sort_column(model: type[M], key: str) -> Any:
 
 
 def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
-                 kind: str, where: Sequence[ColumnElement[bool]] = ()) -> M:
+                 kind: str, where: Sequence[ColumnElement[bool]] = (),
+                 options: Sequence[ORMOption] = ()) -> M:
     """Look a row up by UUID, by name, or (templates) by integer id; 404 or 409 when ambiguous."""
-    stmt = select(model).where(_visible(model, scope), *where)
+    stmt = select(model).where(_visible(model, scope), *where).options(*options)
     col_uuid = model.uuid  # type: ignore[attr-defined]
     col_name = model.name  # type: ignore[attr-defined]
     if is_uuid_like(ident):
-        row = session.scalars(stmt.where(col_uuid == ident)).first()
+        row = session.scalars(stmt.where(col_uuid == ident)).unique().first()
         if row is not None:
             return row
-    rows = session.scalars(stmt.where(col_name == ident).limit(2)).all()
+    rows = session.scalars(stmt.where(col_name == ident).limit(2)).unique().all()
     if len(rows) > 1:
         raise Conflict(f"Multiple {kind}s exist with same name. Please use the {kind} uuid "
                        "instead.")
     if rows:
         return rows[0]
     if ident.isdigit() and model is models.ClusterTemplate:
-        row = session.scalars(stmt.where(models.ClusterTemplate.id == int(ident))).first()
+        row = session.scalars(stmt.where(models.ClusterTemplate.id == int(ident))
+                              ).unique().first()
         if row is not None:
             return row
     raise NotFound(f"{_title(kind)} {ident} could not be found.")
@@ -92,12 +95,12 @@ def _title(kind: str) -> str:
 
 
 def list_page(session: Session, model: type[M], scope: Scope, page: Page,
-              where: Sequence[ColumnElement[bool]] = (), marker_kind: str = "resource"
-              ) -> list[M]:
+              where: Sequence[ColumnElement[bool]] = (), marker_kind: str = "resource",
+              options: Sequence[ORMOption] = ()) -> list[M]:
     """One page of visible rows, ordered by ``sort_key`` then ``id``, after ``marker``."""
     column = sort_column(model, page.sort_key)
     ident = model.id  # type: ignore[attr-defined]
-    stmt = select(model).where(_visible(model, scope), *where)
+    stmt = select(model).where(_visible(model, scope), *where).options(*options)
     if page.marker is not None:
         stmt = stmt.where(_after_marker(session, model, column, page, marker_kind))
     if page.sort_dir == "desc":
@@ -128,6 +131,28 @@ def _after_marker(session: Session, model: type[M], column: Any, page: Page,
     if value is None:
         return or_(and_(column.is_(None), ident > marker_id), column.is_not(None))
     return or_(column > value, and_(column == value, ident > marker_id))
+
+
+def _node_total(masters: bool) -> Any:
+    ng = models.NodeGroup
+    role = ng.role == "master" if masters else ng.role != "master"
+    return (select(func.coalesce(func.sum(ng.node_count), 0))
+            .where(ng.cluster_id == models.Cluster.uuid, role)
+            .correlate(models.Cluster).scalar_subquery())
+
+
+# A cluster list without details needs only the node counts: summed in SQL, they spare the
+# ORM building every nodegroup of the page (most of the cost of a list). Touching
+# ``nodegroups`` on such rows raises instead of silently reading an empty list.
+NODE_COUNTS_ONLY: tuple[ORMOption, ...] = (
+    raiseload(models.Cluster.nodegroups),
+    with_expression(models.Cluster.master_total, _node_total(True)),
+    with_expression(models.Cluster.worker_total, _node_total(False)))
+
+
+# One cluster with its nodegroups in one query: the relationship's own selectin load joins
+# on the cluster's UUID, not its key, and costs more than the rest of the lookup.
+WITH_NODEGROUPS: tuple[ORMOption, ...] = (joinedload(models.Cluster.nodegroups),)
 
 
 def add(session: Session, row: M, conflict_message: str) -> M:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from magna.common.context import RequestContext
 from magna.crypto.keystore import KeyStore
+from magna.db.engine import READ_ONLY
 from magna.db.repository import Scope
 from magna.drivers.registry import DriverRegistry
 from magna.policy.enforcer import Authorizer
@@ -43,6 +44,13 @@ class Services:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it does not wait for the write lock."""
+        with self.sessions.begin() as session:
+            session.connection(execution_options={READ_ONLY: True})
             yield session
 
 

@@ -161,12 +161,13 @@ def _default_nodegroups(cluster: models.Cluster, template: models.ClusterTemplat
 def load(session: Session, svc: Services, ctx: RequestContext, ident: str,
          action: str) -> models.Cluster:
     scope = scope_for(svc, ctx, "cluster", action)
-    return repository.get_by_ident(session, models.Cluster, ident, scope, "cluster")
+    return repository.get_by_ident(session, models.Cluster, ident, scope, "cluster",
+                                   options=repository.WITH_NODEGROUPS)
 
 
 def get(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:get"
         ) -> models.Cluster:
-    with svc.transaction() as session:
+    with svc.reading() as session:
         cluster = load(session, svc, ctx, ident, "get_one")
     svc.authz.authorize(ctx, rule, target_of(cluster))
     return cluster
@@ -176,8 +177,9 @@ def list_(svc: Services, ctx: RequestContext, page: Page, detail: bool = False,
           rule: str | None = None) -> list[models.Cluster]:
     svc.authz.authorize(ctx, rule or ("cluster:detail" if detail else "cluster:get_all"))
     scope = scope_for(svc, ctx, "cluster", "detail" if detail else "get_all")
-    with svc.transaction() as session:
-        return repository.list_page(session, models.Cluster, scope, page)
+    options = () if detail else repository.NODE_COUNTS_ONLY
+    with svc.reading() as session:
+        return repository.list_page(session, models.Cluster, scope, page, options=options)
 
 
 def default_nodegroup(cluster: models.Cluster, role: str) -> models.NodeGroup | None:
@@ -186,6 +188,8 @@ def default_nodegroup(cluster: models.Cluster, role: str) -> models.NodeGroup | 
 
 def counts(cluster: models.Cluster) -> tuple[int, int]:
     """(master_count, node_count) summed over the cluster's nodegroups."""
+    if cluster.master_total is not None and cluster.worker_total is not None:
+        return cluster.master_total, cluster.worker_total
     masters = sum(ng.node_count for ng in cluster.nodegroups if ng.role == "master")
     workers = sum(ng.node_count for ng in cluster.nodegroups if ng.role != "master")
     return masters, workers

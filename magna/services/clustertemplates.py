@@ -90,7 +90,7 @@ def _load(session: Session, svc: Services, ctx: RequestContext, ident: str,
 
 def get(svc: Services, ctx: RequestContext, ident: str,
         rule: str = "clustertemplate:get") -> models.ClusterTemplate:
-    with svc.transaction() as session:
+    with svc.reading() as session:
         row = _load(session, svc, ctx, ident, "get_one")
     if not row.public:
         svc.authz.authorize(ctx, rule, target_of(row))
@@ -101,7 +101,7 @@ def list_(svc: Services, ctx: RequestContext, page: Page,
           rule: str = "clustertemplate:get_all") -> list[models.ClusterTemplate]:
     svc.authz.authorize(ctx, rule)
     scope = scope_for(svc, ctx, "clustertemplate", "get_all", include_public=True)
-    with svc.transaction() as session:
+    with svc.reading() as session:
         return repository.list_page(session, models.ClusterTemplate, scope, page)
 
 
@@ -160,7 +160,7 @@ def labels_of(svc: Services, uuids: set[str]) -> dict[str, dict[str, str]]:
 
     if not uuids:
         return {}
-    with svc.transaction() as session:
+    with svc.reading() as session:
         rows = session.execute(select(models.ClusterTemplate.uuid, models.ClusterTemplate.labels)
                                .where(models.ClusterTemplate.uuid.in_(uuids))).all()
     return {uuid: labels or {} for uuid, labels in rows}

@@ -54,6 +54,21 @@ def test_list_summary_and_detail(api: ApiClient) -> None:
     assert list(detail) == FULL_ORDER
 
 
+def test_list_summary_counts_match_show(api: ApiClient) -> None:
+    # The summary list sums node counts in SQL; they must agree with what show computes.
+    template = make_template(api)["uuid"]
+    small = make_cluster(api, template, name="small", node_count=1)
+    big = make_cluster(api, template, name="big", node_count=4)
+    extra = api.post(f"/v1/clusters/{big}/nodegroups", json={"name": "extra", "node_count": 2})
+    assert extra.status_code in (201, 202), extra.text
+    listed = {c["uuid"]: (c["master_count"], c["node_count"])
+              for c in api.get("/v1/clusters").json()["clusters"]}
+    for uuid in (small, big):
+        shown = api.get(f"/v1/clusters/{uuid}").json()
+        assert listed[uuid] == (shown["master_count"], shown["node_count"])
+    assert listed == {small: (1, 1), big: (1, 6)}
+
+
 def test_default_nodegroups_carry_the_counts(api: ApiClient) -> None:
     uuid = make_cluster(api, make_template(api)["uuid"], node_count=3)
     groups = api.get(f"/v1/clusters/{uuid}/nodegroups").json()["nodegroups"]

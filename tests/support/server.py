@@ -69,7 +69,7 @@ def magna_server(state_dir: str, db_url: str | None = None,
         _wait_ready(server)
         yield server
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _wait_ready(server: RunningServer, timeout: float = 30) -> None:
@@ -86,7 +86,8 @@ def _wait_ready(server: RunningServer, timeout: float = 30) -> None:
     raise RuntimeError(f"magna serve did not answer within {timeout}s:\n{server.log()}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not exited after 10 s."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:

@@ -1,0 +1,147 @@
+"""``docs/performance.md`` and its charts, regenerated from the JSON results.
+
+The newest result of each suite in the results directory is used, so suites run separately
+still make one report. Hand-written analysis lives in ``bench/notes.md`` and is copied in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+NOTES = Path(__file__).with_name("notes.md")
+QUICK_BANNER = ("> **Quick run on a shared machine, not the reference numbers.** These come "
+                "from `--quick` (small sizes, one repetition) while other work shared the "
+                "cores. Run the full suite on a quiet machine for numbers to compare.")
+
+
+def newest_per_suite(results: Path) -> dict[str, dict[str, Any]]:
+    """suite name -> {"run": the run's header, "data": that suite's result}."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(results.glob("run-*.json")):
+        run = json.loads(path.read_text())
+        for name, data in run.get("suites", {}).items():
+            found[name] = {"run": {k: v for k, v in run.items() if k != "suites"},
+                           "data": data, "file": path.name}
+    return found
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("-" if c is None else str(c) for c in row) + " |"
+              for row in rows]
+    return "\n".join(lines)
+
+
+def _targets(targets: list[dict[str, Any]]) -> str:
+    def verdict(t: dict[str, Any]) -> str:
+        return {True: "met", False: "**missed**", None: "not measured"}[t["met"]]
+
+    return _table(["target", "measured", "limit", "verdict"],
+                  [[t["name"], f"{t['value']} {t['unit']}" if t["value"] is not None else None,
+                    f"< {t['limit']} {t['unit']}", verdict(t)] for t in targets])
+
+
+def _source(entry: dict[str, Any]) -> str:
+    m = entry["run"]["machine"]
+    kind = "quick" if entry["run"].get("quick") else "full"
+    return (f"*{kind} run `{entry['file']}`: {m['timestamp']}, commit "
+            f"`{(m['git_commit'] or '?')[:10]}`{' (dirty)' if m.get('git_dirty') else ''}, "
+            f"{m['cores']} cores, kernel {m['kernel']}, load average {m['load_average']}.*")
+
+
+def _api(entry: dict[str, Any], charts: Path) -> str:
+    parts = []
+    for backend in entry["data"]["backends"]:
+        rows = [[r["scenario"], r["concurrency"], r["requests"], r["errors"], r["rps"],
+                 r["p50_ms"], r["p95_ms"], r["p99_ms"]] for r in backend["results"]]
+        parts.append(f"### {backend['backend']} ({backend['clusters']} clusters, "
+                     f"{backend['templates']} templates, {backend['workers']} workers)\n\n"
+                     + _table(["request", "concurrency", "n", "errors", "req/s", "p50 ms",
+                               "p95 ms", "p99 ms"], rows)
+                     + "\n\n" + _targets(backend["targets"]))
+    from bench import charts as plot
+
+    plot.api(entry["data"], charts / "api-latency.png")
+    return "\n\n".join(parts) + f"\n\n![API latency]({charts.name}/api-latency.png)"
+
+
+def _lifecycle(entry: dict[str, Any], charts: Path) -> str:
+    data = entry["data"]
+    rows = [[name, s["n"], s["median_s"], s["min_s"], s["max_s"]]
+            for name, s in data["steps"].items()]
+    from bench import charts as plot
+
+    plot.lifecycle(data, charts / "lifecycle.png")
+    return (f"Conductor settings: `{data['conductor']}`; status polled every "
+            f"{data['poll_s']} s.\n\n"
+            + _table(["step", "n", "median s", "min s", "max s"], rows) + "\n\n"
+            + _targets(data["targets"]) + f"\n\n![Lifecycle]({charts.name}/lifecycle.png)")
+
+
+def _cost(entry: dict[str, Any], charts: Path) -> str:
+    data = entry["data"]
+    cp = data["control_plane"]
+    rows = [[r["nodes"], r["create_s"], r["engine_rss_mib_per_node"],
+             r["engine_pss_mib_per_node"], r["host_used_delta_mib_per_node"],
+             r["control_plane_rss_mib"]] for r in data["per_node"]]
+    from bench import charts as plot
+
+    plot.cost(data, charts / "cost.png")
+    return (f"Control plane (`magna serve`, one process): **{cp['idle_rss_mib']} MiB** idle, "
+            f"**{cp['rss_after_listing_mib']} MiB** with {cp['clusters_in_db']} clusters in "
+            f"the database after listing all {cp['clusters_listed']} once.\n\n"
+            + _table(["nodes (1 master)", "create s", "engine RSS MiB/node",
+                      "engine PSS MiB/node", "host used Δ MiB/node", "control plane MiB"],
+                     rows) + f"\n\n![Cost]({charts.name}/cost.png)")
+
+
+def _concurrency(entry: dict[str, Any], charts: Path) -> str:
+    d = entry["data"]
+    per = d["per_cluster"]
+    from bench import charts as plot
+
+    plot.concurrency(d, charts / "concurrency.png")
+    return (f"{d['clusters']} clusters of {d['shape']} requested at once: **{d['completed']} "
+            f"completed**, {d['failed']} failed, {d['lost']} lost; all converged after "
+            f"**{d['total_s']} s**. Per cluster (request to complete): median "
+            f"{per['median_s']} s, min {per['min_s']} s, max {per['max_s']} s. Deleting them "
+            f"all took {d['delete_all_s']} s; {d['left_after_delete']} left.\n\n"
+            f"![Concurrency]({charts.name}/concurrency.png)")
+
+
+SECTIONS = (("api", "API throughput and latency", _api),
+            ("lifecycle", "Cluster lifecycle (local Swarm driver)", _lifecycle),
+            ("cost", "Cost", _cost),
+            ("concurrency", "Concurrency", _concurrency))
+
+
+def render(results: Path, report: Path) -> str:
+    found = newest_per_suite(results)
+    charts = report.parent / report.stem
+    charts.mkdir(parents=True, exist_ok=True)
+    out = ["# Performance", "",
+           "Generated by `python -m bench` (see the README's *Benchmarks*) from the JSON in "
+           f"`{results}`; do not edit by hand: edit `bench/report.py` or `bench/notes.md`.", ""]
+    if any(entry["run"].get("quick") for entry in found.values()):
+        out += [QUICK_BANNER, ""]
+    for name, title, section in SECTIONS:
+        out += [f"## {title}", ""]
+        entry = found.get(name)
+        if entry is None:
+            out += ["Not measured yet.", ""]
+            continue
+        out += [_source(entry), ""]
+        if "error" in entry["data"]:
+            out += [f"The suite failed: `{entry['data']['error']}`", ""]
+            continue
+        out += [section(entry, charts), ""]
+    if NOTES.exists():
+        out += [NOTES.read_text().strip(), ""]
+    return "\n".join(out)
+
+
+def write(results: Path, report: Path) -> None:
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(render(results, report))

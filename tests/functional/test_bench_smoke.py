@@ -1,0 +1,67 @@
+"""The benchmark suite still runs: tiny API and lifecycle runs, and the files they write.
+
+Benchmarks report and never fail on a missed target; these tests only check that the suite
+runs end to end and that its results and report keep their structure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(tmp_path: Path, *args: str) -> dict[str, Any]:
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out), "--work",
+         str(tmp_path / "work"), "--report", str(tmp_path / "performance.md"), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = sorted(out.glob("run-*.json"))
+    assert len(files) == 1, files
+    run: dict[str, Any] = json.loads(files[0].read_text())
+    assert run["quick"] is True
+    assert set(run["machine"]) >= {"timestamp", "cores", "kernel", "git_commit"}
+    assert run["machine"]["cores"] >= 1
+    return run
+
+
+def test_quick_api_benchmark_writes_results_and_report(tmp_path: Path) -> None:
+    run = run_bench(tmp_path, "--only", "api", "--backends", "sqlite", "--clusters", "50",
+                    "--templates", "5", "--requests", "20", "--workers", "2")
+    (backend,) = run["suites"]["api"]["backends"]
+    assert backend["backend"] == "sqlite" and backend["clusters"] == 50
+    scenarios = {(r["scenario"], r["concurrency"]) for r in backend["results"]}
+    assert scenarios == {(name, c) for c in (1, 16) for name in (
+        "template_create", "cluster_list_50", "cluster_list_1000", "cluster_show")}
+    for result in backend["results"]:
+        assert result["errors"] == 0, result
+        assert result["requests"] > 0 and result["p50_ms"] <= result["p99_ms"]
+    assert [t["name"] for t in backend["targets"]] == [
+        "cluster show p50 at c=1", "cluster list 50 p99 at c=16"]
+    assert all(t["met"] in (True, False) for t in backend["targets"])
+    report = (tmp_path / "performance.md").read_text()
+    assert "Quick run on a shared machine" in report and "### sqlite" in report
+    assert (tmp_path / "performance" / "api-latency.png").stat().st_size > 1000
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None,
+                    reason="needs root and docker.io")
+def test_tiny_lifecycle_benchmark_measures_and_cleans_up(tmp_path: Path) -> None:
+    run = run_bench(tmp_path, "--only", "lifecycle", "--sizes", "1+1", "--scale-steps", "1")
+    steps = run["suites"]["lifecycle"]["steps"]
+    assert set(steps) == {"create 1+1", "delete 1+1", "scale +1", "delete after scaling"}
+    assert all(s["n"] == 1 and s["median_s"] > 0 for s in steps.values())
+    work = tmp_path / "work"
+    assert not list(work.glob("lifecycle-*/local-swarm/*/")), "a cluster was left behind"
+    assert (tmp_path / "performance" / "lifecycle.png").exists()
