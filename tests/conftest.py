@@ -112,3 +112,15 @@ def api(conf: cfg.ConfigOpts) -> Iterator[ApiClient]:
 
     with TestClient(create_app(conf)) as client:
         yield ApiClient(client)
+
+
+# Modules that share the one RabbitMQ broker of the host (two of them stop and start it) run
+# one after another on the same pytest-xdist worker; everything else is spread over workers.
+BROKER_MODULES = {"test_messaging.py", "test_conductor_processes.py",
+                  "test_conductor_processes_local.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in BROKER_MODULES:
+            item.add_marker(pytest.mark.xdist_group("rabbitmq"))

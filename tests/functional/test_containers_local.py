@@ -29,6 +29,7 @@ from tests.functional.test_containers import act, wait_container
 from tests.functional.test_local_swarm import assert_nothing_left, cleaned
 from tests.support.api import assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
+from tests.support.databases import SQLITE_ONLY
 
 pytestmark = [
     pytest.mark.docker,
@@ -119,6 +120,7 @@ def build_cluster(stack: Stack, tmp_path: Path) -> tuple[dict[str, Any], pki.Cer
     return body, files
 
 
+@SQLITE_ONLY
 def test_containers_on_a_real_cluster(stack: Stack, tmp_path: Path) -> None:
     driver = LocalSwarmDriver(stack.services.conf)
     cluster_uuid = ""

@@ -37,6 +37,7 @@ from tests.functional.test_local_swarm import (
     pytestmark,  # noqa: F401 - the same markers and skip conditions
 )
 from tests.support.conductor import FAST, conductor_stack
+from tests.support.databases import SQLITE_ONLY
 
 MIB = 1024 * 1024
 driver = test_local_swarm.driver  # the fixture: a driver with its own state dir
@@ -385,6 +386,7 @@ def test_managers_restart_one_at_a_time(driver: LocalSwarmDriver, tmp_path: Path
         assert sorted(out.split()) == ["Leader", "Reachable", "Reachable"]
 
 
+@SQLITE_ONLY
 def test_an_upgrade_through_the_api(tmp_path: Path, db_url: str) -> None:
     """Template settings travel from the API through the conductor to the engines: an upgrade
     to a template with another image, DNS server and worker flavor ends UPDATE_COMPLETE with

@@ -31,6 +31,7 @@ from tests.functional import test_local_swarm
 from tests.functional.test_local_swarm import assert_nothing_left, brute_force_cleanup, make_spec
 from tests.support.api import template_body
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
+from tests.support.databases import SQLITE_ONLY
 
 pytestmark = test_local_swarm.pytestmark  # root, docker.io and the docker CLI
 DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
@@ -78,6 +79,7 @@ def _events(stack: Stack, uuid: str) -> list[str]:
     return [e["message"] for e in stack.api.get(f"/v1/clusters/{uuid}/events").json()["events"]]
 
 
+@SQLITE_ONLY
 def test_an_engine_that_will_not_start_fails_the_cluster(tmp_path: Path, db_url: str) -> None:
     broken = tmp_path / "broken-dockerd"
     broken.write_text("#!/bin/sh\necho \"failed to start daemon: the disk is on fire ($1)\" >&2\n"
@@ -94,6 +96,7 @@ def test_an_engine_that_will_not_start_fails_the_cluster(tmp_path: Path, db_url:
         _delete(stack, driver, uuid)
 
 
+@SQLITE_ONLY
 def test_missing_docker_names_the_package(tmp_path: Path, db_url: str) -> None:
     with _stack(tmp_path, db_url, dockerd="/nonexistent/dockerd") as (stack, driver, uuids):
         uuid = _create(stack, uuids, "nodocker")
@@ -129,6 +132,7 @@ def _block_swarm_port(netns: str, *, block: bool) -> None:
                     "-I" if block else "-D", *rule], check=True, capture_output=True)
 
 
+@SQLITE_ONLY
 def test_a_join_that_fails_retries_then_converges_or_times_out(tmp_path: Path,
                                                                 db_url: str) -> None:
     """Two clusters of a master and a worker whose worker cannot reach the manager's 2377: the
@@ -165,6 +169,7 @@ def test_a_join_that_fails_retries_then_converges_or_times_out(tmp_path: Path,
             _delete(stack, driver, uuid)
 
 
+@SQLITE_ONLY
 def test_an_exhausted_subnet_pool(tmp_path: Path, db_url: str) -> None:
     """A /23 pool of /24 subnets holds two clusters; the third fails with a reason naming the
     option to change, leaves nothing on the host, deletes; after a delete a new one fits."""

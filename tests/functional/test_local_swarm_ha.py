@@ -33,6 +33,7 @@ from tests.functional.test_local_swarm import (
     ready_hostnames,
 )
 from tests.support.conductor import FAST, conductor_stack, fake_template_body, wait_for
+from tests.support.databases import SQLITE_ONLY
 
 pytestmark = [
     pytest.mark.docker,
@@ -195,6 +196,7 @@ def test_auto_healing_replaces_a_worker_that_cannot_be_repaired(
             n.name for n in healed.nodes]
 
 
+@SQLITE_ONLY
 def test_health_through_the_api_goes_unhealthy_and_heals(tmp_path: Path, db_url: str) -> None:
     conf = make_conf(tmp_path, db_url, drivers={"enabled_drivers": ["local-swarm"]},
                      conductor=FAST)
