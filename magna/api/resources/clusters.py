@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from magna.api import deps, pagination
+from magna.api import deps, encoding, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
 from magna.api.validation import (
@@ -136,7 +136,7 @@ def _template_labels(request: Request, rows: list[Cluster]) -> dict[str, dict[st
 
 @router.get("/v1/clusters")
 @router.get("/v1/clusters/detail")
-def list_clusters(request: Request) -> dict[str, Any]:
+def list_clusters(request: Request) -> Response:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
     version = deps.version(request)
@@ -149,18 +149,18 @@ def list_clusters(request: Request) -> dict[str, Any]:
         items = [{**summary(request, row, version), "health_status": row.health_status,
                   "merge_labels": False} for row in rows]
     path = "/v1/clusters/detail" if detail else "/v1/clusters"
-    return pagination.collection(request, "clusters", items, page, path,
-                                 rows[-1].uuid if rows else None)
+    return encoding.json_response(pagination.collection(request, "clusters", items, page, path,
+                                                        rows[-1].uuid if rows else None))
 
 
 @router.get("/v1/clusters/{ident}")
-def show_cluster(request: Request, ident: str) -> dict[str, Any]:
+def show_cluster(request: Request, ident: str) -> Response:
     row = service.get(deps.services(request), deps.context(request), ident)
     labels = _template_labels(request, [row]).get(row.cluster_template_id, {})
     body = view(request, row, deps.version(request), labels)
     if row.status in states.FAILED:
         body["faults"] = service.faults(row)
-    return body
+    return encoding.json_response(body)
 
 
 @router.post("/v1/clusters", status_code=202)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from magna.api import deps, pagination
+from magna.api import deps, encoding, pagination
 from magna.api.validation import Body, json_body, parse
 from magna.db.models import ClusterTemplate
 from magna.services import clustertemplates as service
@@ -91,21 +91,22 @@ def view(request: Request, row: ClusterTemplate, collection: str = "clustertempl
 
 @router.get("/v1/clustertemplates")
 @router.get("/v1/clustertemplates/detail")
-def list_templates(request: Request) -> dict[str, Any]:
+def list_templates(request: Request) -> Response:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
     rows = service.list_(deps.services(request), deps.context(request), page,
                          rule="clustertemplate:detail" if detail else "clustertemplate:get_all")
     items = [view(request, row) for row in rows]
     path = "/v1/clustertemplates/detail" if detail else "/v1/clustertemplates"
-    return pagination.collection(request, "clustertemplates", items, page, path,
-                                 rows[-1].uuid if rows else None)
+    return encoding.json_response(pagination.collection(request, "clustertemplates", items,
+                                                        page, path,
+                                                        rows[-1].uuid if rows else None))
 
 
 @router.get("/v1/clustertemplates/{ident}")
-def show_template(request: Request, ident: str) -> dict[str, Any]:
+def show_template(request: Request, ident: str) -> Response:
     row = service.get(deps.services(request), deps.context(request), ident)
-    return view(request, row)
+    return encoding.json_response(view(request, row))
 
 
 @router.post("/v1/clustertemplates", status_code=201)
