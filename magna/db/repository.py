@@ -203,6 +203,13 @@ def add(session: Session, row: M, conflict_message: str) -> M:
     return row
 
 
+def template_labels(session: Session, uuids: set[str]) -> dict[str, dict[str, str]]:
+    """Template labels by template UUID (a cluster view shows how its labels differ)."""
+    rows = session.execute(select(models.ClusterTemplate.uuid, models.ClusterTemplate.labels)
+                           .where(models.ClusterTemplate.uuid.in_(uuids))).all()
+    return {uuid: labels or {} for uuid, labels in rows}
+
+
 def template_in_use(session: Session, template_uuid: str) -> bool:
     stmt = select(models.Cluster.id).where(models.Cluster.cluster_template_id == template_uuid)
     return session.execute(stmt.limit(1)).first() is not None

@@ -183,6 +183,18 @@ def list_(svc: Services, ctx: RequestContext, page: Page, detail: bool = False,
         return repository.list_page(session, models.Cluster, scope, page, options=options)
 
 
+def get_with_template_labels(svc: Services, ctx: RequestContext, ident: str,
+                             rule: str = "cluster:get") -> tuple[models.Cluster, dict[str, str]]:
+    """``get`` and the labels of the cluster's template (its view compares them), in one
+    read transaction."""
+    with svc.reading() as session:
+        cluster = load(session, svc, ctx, ident, "get_one")
+        template = cluster.cluster_template_id
+        labels = repository.template_labels(session, {template}).get(template, {})
+    svc.authz.authorize(ctx, rule, target_of(cluster))
+    return cluster, labels
+
+
 def list_summaries(svc: Services, ctx: RequestContext, page: Page) -> list[Row[Any]]:
     """A page of clusters as rows of ``repository.CLUSTER_SUMMARY_COLUMNS`` (``list_``
     without details, without building ORM objects)."""

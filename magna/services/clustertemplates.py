@@ -163,11 +163,7 @@ def delete(svc: Services, ctx: RequestContext, ident: str,
 
 def labels_of(svc: Services, uuids: set[str]) -> dict[str, dict[str, str]]:
     """Template labels by template UUID, for computing clusters' label differences."""
-    from sqlalchemy import select
-
     if not uuids:
         return {}
     with svc.reading() as session:
-        rows = session.execute(select(models.ClusterTemplate.uuid, models.ClusterTemplate.labels)
-                               .where(models.ClusterTemplate.uuid.in_(uuids))).all()
-    return {uuid: labels or {} for uuid, labels in rows}
+        return repository.template_labels(session, uuids)

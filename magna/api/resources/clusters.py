@@ -161,8 +161,8 @@ def list_clusters(request: Request) -> Response:
 
 @router.get("/v1/clusters/{ident}")
 def show_cluster(request: Request, ident: str) -> Response:
-    row = service.get(deps.services(request), deps.context(request), ident)
-    labels = _template_labels(request, [row]).get(row.cluster_template_id, {})
+    row, labels = service.get_with_template_labels(deps.services(request),
+                                                   deps.context(request), ident)
     body = view(request, row, deps.version(request), labels)
     if row.status in states.FAILED:
         body["faults"] = service.faults(row)
