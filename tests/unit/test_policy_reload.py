@@ -30,3 +30,18 @@ def test_a_changed_policy_file_applies_after_the_interval(
     assert authz.check(member, "cluster:get_all"), "not looked at again within the interval"
     clock[0] += enforcer.RELOAD_INTERVAL
     assert not authz.check(member, "cluster:get_all"), "the change applies after it"
+
+
+def test_remembered_decisions_still_depend_on_target_and_caller(tmp_path: Path) -> None:
+    authz = enforcer.Authorizer(make_conf(tmp_path))
+    member = RequestContext(user_id="u", project_id="p", roles=("member", "reader"))
+    reader = RequestContext(user_id="u", project_id="p", roles=("reader",))
+    own, other = {"project_id": "p", "user_id": "u"}, {"project_id": "q", "user_id": "v"}
+    for _ in range(2):  # the second round answers from what the first remembered
+        assert authz.check(member, "cluster:get", own)
+        assert not authz.check(member, "cluster:get", other)
+        assert authz.check(member, "cluster:delete", own)
+        assert not authz.check(reader, "cluster:delete", own)
+        assert not authz.is_admin(member)
+    unhashable = {"project_id": "p", "user_id": "u", "tags": ["a"]}
+    assert authz.check(member, "cluster:get", unhashable), "decided without being remembered"
