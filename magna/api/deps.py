@@ -13,6 +13,8 @@ from magna.common.context import RequestContext
 from magna.common.exceptions import NotAuthenticated
 from magna.services import Services
 
+_BASE_URL = "magna.base_url"
+
 
 def services(request: Request) -> Services:
     svc: Services = request.app.state.services
@@ -32,10 +34,16 @@ def version(request: Request) -> Version:
 
 
 def base_url(request: Request) -> str:
-    configured = services(request).conf.api.public_endpoint
-    if configured:
-        return str(configured).rstrip("/")
-    return f"{request.url.scheme}://{request.url.netloc}"
+    """The endpoint links start with; worked out once per request (a page links every row)."""
+    cached: str | None = request.scope.get(_BASE_URL)
+    if cached is None:
+        configured = services(request).conf.api.public_endpoint
+        if configured:
+            cached = str(configured).rstrip("/")
+        else:
+            cached = f"{request.url.scheme}://{request.url.netloc}"
+        request.scope[_BASE_URL] = cached
+    return cached
 
 
 def links(request: Request, collection: str, ident: str) -> list[dict[str, Any]]:

@@ -12,7 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, raiseload, with_expression
 from sqlalchemy.orm.interfaces import ORMOption
@@ -98,16 +110,32 @@ def list_page(session: Session, model: type[M], scope: Scope, page: Page,
               where: Sequence[ColumnElement[bool]] = (), marker_kind: str = "resource",
               options: Sequence[ORMOption] = ()) -> list[M]:
     """One page of visible rows, ordered by ``sort_key`` then ``id``, after ``marker``."""
+    stmt = _paged(session, select(model).options(*options), model, scope, page, where,
+                  marker_kind)
+    return list(session.scalars(stmt).all())
+
+
+def list_page_columns(session: Session, model: type[M], scope: Scope, page: Page,
+                      columns: Sequence[Any], where: Sequence[ColumnElement[bool]] = (),
+                      marker_kind: str = "resource") -> list[Row[Any]]:
+    """``list_page`` as plain rows of ``columns``: a view that needs a few columns of many
+    rows is spared building (and tracking) an ORM object per row."""
+    stmt = _paged(session, select(*columns), model, scope, page, where, marker_kind)
+    return list(session.execute(stmt).all())
+
+
+def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, page: Page,
+           where: Sequence[ColumnElement[bool]], marker_kind: str) -> Select[Any]:
     column = sort_column(model, page.sort_key)
     ident = model.id  # type: ignore[attr-defined]
-    stmt = select(model).where(_visible(model, scope), *where).options(*options)
+    stmt = stmt.where(_visible(model, scope), *where)
     if page.marker is not None:
         stmt = stmt.where(_after_marker(session, model, column, page, marker_kind))
     if page.sort_dir == "desc":
         stmt = stmt.order_by(column.desc().nulls_last(), ident.desc())
     else:
         stmt = stmt.order_by(column.asc().nulls_first(), ident.asc())
-    return list(session.scalars(stmt.limit(page.limit)).all())
+    return stmt.limit(page.limit)
 
 
 def _after_marker(session: Session, model: type[M], column: Any, page: Page,
@@ -150,6 +178,15 @@ NODE_COUNTS_ONLY: tuple[ORMOption, ...] = (
     with_expression(models.Cluster.worker_total, _node_total(False)))
 
 
+# What a cluster list without details shows, node counts summed in SQL as above.
+CLUSTER_SUMMARY_COLUMNS: tuple[Any, ...] = (
+    models.Cluster.uuid, models.Cluster.name, models.Cluster.cluster_template_id,
+    models.Cluster.keypair, models.Cluster.docker_volume_size, models.Cluster.labels,
+    models.Cluster.master_flavor_id, models.Cluster.flavor_id, models.Cluster.create_timeout,
+    models.Cluster.stack_id, models.Cluster.status, models.Cluster.health_status,
+    _node_total(True).label("master_total"), _node_total(False).label("worker_total"))
+
+
 # One cluster with its nodegroups in one query: the relationship's own selectin load joins
 # on the cluster's UUID, not its key, and costs more than the rest of the lookup.
 WITH_NODEGROUPS: tuple[ORMOption, ...] = (joinedload(models.Cluster.nodegroups),)
@@ -164,6 +201,13 @@ def add(session: Session, row: M, conflict_message: str) -> M:
     except IntegrityError:
         raise Conflict(conflict_message) from None
     return row
+
+
+def template_labels(session: Session, uuids: set[str]) -> dict[str, dict[str, str]]:
+    """Template labels by template UUID (a cluster view shows how its labels differ)."""
+    rows = session.execute(select(models.ClusterTemplate.uuid, models.ClusterTemplate.labels)
+                           .where(models.ClusterTemplate.uuid.in_(uuids))).all()
+    return {uuid: labels or {} for uuid, labels in rows}
 
 
 def template_in_use(session: Session, template_uuid: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from magna.common.context import RequestContext
@@ -182,11 +183,33 @@ def list_(svc: Services, ctx: RequestContext, page: Page, detail: bool = False,
         return repository.list_page(session, models.Cluster, scope, page, options=options)
 
 
+def get_with_template_labels(svc: Services, ctx: RequestContext, ident: str,
+                             rule: str = "cluster:get") -> tuple[models.Cluster, dict[str, str]]:
+    """``get`` and the labels of the cluster's template (its view compares them), in one
+    read transaction."""
+    with svc.reading() as session:
+        cluster = load(session, svc, ctx, ident, "get_one")
+        template = cluster.cluster_template_id
+        labels = repository.template_labels(session, {template}).get(template, {})
+    svc.authz.authorize(ctx, rule, target_of(cluster))
+    return cluster, labels
+
+
+def list_summaries(svc: Services, ctx: RequestContext, page: Page) -> list[Row[Any]]:
+    """A page of clusters as rows of ``repository.CLUSTER_SUMMARY_COLUMNS`` (``list_``
+    without details, without building ORM objects)."""
+    svc.authz.authorize(ctx, "cluster:get_all")
+    scope = scope_for(svc, ctx, "cluster", "get_all")
+    with svc.reading() as session:
+        return repository.list_page_columns(session, models.Cluster, scope, page,
+                                            repository.CLUSTER_SUMMARY_COLUMNS)
+
+
 def default_nodegroup(cluster: models.Cluster, role: str) -> models.NodeGroup | None:
     return next((ng for ng in cluster.nodegroups if ng.is_default and ng.role == role), None)
 
 
-def counts(cluster: models.Cluster) -> tuple[int, int]:
+def counts(cluster: models.Cluster | Row[Any]) -> tuple[int, int]:
     """(master_count, node_count) summed over the cluster's nodegroups."""
     if cluster.master_total is not None and cluster.worker_total is not None:
         return cluster.master_total, cluster.worker_total

@@ -6,6 +6,7 @@ import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from magna.common.context import RequestContext
@@ -25,6 +26,10 @@ FIELDS = ("uuid", "name", "coe", "image_id", "flavor_id", "master_flavor_id", "d
           "no_proxy", "volume_driver", "registry_enabled", "labels", "tls_disabled", "public",
           "server_type", "insecure_registry", "docker_storage_driver", "master_lb_enabled",
           "floating_ip_enabled", "project_id", "user_id", "hidden", "tags", "driver")
+# What a template's view reads: its fields and timestamps, in this order.
+VIEW_NAMES = (*FIELDS, "created_at", "updated_at")
+VIEW_COLUMNS: tuple[Any, ...] = tuple(getattr(models.ClusterTemplate, name)
+                                      for name in VIEW_NAMES)
 INTERNAL = ("/cluster_distro", "/driver")
 MANDATORY = ("/coe", "/image_id", "/network_driver", "/external_network_id", "/tls_disabled",
              "/public", "/server_type", "/registry_enabled", "/cluster_distro", "/hidden")
@@ -98,11 +103,13 @@ def get(svc: Services, ctx: RequestContext, ident: str,
 
 
 def list_(svc: Services, ctx: RequestContext, page: Page,
-          rule: str = "clustertemplate:get_all") -> list[models.ClusterTemplate]:
+          rule: str = "clustertemplate:get_all") -> list[Row[Any]]:
+    """A page of templates as plain rows of ``VIEW_COLUMNS`` (no ORM object per row)."""
     svc.authz.authorize(ctx, rule)
     scope = scope_for(svc, ctx, "clustertemplate", "get_all", include_public=True)
     with svc.reading() as session:
-        return repository.list_page(session, models.ClusterTemplate, scope, page)
+        return repository.list_page_columns(session, models.ClusterTemplate, scope, page,
+                                            VIEW_COLUMNS)
 
 
 def document(row: models.ClusterTemplate) -> dict[str, Any]:
@@ -156,11 +163,7 @@ def delete(svc: Services, ctx: RequestContext, ident: str,
 
 def labels_of(svc: Services, uuids: set[str]) -> dict[str, dict[str, str]]:
     """Template labels by template UUID, for computing clusters' label differences."""
-    from sqlalchemy import select
-
     if not uuids:
         return {}
     with svc.reading() as session:
-        rows = session.execute(select(models.ClusterTemplate.uuid, models.ClusterTemplate.labels)
-                               .where(models.ClusterTemplate.uuid.in_(uuids))).all()
-    return {uuid: labels or {} for uuid, labels in rows}
+        return repository.template_labels(session, uuids)

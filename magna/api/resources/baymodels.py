@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import Row
 
 from magna.api import deps, pagination
 from magna.api.resources import clustertemplates as template_views
@@ -23,7 +24,7 @@ router = APIRouter()
 COLLECTION = "baymodels"
 
 
-def view(request: Request, row: ClusterTemplate) -> dict[str, Any]:
+def view(request: Request, row: ClusterTemplate | Row[Any]) -> dict[str, Any]:
     return template_views.view(request, row, COLLECTION)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
+from sqlalchemy import Row
 
-from magna.api import deps, pagination
+from magna.api import deps, encoding, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
 from magna.api.validation import (
@@ -86,7 +88,7 @@ def cluster_values(data: Any, argument: str = "cluster") -> dict[str, Any]:
     return values
 
 
-def summary(request: Request, row: Cluster, version: Version,
+def summary(request: Request, row: Cluster | Row[Any], version: Version,
             template_labels: dict[str, str] | None = None) -> dict[str, Any]:
     masters, workers = service.counts(row)
     body: dict[str, Any] = {
@@ -136,31 +138,35 @@ def _template_labels(request: Request, rows: list[Cluster]) -> dict[str, dict[st
 
 @router.get("/v1/clusters")
 @router.get("/v1/clusters/detail")
-def list_clusters(request: Request) -> dict[str, Any]:
+def list_clusters(request: Request) -> Response:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
     version = deps.version(request)
-    rows = service.list_(deps.services(request), deps.context(request), page, detail=detail)
+    svc, ctx = deps.services(request), deps.context(request)
+    rows: Sequence[Cluster | Row[Any]]
     if detail:
-        labels = _template_labels(request, rows)
+        full = service.list_(svc, ctx, page, detail=True)
+        labels = _template_labels(request, full)
         items = [view(request, row, version, labels.get(row.cluster_template_id, {}))
-                 for row in rows]
+                 for row in full]
+        rows = full
     else:
+        rows = service.list_summaries(svc, ctx, page)
         items = [{**summary(request, row, version), "health_status": row.health_status,
                   "merge_labels": False} for row in rows]
     path = "/v1/clusters/detail" if detail else "/v1/clusters"
-    return pagination.collection(request, "clusters", items, page, path,
-                                 rows[-1].uuid if rows else None)
+    return encoding.json_response(pagination.collection(request, "clusters", items, page, path,
+                                                        rows[-1].uuid if rows else None))
 
 
 @router.get("/v1/clusters/{ident}")
-def show_cluster(request: Request, ident: str) -> dict[str, Any]:
-    row = service.get(deps.services(request), deps.context(request), ident)
-    labels = _template_labels(request, [row]).get(row.cluster_template_id, {})
+def show_cluster(request: Request, ident: str) -> Response:
+    row, labels = service.get_with_template_labels(deps.services(request),
+                                                   deps.context(request), ident)
     body = view(request, row, deps.version(request), labels)
     if row.status in states.FAILED:
         body["faults"] = service.faults(row)
-    return body
+    return encoding.json_response(body)
 
 
 @router.post("/v1/clusters", status_code=202)

@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
+from sqlalchemy import Row
 
-from magna.api import deps, pagination
+from magna.api import deps, encoding, pagination
 from magna.api.validation import Body, json_body, parse
 from magna.db.models import ClusterTemplate
 from magna.services import clustertemplates as service
@@ -77,35 +78,42 @@ def retype(doc: dict[str, Any]) -> dict[str, Any]:
     return {**{k: None for k in kept}, **values}
 
 
-def view(request: Request, row: ClusterTemplate, collection: str = "clustertemplates"
-         ) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for name in service.FIELDS:
-        body[name] = getattr(row, name)
-        if name == "cluster_distro":
-            body["links"] = deps.links(request, collection, row.uuid)
-    body["created_at"] = deps.iso(row.created_at)
-    body["updated_at"] = deps.iso(row.updated_at)
+# The links stand right after cluster_distro, as upstream.
+_LINKS_AT = service.FIELDS.index("cluster_distro") + 1
+_HEAD, _TAIL = service.FIELDS[:_LINKS_AT], service.FIELDS[_LINKS_AT:]
+
+
+def view(request: Request, row: ClusterTemplate | Row[Any],
+         collection: str = "clustertemplates") -> dict[str, Any]:
+    """A template's body; ``row`` is an ORM object or a row of ``service.VIEW_COLUMNS``."""
+    values = (tuple(row) if isinstance(row, Row)
+              else tuple(getattr(row, name) for name in service.VIEW_NAMES))
+    body: dict[str, Any] = dict(zip(_HEAD, values[:_LINKS_AT], strict=True))
+    body["links"] = deps.links(request, collection, row.uuid)
+    body.update(zip(_TAIL, values[_LINKS_AT:-2], strict=True))
+    body["created_at"] = deps.iso(values[-2])
+    body["updated_at"] = deps.iso(values[-1])
     return body
 
 
 @router.get("/v1/clustertemplates")
 @router.get("/v1/clustertemplates/detail")
-def list_templates(request: Request) -> dict[str, Any]:
+def list_templates(request: Request) -> Response:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
     rows = service.list_(deps.services(request), deps.context(request), page,
                          rule="clustertemplate:detail" if detail else "clustertemplate:get_all")
     items = [view(request, row) for row in rows]
     path = "/v1/clustertemplates/detail" if detail else "/v1/clustertemplates"
-    return pagination.collection(request, "clustertemplates", items, page, path,
-                                 rows[-1].uuid if rows else None)
+    return encoding.json_response(pagination.collection(request, "clustertemplates", items,
+                                                        page, path,
+                                                        rows[-1].uuid if rows else None))
 
 
 @router.get("/v1/clustertemplates/{ident}")
-def show_template(request: Request, ident: str) -> dict[str, Any]:
+def show_template(request: Request, ident: str) -> Response:
     row = service.get(deps.services(request), deps.context(request), ident)
-    return view(request, row)
+    return encoding.json_response(view(request, row))
 
 
 @router.post("/v1/clustertemplates", status_code=201)
