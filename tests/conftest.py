@@ -114,13 +114,18 @@ def api(conf: cfg.ConfigOpts) -> Iterator[ApiClient]:
         yield ApiClient(client)
 
 
-# Modules that share the one RabbitMQ broker of the host (two of them stop and start it) run
-# one after another on the same pytest-xdist worker; everything else is spread over workers.
+# pytest-xdist: ``./dev test`` runs two workers with ``--dist loadfile`` (each module whole on
+# one worker: several modules build state step by step on one server). The modules that use
+# the host's one RabbitMQ broker (two of them stop and start it, and its fanout exchange is
+# shared) take turns: each holds a host-wide lock while it runs.
 BROKER_MODULES = {"test_messaging.py", "test_conductor_processes.py",
                   "test_conductor_processes_local.py"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.name in BROKER_MODULES:
-            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
+@pytest.fixture(scope="module", autouse=True)
+def _broker_taken_in_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.path.name not in BROKER_MODULES:
+        yield
+        return
+    with backing.broker_to_ourselves():
+        yield

@@ -5,10 +5,12 @@ The commands are the machine's own (see the machine notes); each check is a TCP 
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -70,3 +72,14 @@ def postgres_database() -> Iterator[str]:
         yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     finally:
         _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def broker_to_ourselves() -> Iterator[None]:
+    """Hold the host-wide lock of tests that use (or restart) the shared RabbitMQ broker."""
+    with open(os.path.join(tempfile.gettempdir(), "magna-tests-rabbitmq.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
