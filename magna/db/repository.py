@@ -131,10 +131,15 @@ def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, pa
     stmt = stmt.where(_visible(model, scope), *where)
     if page.marker is not None:
         stmt = stmt.where(_after_marker(session, model, column, page, marker_kind))
+    # NOTE: NULLS FIRST/LAST only where a column can hold NULL: on a NOT NULL column (the
+    # default sort key, id) it stops PostgreSQL from reading the index in order and makes every
+    # page a sort of the whole table.
     if page.sort_dir == "desc":
-        stmt = stmt.order_by(column.desc().nulls_last(), ident.desc())
+        first = column.desc().nulls_last() if column.nullable else column.desc()
+        stmt = stmt.order_by(first, ident.desc())
     else:
-        stmt = stmt.order_by(column.asc().nulls_first(), ident.asc())
+        first = column.asc().nulls_first() if column.nullable else column.asc()
+        stmt = stmt.order_by(first, ident.asc())
     return stmt.limit(page.limit)
 
 
