@@ -94,3 +94,14 @@ def test_managers_certificates_name_the_balancer_address() -> None:
     assert server_request("h", "10.0.0.2", "10.0.0.1").sans == (
         "10.0.0.2", "127.0.0.1", "h", "10.0.0.1")
     assert server_request("h", "10.0.0.2").sans == ("10.0.0.2", "127.0.0.1", "h")
+
+
+def test_an_engine_is_stuck_only_when_it_answers_yet_stays_down_past_the_grace() -> None:
+    from magna.drivers.local_swarm import healing
+
+    late = healing.STUCK_AFTER + 1
+    assert healing.stuck(True, "down active heartbeat failure", late)
+    assert not healing.stuck(True, "down active heartbeat failure", healing.STUCK_AFTER - 1)
+    assert not healing.stuck(False, "engine not answering; down active", late)  # dead: restart
+    assert not healing.stuck(True, "ready pause", late)
+    assert not healing.stuck(True, "manager unreachable", late)

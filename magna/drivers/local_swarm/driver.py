@@ -498,10 +498,16 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
     def _heal(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
         cluster_dir = self._cluster_dir(spec.uuid)
         nodes = self._build(spec, pki_)
+        seen = {status.name: status for status in self._look(spec, nodes).nodes}
+        stuck = [node.name for node in nodes if node.name in seen and healing.stuck(
+            engine.ping(node.engine), seen[node.name].reason,
+            engine.seconds_since_start(node.engine))]
         restarted, failed = healing.restart_dead(
             [(node.name, node.engine) for node in nodes], stop_timeout=self.opts.stop_timeout,
-            wait=self.opts.engine_start_timeout)
-        notes = [f"Healing: restarted the dead engine of node {name}." for name in restarted]
+            wait=self.opts.engine_start_timeout, force=stuck)
+        notes = [f"Healing: restarted the engine of node {name}, which the swarm still listed "
+                 f"down." if name in stuck else f"Healing: restarted the dead engine of node "
+                 f"{name}." for name in restarted]
         notes += [f"Healing: the engine of node {name} does not stay up: "
                   f"{engine.log_tail(node.engine, 2)}" for node in nodes for name in failed
                   if node.name == name]

@@ -26,6 +26,10 @@ from magna.drivers.local_swarm import engine, network, pki
 LABEL = "auto_healing_enabled"
 RETIRED = "retired.json"
 
+# Seconds a node may stay ``down`` in the swarm after its engine started before healing
+# restarts that engine again.
+STUCK_AFTER = 30.0
+
 
 def auto_healing(spec: ClusterSpec) -> bool:
     return str(spec.labels.get(LABEL, "")).strip().lower() == "true"
@@ -55,16 +59,27 @@ def forget(cluster_dir: str, name: str) -> None:
                            [other for other in current if other != name])
 
 
+def stuck(answers: bool, reason: str, seconds_since_start: float) -> bool:
+    """An engine that answers but whose node the swarm still lists ``down`` long after the
+    engine started: it came back without re-establishing its session with the managers (seen
+    after a manager's engine was killed and restarted under load), and only another restart
+    brings it back."""
+    return answers and "down" in reason.split() and seconds_since_start > STUCK_AFTER
+
+
 def restart_dead(engines: Sequence[tuple[str, engine.EngineSpec]], *, stop_timeout: float,
-                 wait: float) -> tuple[list[str], list[str]]:
-    """Start again every engine that does not answer; return (restarted and answering, failed).
+                 wait: float, force: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Start again every engine that does not answer, and those named in ``force`` (stuck
+    ones); return (restarted and answering, failed).
 
     An engine whose process lives but has not answered for longer than ``wait`` is restarted
     too; one that is still starting (younger than ``wait``) is only waited for.
     """
     started: dict[str, tuple[engine.EngineSpec, int]] = {}
     for name, spec in engines:
-        if engine.ping(spec):
+        if name in force:
+            engine.stop(spec, stop_timeout)
+        elif engine.ping(spec):
             continue
         pid = engine.pid_of(spec)
         if pid is not None and engine.seconds_since_start(spec) <= wait:
