@@ -163,7 +163,7 @@ class Reconciler:
             _apply_observation(cluster, observed)
             for note in observed.notes:
                 self._add_event(session, work, "Healed", note, level="warning")
-            cluster.health_status, cluster.health_status_reason = health_of(observed)
+            self._set_health(session, cluster, *health_of(observed))
 
     # -- the pass ----------------------------------------------------------------------------
 
@@ -341,7 +341,22 @@ class Reconciler:
         with self.svc.transaction() as session:
             cluster = repository.reserved_cluster(session, cluster_uuid, self.host)
             if cluster is not None:
-                cluster.health_status, cluster.health_status_reason = status, reason
+                self._set_health(session, cluster, status, reason)
+
+    def _set_health(self, session: Session, cluster: models.Cluster, status: str,
+                     reason: dict[str, str]) -> None:
+        """Record the health; a change between HEALTHY and UNHEALTHY is also an event, so the
+        cluster's history says when it turned unhealthy, why, and when it recovered."""
+        before = cluster.health_status
+        cluster.health_status, cluster.health_status_reason = status, reason
+        if before == status or status not in ("HEALTHY", "UNHEALTHY") or before is None:
+            return
+        failing = [f"{name.removesuffix('.Ready')}: {value.removeprefix('False: ')}"
+                   for name, value in reason.items() if value not in ("True", "ok")]
+        message = f"{status}: {'; '.join(failing)}" if failing else f"{status}: every node Ready"
+        repository.add_event(session, cluster.uuid, reason="Health", message=message[:1000],
+                             level="warning" if status == "UNHEALTHY" else "info",
+                             generation=cluster.generation, source=self.host)
 
 
 def _template_id(session: Session, cluster: models.Cluster) -> int | None:

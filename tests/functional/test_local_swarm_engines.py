@@ -378,8 +378,9 @@ def test_managers_restart_one_at_a_time(driver: LocalSwarmDriver, tmp_path: Path
         assert sorted(after, key=after.__getitem__) == [
             "default-master-0", "default-master-1", "default-master-2", "default-worker-0"]
         assert max(sum(1 for st in n.values() if st[1] == "drain") for _, n in seen) == 1
-        # never two managers out of raft at once: the other two keep the quorum
-        assert max(sum(1 for m in n.values() if m == (False,)) for _, n in reach) == 1
+        # never two managers out of raft at once: the other two keep the quorum (that each one
+        # restarted is proven by the start times above; a sampler may miss a short absence)
+        assert max(sum(1 for m in n.values() if m == (False,)) for _, n in reach) <= 1
         assert observed.api_address is not None
         out = docker_cli(old, observed.api_address, tmp_path, "node", "ls", "--format",
                          "{{.ManagerStatus}}")
