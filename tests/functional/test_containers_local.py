@@ -192,6 +192,14 @@ def _truthful_failures(stack: Stack, files: pki.CertFiles, cluster: dict[str, An
     assert api.post("/v1/containers", json={
         "name": "quick", "image": IMAGE, "cluster": cluster["uuid"],
         "command": "sh -c 'exit 3'"}).status_code == 202
+    # The conductor's first answer already says it exited (not the Running of its first
+    # milliseconds): nothing is observed before the create's answer is recorded.
+    def answered() -> dict[str, Any] | None:
+        body: dict[str, Any] = api.get("/v1/containers/quick").json()
+        return body if body["status"] != "Creating" else None
+
+    first = wait_for(answered, 60, "the create's answer to be recorded")
+    assert first["status"] == "Stopped", first
     quick = wait_container(api, "quick", "Stopped", timeout=60)
     assert quick["exit_code"] == 3 and inspect(files, quick)["State"]["ExitCode"] == 3
     assert api.post("/v1/containers", json={

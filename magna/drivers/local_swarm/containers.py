@@ -45,6 +45,10 @@ LABEL = "magna.container"
 CLUSTER_LABEL = "magna.cluster"
 CALL_TIMEOUT = 30.0
 STOP_SECONDS = 10
+# NOTE: a started container is watched this long before its state is recorded, so a command
+# that exits at once is recorded Stopped with its exit code, not as the Running it was for a
+# few milliseconds (the next refresh would correct it, but a --wait settles on the first).
+START_GRACE = 1.0
 MAX_OUTPUT = 1 << 20
 UNREACHABLE = (docker.errors.DockerException, requests.RequestException, OSError)
 
@@ -252,8 +256,10 @@ def _bring_to(found: Container, container: ContainerSpec) -> str | None:
     if container.desired == "running":
         if running and container.reboot:
             found.restart(timeout=STOP_SECONDS)
+            _watch_start(found)
         elif not running:
             found.start()
+            _watch_start(found)
     elif container.desired == "stopped" and running:
         found.stop(timeout=STOP_SECONDS)
     elif container.desired == "paused" and not paused:
@@ -261,6 +267,12 @@ def _bring_to(found: Container, container: ContainerSpec) -> str | None:
             return "Cannot pause: the container is not running."
         found.pause()
     return None
+
+
+def _watch_start(found: Container) -> None:
+    """Wait up to ``START_GRACE`` for a just-started container to exit; most will not."""
+    with contextlib.suppress(requests.RequestException):
+        found.wait(timeout=START_GRACE)
 
 
 @contextlib.contextmanager
