@@ -1,21 +1,24 @@
 """``python -m bench.inprocess``: CPU per request of the read endpoints, inside one process.
 
 The API benchmark measures latency through real sockets with the load generator on the same
-cores, so it cannot say where a request's CPU goes. This seeds a scratch SQLite database,
-builds the app with ``create_app`` and calls it as a bare ASGI application (no HTTP, no
-client), timing ``time.process_time`` (all threads, the thread pool included) per request;
+cores, so it cannot say where a request's CPU goes. This seeds a scratch SQLite database (or,
+with ``--backend postgres``, a scratch PostgreSQL database, dropped afterwards), builds the app
+with ``create_app`` and calls it as a bare ASGI application (no HTTP, no client), timing
+``time.process_time`` (all threads, the thread pool included) and wall time per request;
 ``--profile DIR`` also writes a cProfile of each endpoint (the thread pool's work is not in
-it: cProfile sees one thread). Numbers are in-process, not the benchmark's.
+it: cProfile sees one thread). Numbers are in-process, not the benchmark's. On PostgreSQL the
+wall time matters too: the server's own CPU and the round trips are not this process's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +27,19 @@ from bench import seed
 HEADERS = [(b"host", b"bench"), (b"openstack-api-version", b"container-infra latest")]
 
 
-def _app(state_dir: Path, clusters: int, templates: int) -> tuple[Any, list[str]]:
+@contextlib.contextmanager
+def _database(backend: str, state_dir: Path) -> Iterator[str]:
+    if backend == "postgres":
+        with seed.scratch_postgres() as url:
+            yield url
+    else:
+        yield f"sqlite:///{state_dir / 'magna.db'}"
+
+
+def _app(state_dir: Path, url: str, clusters: int, templates: int) -> tuple[Any, list[str]]:
     from magna import conf as magna_conf
     from magna.api.app import create_app
 
-    url = f"sqlite:///{state_dir / 'magna.db'}"
     uuids = seed.seed(url, clusters, templates)
     conf = magna_conf.load([], [], overrides={
         "DEFAULT": {"state_dir": str(state_dir)},
@@ -55,17 +66,19 @@ async def _get(app: Any, path: str, query: bytes) -> int:
 
 
 async def _measure(app: Any, make: Callable[[int], tuple[str, bytes]], requests: int,
-                   repeats: int, profile: Path | None) -> list[float]:
+                   repeats: int, profile: Path | None) -> tuple[list[float], list[float]]:
+    """Sorted CPU and wall milliseconds per request, one figure per repeat."""
     for i in range(20):  # warm caches: compiled statements, policy, imports
         status = await _get(app, *make(i))
         if status != 200:
             raise RuntimeError(f"{make(i)} answered {status}")
-    per_request = []
+    cpu, wall = [], []
     for _ in range(repeats):
-        started = time.process_time()
+        started, clock = time.process_time(), time.perf_counter()
         for i in range(requests):
             await _get(app, *make(i))
-        per_request.append((time.process_time() - started) * 1000 / requests)
+        cpu.append((time.process_time() - started) * 1000 / requests)
+        wall.append((time.perf_counter() - clock) * 1000 / requests)
     if profile is not None:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -73,7 +86,7 @@ async def _measure(app: Any, make: Callable[[int], tuple[str, bytes]], requests:
             await _get(app, *make(i))
         profiler.disable()
         profiler.dump_stats(profile)
-    return sorted(per_request)
+    return sorted(cpu), sorted(wall)
 
 
 def main() -> None:
@@ -83,9 +96,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", type=Path, help="write <endpoint>.prof files here")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="magna-inprocess-") as tmp:
-        app, uuids = _app(Path(tmp), args.clusters, args.templates)
+    with tempfile.TemporaryDirectory(prefix="magna-inprocess-") as tmp, \
+            _database(args.backend, Path(tmp)) as url:
+        app, uuids = _app(Path(tmp), url, args.clusters, args.templates)
         endpoints: dict[str, Callable[[int], tuple[str, bytes]]] = {
             "GET /v1/clusters?limit=50": lambda i: ("/v1/clusters", b"limit=50"),
             "GET /v1/clusters/{id}": lambda i: (f"/v1/clusters/{uuids[i % len(uuids)]}", b""),
@@ -98,9 +113,11 @@ def main() -> None:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 out = args.profile / (name.split()[1].strip("/").replace("/", "_")
                                       .replace("?", "_").replace("{id}", "id") + ".prof")
-            cpu = asyncio.run(_measure(app, make, args.requests, args.repeats, out))
-            print(f"{name:36} CPU ms/request: min {cpu[0]:.2f}, median "
-                  f"{cpu[len(cpu) // 2]:.2f} ({args.repeats} x {args.requests})")
+            cpu, wall = asyncio.run(_measure(app, make, args.requests, args.repeats, out))
+            mid = len(cpu) // 2
+            print(f"{name:36} ms/request: CPU min {cpu[0]:.2f} median {cpu[mid]:.2f}; "
+                  f"wall min {wall[0]:.2f} median {wall[mid]:.2f} "
+                  f"({args.repeats} x {args.requests})")
 
 
 if __name__ == "__main__":

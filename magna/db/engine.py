@@ -17,6 +17,18 @@ from sqlalchemy.orm import Session, sessionmaker
 READ_ONLY = "magna_read_only"
 
 
+def read_options(engine: Engine) -> dict[str, Any]:
+    """Execution options for a transaction that only reads.
+
+    SQLite: a deferred ``BEGIN`` (see ``_begin_immediate``). PostgreSQL: autocommit, so a read
+    pays no ``BEGIN``/``COMMIT`` round trips; each statement is its own snapshot, which a read
+    of one resource (or one page) can afford: nothing writes through such a connection.
+    """
+    if engine.dialect.name == "sqlite":
+        return {READ_ONLY: True}
+    return {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"}
+
+
 def default_url(state_dir: str) -> str:
     """The embedded default: SQLite in the state directory."""
     return "sqlite:///" + os.path.join(state_dir, "magna.db")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from magna.common.context import RequestContext
 from magna.crypto.keystore import KeyStore
-from magna.db.engine import READ_ONLY
+from magna.db.engine import read_options
 from magna.db.repository import Scope
 from magna.drivers.registry import DriverRegistry
 from magna.policy.enforcer import Authorizer
@@ -48,9 +48,11 @@ class Services:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A transaction that only reads: on SQLite it does not wait for the write lock."""
+        """A transaction that only reads: on SQLite it does not wait for the write lock, on
+        PostgreSQL it runs in autocommit mode (``db.engine.read_options``)."""
         with self.sessions.begin() as session:
-            session.connection(execution_options={READ_ONLY: True})
+            bind = session.get_bind()
+            session.connection(execution_options=read_options(bind.engine))
             yield session
 
 
