@@ -7,12 +7,10 @@ create, cluster list (limit 50 and 1000) and cluster show at each concurrency.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +39,6 @@ def _scenarios(cluster_uuids: list[str], tag: str) -> list[tuple[load.Scenario, 
     ]
 
 
-@contextlib.contextmanager
-def _database(backend: str, state_dir: Path) -> Iterator[str]:
-    if backend == "postgres":
-        with seed.scratch_postgres() as url:
-            yield url
-    else:
-        yield f"sqlite:///{state_dir / 'magna.db'}"
-
-
 def _profile(srv: server.Server, scenario: load.Scenario, settings: Settings,
              concurrency: int) -> str | None:
     """Sample one API worker with py-spy while the scenario runs again; the top frames."""
@@ -69,7 +58,7 @@ def _profile(srv: server.Server, scenario: load.Scenario, settings: Settings,
 def run_backend(settings: Settings, backend: str) -> dict[str, Any]:
     state_dir = Path(tempfile.mkdtemp(prefix=f"api-{backend}-", dir=settings.work))
     try:
-        with _database(backend, state_dir) as url:
+        with seed.scratch_database(backend, state_dir) as url:
             uuids = seed.seed(url, settings.clusters, settings.templates)
             with server.running(state_dir, serve=False, db_url=url, workers=settings.workers,
                                 extra={"database": {"auto_upgrade": False}}) as srv:

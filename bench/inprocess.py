@@ -14,26 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import seed
 
 HEADERS = [(b"host", b"bench"), (b"openstack-api-version", b"container-infra latest")]
-
-
-@contextlib.contextmanager
-def _database(backend: str, state_dir: Path) -> Iterator[str]:
-    if backend == "postgres":
-        with seed.scratch_postgres() as url:
-            yield url
-    else:
-        yield f"sqlite:///{state_dir / 'magna.db'}"
 
 
 def _app(state_dir: Path, url: str, clusters: int, templates: int) -> tuple[Any, list[str]]:
@@ -99,7 +89,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="magna-inprocess-") as tmp, \
-            _database(args.backend, Path(tmp)) as url:
+            seed.scratch_database(args.backend, Path(tmp)) as url:
         app, uuids = _app(Path(tmp), url, args.clusters, args.templates)
         endpoints: dict[str, Callable[[int], tuple[str, bytes]]] = {
             "GET /v1/clusters?limit=50": lambda i: ("/v1/clusters", b"limit=50"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -83,3 +84,13 @@ def scratch_postgres(host: str = "127.0.0.1", port: int = 5432) -> Iterator[str]
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(backend: str, state_dir: Path) -> Iterator[str]:
+    """The URL of an empty database: a scratch PostgreSQL one, or SQLite in ``state_dir``."""
+    if backend == "postgres":
+        with scratch_postgres() as url:
+            yield url
+    else:
+        yield f"sqlite:///{state_dir / 'magna.db'}"
