@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,7 +16,7 @@ from oslo_config import cfg
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from magna.api import errors, middleware
+from magna.api import deps, errors, middleware
 from magna.api.noauth import NoAuth
 from magna.api.resources import ROUTERS
 from magna.common.exceptions import Invalid, MagnaError, MethodNotAllowed, NotFound
@@ -66,6 +67,9 @@ def create_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIAp
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # NOTE: the thread pool is the event loop's own, so this is set once it runs.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = conf.api.worker_threads
+        app.state.engine_calls = anyio.CapacityLimiter(deps.ENGINE_CALLS)
         yield
         await authenticator.aclose()
         svc.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -56,6 +58,20 @@ def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# Calls that wait on a cluster's engines at most this many at a time per worker, beside the
+# worker's ``[api] worker_threads``: a long exec must not hold a thread database work needs.
+ENGINE_CALLS = 16
+
+
 async def call(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a blocking service function in the thread pool from an async handler."""
     return await run_in_threadpool(fn, services(request), context(request), *args, **kwargs)
+
+
+async def call_engines(request: Request, fn: Callable[..., Any], *args: Any,
+                       **kwargs: Any) -> Any:
+    """``call`` for a service function that waits on a cluster's engines (exec, logs): on
+    the threads kept for those (``app.state.engine_calls``, made when the app starts)."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "engine_calls", None)
+    work = functools.partial(fn, services(request), context(request), *args, **kwargs)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)

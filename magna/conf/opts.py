@@ -31,6 +31,13 @@ API_OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt("host", default="127.0.0.1", help="Address the API server binds to."),
     cfg.PortOpt("port", default=9511, help="Port the API server listens on."),
     cfg.IntOpt("workers", default=1, min=1, help="Number of API worker processes."),
+    cfg.IntOpt("worker_threads", default=2, min=1,
+               help="Requests one API worker process carries out at the same time (its "
+                    "thread pool for database work). Two keeps one request's database round "
+                    "trip from idling the worker; many more only time-slice requests under "
+                    "Python's global lock, which lengthens every one of them (see "
+                    "docs/decisions.md). Calls that wait on a cluster's engines (container "
+                    "exec and logs) have threads of their own."),
     cfg.IntOpt("max_limit", default=1000, min=1,
                help="Largest number of items one collection request returns."),
     cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],

@@ -104,12 +104,12 @@ def delete_container(request: Request, ident: str) -> Response:
 @router.post("/v1/containers/{ident}/exec")
 async def exec_container(request: Request, ident: str) -> dict[str, Any]:
     data = parse(ExecRequest, await json_body(request), "exec")
-    result = await deps.call(request, service.exec_, ident, data["command"])
+    result = await deps.call_engines(request, service.exec_, ident, data["command"])
     return {"output": result.output, "exit_code": result.exit_code}
 
 
 @router.get("/v1/containers/{ident}/logs")
-def container_logs(request: Request, ident: str) -> dict[str, Any]:
+async def container_logs(request: Request, ident: str) -> dict[str, Any]:
     raw = request.query_params.get("tail")
     tail = None
     if raw and raw != "all":
@@ -117,7 +117,7 @@ def container_logs(request: Request, ident: str) -> dict[str, Any]:
             raise Invalid(f"Invalid input for field/attribute tail. Value: '{raw}'. Value "
                           "should be a non-negative integer or 'all'.")
         tail = int(raw)
-    text = service.logs(deps.services(request), deps.context(request), ident, tail)
+    text = await deps.call_engines(request, service.logs, ident, tail)
     return {"logs": text}
 
 
