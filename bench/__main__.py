@@ -52,7 +52,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, list[str], Path]:
     parser.add_argument("--backends", help="API: comma-separated sqlite,postgres.")
     parser.add_argument("--clusters", type=int, help="API: clusters to seed.")
     parser.add_argument("--templates", type=int, help="API: templates to seed.")
-    parser.add_argument("--requests", type=int, help="API: request budget per scenario.")
+    parser.add_argument("--seconds", type=float, help="API: how long each scenario runs.")
     parser.add_argument("--workers", type=int, help="API: [api] workers.")
     parser.add_argument("--profile", action="store_true",
                         help="API: sample a worker with py-spy during concurrent scenarios.")
@@ -63,7 +63,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, list[str], Path]:
     args = parser.parse_args(argv)
     settings = Settings.quick_defaults() if args.quick else Settings()
     overrides: dict[str, Any] = {"out": args.out, "profile": args.profile}
-    for name in ("clusters", "templates", "requests", "workers", "sizes", "repeat", "parallel",
+    for name in ("clusters", "templates", "seconds", "workers", "sizes", "repeat", "parallel",
                  "work"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)

@@ -19,10 +19,9 @@ class Settings:
     backends: tuple[str, ...] = ("sqlite", "postgres")
     clusters: int = 10_000
     templates: int = 1_000
-    requests: int = 2_000
+    seconds: float = 10.0  # API: how long each scenario runs (after a 1 s warm-up)
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     concurrencies: tuple[int, ...] = (1, 16)
-    max_seconds: float = 60.0
     profile: bool = False
     # lifecycle
     sizes: tuple[tuple[int, int], ...] = LIFECYCLE_SIZES
@@ -36,6 +35,6 @@ class Settings:
 
     @classmethod
     def quick_defaults(cls) -> Settings:
-        return cls(quick=True, clusters=200, templates=20, requests=100, repeat=1,
+        return cls(quick=True, clusters=200, templates=20, seconds=2.0, repeat=1,
                    sizes=QUICK_SIZES, scale_steps=(1, -1), cost_clusters=100,
-                   cost_workers=(1, 2), parallel=3, max_seconds=15.0)
+                   cost_workers=(1, 2), parallel=3)

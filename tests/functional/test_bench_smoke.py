@@ -37,7 +37,7 @@ def run_bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 
 def test_quick_api_benchmark_writes_results_and_report(tmp_path: Path) -> None:
     run = run_bench(tmp_path, "--only", "api", "--backends", "sqlite", "--clusters", "50",
-                    "--templates", "5", "--requests", "20", "--workers", "2")
+                    "--templates", "5", "--seconds", "1", "--workers", "2")
     (backend,) = run["suites"]["api"]["backends"]
     assert backend["backend"] == "sqlite" and backend["clusters"] == 50
     scenarios = {(r["scenario"], r["concurrency"]) for r in backend["results"]}
