@@ -7,7 +7,8 @@ rules a test can rely on:
 - an image whose reference contains ``missing`` is not on the node (``PermanentError``, as a
   real engine that must never pull would answer);
 - a command starting with ``exit N`` exits at once with code N (status ``Stopped``);
-- ``exec`` echoes its command (``false`` exits 1); logs are one line per start and per exec;
+- ``exec`` echoes its command (``false`` exits 1); logs are one line per start (not per
+  unpause: the paused process goes on, as on a real engine) and per exec;
 - a container is placed on the node that has the fewest containers.
 """
 
@@ -75,8 +76,11 @@ class FakeContainers(ContainerHosting):
     def converge_container(self, place: ContainerPlace,
                            container: ContainerSpec) -> ContainerObserved:
         record = self._read(place, container.uuid) or self._create(place, container)
-        if container.desired == "running" and (record["state"] != "running"
-                                               or container.reboot):
+        if container.desired == "running" and record["state"] == "paused" \
+                and not container.reboot:
+            record["state"] = "running"  # unpause: the same process goes on, no new start
+        elif container.desired == "running" and (record["state"] != "running"
+                                                 or container.reboot):
             record["log"].append(f"started {container.name}")
             words = list(container.command)
             if words[:1] == ["exit"]:

@@ -99,6 +99,8 @@ def test_lifecycle_through_the_conductor(stack: Stack) -> None:
                  "not running")
     act(stack.api, "web", "start")
     wait_container(stack.api, "web", "Running")
+    # Started at create and by start; an unpause goes on with the same process.
+    assert stack.api.get("/v1/containers/web/logs").json()["logs"].count("started") == 2
     act(stack.api, "web", "reboot")
     wait_for(lambda: stack.api.get("/v1/containers/web/logs").json()["logs"].count("started")
              == 3, 20, "the reboot to start the container a third time")
