@@ -26,6 +26,10 @@ from magna.client import Client, ClientConfig
 
 class MagnaApp(App):
     poll_interval = 1.0
+    # NOTE: cliff names its logger after the program ("magna" for the installed script) and
+    # configure_logging below cuts it off at ERROR; under that name it silenced every
+    # magna.* logger, the server's too, in `magna serve`.
+    LOG = logging.getLogger("magna.cli.app")
 
     def __init__(self, commands: Mapping[str, type[Command]]) -> None:
         manager = CommandManager(None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import sys
 from collections.abc import Sequence
 
@@ -67,37 +66,15 @@ def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str],
 
 def _run_uvicorn(conf: cfg.ConfigOpts, services: Services) -> None:
     from magna.api.app import create_app
+    from magna.cmd import workers
 
-    workers = conf.api.workers
-    if workers > 1:
-        _run_workers(uvicorn.Config("magna.cmd.api:app_factory", factory=True,
-                                    host=conf.api.host, port=conf.api.port, workers=workers,
-                                    log_level="info"))
+    if conf.api.workers > 1:
+        workers.serve(uvicorn.Config("magna.cmd.api:app_factory", factory=True,
+                                     host=conf.api.host, port=conf.api.port,
+                                     log_level="info"), conf.api.workers)
         return
     uvicorn.run(create_app(conf, services), host=conf.api.host, port=conf.api.port,
                 log_level="info")
-
-
-def _run_workers(config: uvicorn.Config) -> None:
-    """uvicorn's multi-process mode, on a listening socket with ``TCP_NODELAY`` set.
-
-    NOTE: uvicorn binds that socket itself with protocol 0, so asyncio does not set
-    ``TCP_NODELAY`` on the connections it accepts; every response (headers and body are written
-    separately) then waited ~40 ms for the client's delayed ACK. Accepted sockets inherit the
-    option from the listening socket (Linux), so setting it there is enough.
-    """
-    import inspect
-
-    from uvicorn.supervisors import Multiprocess
-
-    sock = config.bind_socket()
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    # NOTE: older uvicorn releases also take the worker target; newer ones build it.
-    if "target" in inspect.signature(Multiprocess).parameters:
-        Multiprocess(config, target=uvicorn.Server(config).run,  # type: ignore[call-arg]
-                     sockets=[sock]).run()
-    else:
-        Multiprocess(config, sockets=[sock]).run()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
