@@ -78,13 +78,18 @@ def _settle(engine: Engine) -> None:
     due; one run measured template create p99 562 ms at concurrency 1, the run before 12 ms);
     SQLite with its write-ahead log folded into the file. SQLite gets no ANALYZE: the embedded
     default never runs one, and its query plans must be the ones measured."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    # Both run outside a transaction: VACUUM refuses one, and a WAL checkpoint inside one
+    # finds the database locked (SQLAlchemy's connections begin one for every statement).
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
             conn.exec_driver_sql("CHECKPOINT")
-        else:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
 
 
 @contextmanager
