@@ -49,7 +49,11 @@ def base_url(request: Request) -> str:
 
 
 def links(request: Request, collection: str, ident: str) -> list[dict[str, Any]]:
-    base = base_url(request)
+    return links_at(base_url(request), collection, ident)
+
+
+def links_at(base: str, collection: str, ident: str) -> list[dict[str, Any]]:
+    """A resource's self and bookmark links under ``base`` (see ``base_url``)."""
     return [{"href": f"{base}/v1/{collection}/{ident}", "rel": "self"},
             {"href": f"{base}/{collection}/{ident}", "rel": "bookmark"}]
 
