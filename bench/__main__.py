@@ -54,6 +54,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, list[str], Path]:
     parser.add_argument("--templates", type=int, help="API: templates to seed.")
     parser.add_argument("--seconds", type=float, help="API: how long each scenario runs.")
     parser.add_argument("--workers", type=int, help="API: [api] workers.")
+    parser.add_argument("--worker-threads", type=int, help="API: [api] worker_threads.")
     parser.add_argument("--profile", action="store_true",
                         help="API: sample a worker with py-spy during concurrent scenarios.")
     parser.add_argument("--sizes", type=_sizes, help="Lifecycle: e.g. 1+1,1+2,3+2.")
@@ -63,8 +64,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, list[str], Path]:
     args = parser.parse_args(argv)
     settings = Settings.quick_defaults() if args.quick else Settings()
     overrides: dict[str, Any] = {"out": args.out, "profile": args.profile}
-    for name in ("clusters", "templates", "seconds", "workers", "sizes", "repeat", "parallel",
-                 "work"):
+    for name in ("clusters", "templates", "seconds", "workers", "worker_threads", "sizes",
+                 "repeat", "parallel", "work"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.backends:

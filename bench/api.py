@@ -57,8 +57,11 @@ def run_backend(settings: Settings, backend: str) -> dict[str, Any]:
     try:
         with seed.scratch_database(backend, state_dir) as url:
             uuids = seed.seed(url, settings.clusters, settings.templates)
+            extra: dict[str, dict[str, object]] = {"database": {"auto_upgrade": False}}
+            if settings.worker_threads is not None:
+                extra["api"] = {"worker_threads": settings.worker_threads}
             with server.running(state_dir, serve=False, db_url=url, workers=settings.workers,
-                                extra={"database": {"auto_upgrade": False}}) as srv:
+                                extra=extra) as srv:
                 results = []
                 for scenario in _scenarios(uuids, backend):
                     for concurrency in settings.concurrencies:
@@ -70,7 +73,8 @@ def run_backend(settings: Settings, backend: str) -> dict[str, Any]:
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
     return {"backend": backend, "clusters": settings.clusters, "templates": settings.templates,
-            "workers": settings.workers, "results": results, "rss_mib_after": rss,
+            "workers": settings.workers, "worker_threads": settings.worker_threads,
+            "results": results, "rss_mib_after": rss,
             "targets": _targets(results)}
 
 

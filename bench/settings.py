@@ -21,6 +21,7 @@ class Settings:
     templates: int = 1_000
     seconds: float = 10.0  # API: how long each scenario runs (after a 1 s warm-up)
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    worker_threads: int | None = None  # API: [api] worker_threads (None: the server's default)
     concurrencies: tuple[int, ...] = (1, 16)
     profile: bool = False
     # lifecycle
