@@ -30,7 +30,12 @@ DEFAULT_OPTS: list[cfg.Opt] = [
 API_OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt("host", default="127.0.0.1", help="Address the API server binds to."),
     cfg.PortOpt("port", default=9511, help="Port the API server listens on."),
-    cfg.IntOpt("workers", default=1, min=1, help="Number of API worker processes."),
+    cfg.IntOpt("workers", default=1, min=1,
+               help="Number of API worker processes. Each accepts on a listening socket of "
+                    "its own (SO_REUSEPORT), so the kernel spreads connections over them; a "
+                    "worker that dies is replaced. With more than one, prefer PostgreSQL: "
+                    "writers in several processes wait for SQLite's lock in sleeps of up to "
+                    "100 ms."),
     cfg.IntOpt("worker_threads", default=2, min=1,
                help="Requests one API worker process carries out at the same time (its "
                     "thread pool for database work). Two keeps one request's database round "
