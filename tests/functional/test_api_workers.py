@@ -45,11 +45,13 @@ def _listening_workers(server: RunningServer) -> list[psutil.Process]:
     return found
 
 
-def _wait_workers(server: RunningServer, count: int, timeout: float = 30) -> list[psutil.Process]:
+def _wait_workers(server: RunningServer, count: int, timeout: float = 30,
+                  gone: int | None = None) -> list[psutil.Process]:
+    """``count`` listening workers, none of them ``gone`` (a pid just killed may still list)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         listening = _listening_workers(server)
-        if len(listening) == count:
+        if len(listening) == count and gone not in {w.pid for w in listening}:
             return listening
         time.sleep(0.2)
     raise AssertionError(f"{count} listening workers not found:\n{server.log()}")
@@ -104,7 +106,7 @@ def test_a_dead_worker_is_replaced_and_the_api_keeps_answering(server: RunningSe
     victim = before[0]
     time.sleep(max(0.0, workers.MIN_UPTIME + 0.5 - (time.time() - victim.create_time())))
     os.kill(victim.pid, signal.SIGKILL)
-    after = _wait_workers(server, WORKERS)
+    after = _wait_workers(server, WORKERS, gone=victim.pid)
     assert victim.pid not in {w.pid for w in after}
     assert before[1].pid in {w.pid for w in after}
     for _ in range(20):  # both sockets are served again
