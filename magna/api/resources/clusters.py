@@ -21,8 +21,8 @@ from magna.api.validation import (
 )
 from magna.common.exceptions import Invalid
 from magna.db.models import Cluster
+from magna.domain import clusters as lifecycle
 from magna.domain import labels as label_rules
-from magna.domain import states
 from magna.services import clusters as service
 
 router = APIRouter()
@@ -189,7 +189,7 @@ def show_cluster(request: Request, ident: str) -> Response:
     row, labels = service.get_with_template_labels(deps.services(request),
                                                    deps.context(request), ident)
     body = view(request, row, deps.version(request), labels)
-    if row.status in states.FAILED:
+    if row.status in lifecycle.FAILED:
         body["faults"] = service.faults(row)
     return encoding.json_response(body)
 
