@@ -125,11 +125,11 @@ class Reconciler:
         # NOTE: any observation failure means the health is UNKNOWN, not an error.
         except Exception as exc:
             LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
-            self._save_health(cluster_uuid, "UNKNOWN", {"api": f"not observable: {exc}"})
+            self._save_health(cluster_uuid, lifecycle.unobservable(exc))
             return
         health = health_of(observed)
-        self._save_health(cluster_uuid, *health)
-        if health[0] == "UNHEALTHY" and isinstance(work.driver, Healing):
+        self._save_health(cluster_uuid, health)
+        if health.status == lifecycle.UNHEALTHY and isinstance(work.driver, Healing):
             self._heal(work, work.driver)
 
     def _heal(self, work: Work, driver: Healing) -> None:
@@ -156,7 +156,7 @@ class Reconciler:
             _apply_observation(cluster, observed)
             for note in observed.notes:
                 self._add_event(session, work, "Healed", note, level="warning")
-            self._set_health(session, cluster, *health_of(observed))
+            self._set_health(session, cluster, health_of(observed))
 
     # -- the pass ----------------------------------------------------------------------------
 
@@ -289,7 +289,7 @@ class Reconciler:
         if outcome.restarted:
             cluster.status_since = utcnow()
         cluster.status, cluster.status_reason = outcome.status, outcome.reason
-        cluster.health_status, cluster.health_status_reason = health_of(observed)
+        _record_health(cluster, health_of(observed))
         cluster.updated_at = utcnow()
         repository.add_event(session, cluster.uuid, reason="Converged",
                              message=f"{cluster.status}: {len(observed.nodes)} nodes ready",
@@ -322,25 +322,22 @@ class Reconciler:
         repository.add_event(session, work.spec.uuid, reason=reason, message=message,
                              level=level, generation=work.spec.generation, source=self.host)
 
-    def _save_health(self, cluster_uuid: str, status: str, reason: dict[str, str]) -> None:
+    def _save_health(self, cluster_uuid: str, health: lifecycle.Health) -> None:
         with self.svc.transaction() as session:
             cluster = repository.reserved_cluster(session, cluster_uuid, self.host)
             if cluster is not None:
-                self._set_health(session, cluster, status, reason)
+                self._set_health(session, cluster, health)
 
-    def _set_health(self, session: Session, cluster: models.Cluster, status: str,
-                     reason: dict[str, str]) -> None:
+    def _set_health(self, session: Session, cluster: models.Cluster,
+                    health: lifecycle.Health) -> None:
         """Record the health; a change between HEALTHY and UNHEALTHY is also an event, so the
         cluster's history says when it turned unhealthy, why, and when it recovered."""
-        before = cluster.health_status
-        cluster.health_status, cluster.health_status_reason = status, reason
-        if before == status or status not in ("HEALTHY", "UNHEALTHY") or before is None:
+        message = lifecycle.health_change(cluster.health_status, health)
+        _record_health(cluster, health)
+        if message is None:
             return
-        failing = [f"{name.removesuffix('.Ready')}: {value.removeprefix('False: ')}"
-                   for name, value in reason.items() if value not in ("True", "ok")]
-        message = f"{status}: {'; '.join(failing)}" if failing else f"{status}: every node Ready"
-        repository.add_event(session, cluster.uuid, reason="Health", message=message[:1000],
-                             level="warning" if status == "UNHEALTHY" else "info",
+        repository.add_event(session, cluster.uuid, reason="Health", message=message,
+                             level="warning" if health.status == lifecycle.UNHEALTHY else "info",
                              generation=cluster.generation, source=self.host)
 
 
@@ -359,13 +356,11 @@ def _apply_observation(cluster: models.Cluster, observed: Observed) -> None:
         ng.stack_id = cluster.stack_id
 
 
-def health_of(observed: Observed) -> tuple[str, dict[str, str]]:
-    """HEALTHY only if every node is healthy; the reason names each node, as Magnum's monitor."""
-    reason = {"api": "ok" if observed.api_address else "no api address"}
-    for node in observed.nodes:
-        reason[f"{node.name}.Ready"] = "True" if node.healthy else (
-            f"False: {node.reason}" if node.reason else "False")
-    known = [n.healthy for n in observed.nodes]
-    if not known or any(h is None for h in known):
-        return "UNKNOWN", reason
-    return ("HEALTHY" if all(known) and observed.api_address else "UNHEALTHY"), reason
+def health_of(observed: Observed) -> lifecycle.Health:
+    """The cluster's health from what the driver saw: the API endpoint and each node."""
+    return lifecycle.assess(observed.api_address, [node.health for node in observed.nodes])
+
+
+def _record_health(cluster: models.Cluster, health: lifecycle.Health) -> None:
+    cluster.health_status = health.status
+    cluster.health_conditions = lifecycle.conditions_to_json(health.conditions)

@@ -36,7 +36,7 @@ from magna.domain.names import is_uuid_like
 M = TypeVar("M", bound=models.Base)
 
 # Columns that are not sortable: JSON documents have no order.
-_UNSORTABLE = {"labels", "health_status_reason", "node_addresses", "node_labels", "node_taints",
+_UNSORTABLE = {"labels", "health_conditions", "node_addresses", "node_labels", "node_taints",
                "nodes_to_remove", "encrypted_private_key", "command", "environment"}
 
 

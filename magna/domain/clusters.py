@@ -340,3 +340,12 @@ def health_reason(conditions: Iterable[NodeHealth]) -> dict[str, str]:
 def free_form(reason: Mapping[str, str]) -> tuple[NodeHealth, ...]:
     """An administrator's ``health_status_reason`` (PATCH), kept as given."""
     return tuple(NodeHealth(key, None, None, value) for key, value in reason.items())
+
+
+def conditions_from_json(stored: Iterable[Mapping[str, Any]] | None) -> tuple[NodeHealth, ...]:
+    """The conditions as the database keeps them (a JSON list of objects)."""
+    return tuple(NodeHealth.from_json(entry) for entry in stored or ())
+
+
+def conditions_to_json(conditions: Iterable[NodeHealth]) -> list[dict[str, Any]]:
+    return [entry.to_json() for entry in conditions]

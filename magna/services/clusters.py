@@ -225,13 +225,20 @@ def document(cluster: models.Cluster) -> dict[str, Any]:
     doc = {k: getattr(cluster, k) for k in (
         "uuid", "name", "cluster_template_id", "keypair", "docker_volume_size", "labels",
         "master_flavor_id", "flavor_id", "create_timeout", "discovery_url", "status",
-        "status_reason", "health_status", "health_status_reason", "api_address", "coe_version",
+        "status_reason", "health_status", "api_address", "coe_version",
         "container_version", "project_id", "user_id", "fixed_network", "fixed_subnet",
         "floating_ip_enabled", "master_lb_enabled", "stack_id")}
+    doc["health_status_reason"] = health_reason(cluster)
     worker = default_nodegroup(cluster, "worker")
     doc.update(node_count=worker.node_count if worker else workers, master_count=masters,
                cluster_id=cluster.stack_id, node_addresses=[], master_addresses=[])
     return doc
+
+
+def health_reason(cluster: models.Cluster) -> dict[str, str]:
+    """Magnum's ``health_status_reason`` of a cluster: the one place its structured health
+    (``health_conditions``) is rendered, for the API's views and the PATCH document alike."""
+    return lifecycle.health_reason(lifecycle.conditions_from_json(cluster.health_conditions))
 
 
 def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiFlags,
@@ -247,7 +254,7 @@ def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiF
             raise Invalid(f"cannot change cluster property(ies) {refused}.")
         if changed & {"health_status", "health_status_reason"}:
             svc.authz.authorize(ctx, "cluster:update_health_status")
-            _set_health(cluster, after)
+            _set_health(cluster, after, replace_reason="health_status_reason" in changed)
         if "node_count" in changed:
             count = _node_count(after["node_count"], flags)
             worker = default_nodegroup(cluster, "worker")
@@ -276,7 +283,10 @@ def _node_count(value: Any, flags: ApiFlags) -> int:
     return count
 
 
-def _set_health(cluster: models.Cluster, after: Mapping[str, Any]) -> None:
+def _set_health(cluster: models.Cluster, after: Mapping[str, Any], *,
+                replace_reason: bool) -> None:
+    """An administrator's health report; the reason is kept as given (free-form entries),
+    and the observed conditions stay structured when only the status changed."""
     status = after["health_status"]
     if status is not None and status not in lifecycle.HEALTH_STATUSES:
         raise Invalid(f"Invalid input for field/attribute health_status. Value: '{status}'. "
@@ -284,7 +294,9 @@ def _set_health(cluster: models.Cluster, after: Mapping[str, Any]) -> None:
     reason = label_rules.literal(after["health_status_reason"] or {}, dict,
                                  "health_status_reason")
     cluster.health_status = status
-    cluster.health_status_reason = label_rules.stringify(reason)
+    if replace_reason:
+        cluster.health_conditions = lifecycle.conditions_to_json(
+            lifecycle.free_form(label_rules.stringify(reason)))
 
 
 def ensure_mutable(cluster: models.Cluster,

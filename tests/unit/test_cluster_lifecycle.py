@@ -163,3 +163,69 @@ def test_needs_work() -> None:
     assert lc.needs_work(lc.UPDATE_COMPLETE, 1, 2)
     assert not lc.needs_work(lc.UPDATE_COMPLETE, 2, 2)
     assert not lc.needs_work(lc.DELETE_FAILED, 1, 2)
+
+
+# -- health -------------------------------------------------------------------------------------
+
+def make_node(name: str = "w-1", healthy: bool | None = True, reason: str = "") -> lc.NodeHealth:
+    return lc.NodeHealth(name, lc.READY, healthy, reason)
+
+
+def test_every_node_ready_and_an_api_is_healthy() -> None:
+    health = lc.assess("tcp://10.0.0.2:2375", [make_node("m-1"), make_node("w-1")])
+    assert health.status == lc.HEALTHY
+    assert lc.health_reason(health.conditions) == {"api": "ok", "m-1.Ready": "True",
+                                                   "w-1.Ready": "True"}
+
+
+def test_a_failing_node_is_unhealthy_and_says_why() -> None:
+    health = lc.assess("tcp://x", [make_node("m-1"), make_node("w-1", False, "engine down"),
+                                   make_node("w-2", False)])
+    assert health.status == lc.UNHEALTHY
+    assert lc.health_reason(health.conditions) == {
+        "api": "ok", "m-1.Ready": "True", "w-1.Ready": "False: engine down",
+        "w-2.Ready": "False"}
+
+
+def test_no_api_address_is_unhealthy() -> None:
+    health = lc.assess(None, [make_node()])
+    assert (health.status, lc.health_reason(health.conditions)) == (
+        lc.UNHEALTHY, {"api": "no api address", "w-1.Ready": "True"})
+
+
+@pytest.mark.parametrize("nodes", [[], [make_node(), make_node("w-2", None)]])
+def test_unknown_when_a_node_is_not_known(nodes: list[lc.NodeHealth]) -> None:
+    assert lc.assess("tcp://x", nodes).status == lc.UNKNOWN
+
+
+def test_unobservable() -> None:
+    health = lc.unobservable(OSError("no route"))
+    assert (health.status, lc.health_reason(health.conditions)) == (
+        lc.UNKNOWN, {"api": "not observable: no route"})
+
+
+def test_health_change_names_the_failing_nodes() -> None:
+    sick = lc.assess(None, [make_node("m-1"), make_node("w-1", False, "engine down"),
+                            make_node("w-2", False)])
+    assert lc.health_change(lc.HEALTHY, sick) == \
+        "UNHEALTHY: api: no api address; w-1: engine down; w-2: False"
+    well = lc.assess("tcp://x", [make_node()])
+    assert lc.health_change(lc.UNHEALTHY, well) == "HEALTHY: every node Ready"
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    (None, lc.HEALTHY), (lc.HEALTHY, lc.HEALTHY), (lc.HEALTHY, lc.UNKNOWN)])
+def test_no_health_event(before: str | None, after: str) -> None:
+    assert lc.health_change(before, lc.Health(after, ())) is None
+
+
+def test_conditions_round_trip_through_json() -> None:
+    conditions = (lc.api_health("tcp://x"), make_node("w-1", False, "down"),
+                  *lc.free_form({"note": "checked by hand"}))
+    assert lc.conditions_from_json(lc.conditions_to_json(conditions)) == conditions
+    assert lc.conditions_from_json(None) == ()
+
+
+def test_a_free_form_reason_renders_as_given() -> None:
+    given = {"api": "down", "w-1.Ready": "maybe", "api2": "ok"}
+    assert lc.health_reason(lc.free_form(given)) == given

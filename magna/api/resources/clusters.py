@@ -140,7 +140,7 @@ def view(request: Request, row: Cluster, version: Version,
     overridden, added, skipped = label_rules.compare(row.labels, template_labels)
     body.update({
         "status_reason": row.status_reason, "health_status": row.health_status,
-        "health_status_reason": row.health_status_reason or {},
+        "health_status_reason": service.health_reason(row),
         "discovery_url": row.discovery_url, "api_address": row.api_address,
         "coe_version": row.coe_version, "container_version": row.container_version,
         "project_id": row.project_id, "user_id": row.user_id, "node_addresses": nodes,
