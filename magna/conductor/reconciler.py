@@ -287,8 +287,8 @@ class Reconciler:
         cluster.observed_generation = cluster.generation
         outcome = lifecycle.complete(cluster.status)
         if outcome.restarted:
-            cluster.status_since = utcnow()
-        cluster.status, cluster.status_reason = outcome.status, outcome.reason
+            cluster.status, cluster.status_since = outcome.status, utcnow()
+        cluster.status_reason = outcome.reason
         _record_health(cluster, health_of(observed))
         cluster.updated_at = utcnow()
         repository.add_event(session, cluster.uuid, reason="Converged",
