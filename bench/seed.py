@@ -17,6 +17,7 @@ from sqlalchemy import Engine, insert
 
 from magna.db import engine as db_engine
 from magna.db import migrate, models
+from magna.domain import clusters as lifecycle
 
 PROJECTS = 10
 BATCH = 2000
@@ -35,9 +36,10 @@ def _cluster(i: int, template_uuid: str) -> dict[str, Any]:
             "project_id": f"bench-project-{i % PROJECTS}", "user_id": "bench",
             "cluster_template_id": template_uuid, "labels": {"seeded": "true"},
             "flavor_id": "m1.small", "master_flavor_id": "m1.small", "create_timeout": 60,
-            "status": "CREATE_COMPLETE", "status_reason": "CREATE completed successfully",
-            "health_status": "HEALTHY", "api_address": f"tcp://10.0.{i // 250 % 256}.2:2375",
-            "coe_version": "20.10.24", "container_version": "20.10.24", "generation": 1,
+            "status": lifecycle.CREATE_COMPLETE, "status_reason": "CREATE completed successfully",
+            "health_status": lifecycle.HEALTHY,
+            "api_address": f"tcp://10.0.{i // 250 % 256}.2:2375", "coe_version": "20.10.24",
+            "container_version": "20.10.24", "generation": 1,
             "observed_generation": 1}
 
 

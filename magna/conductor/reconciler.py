@@ -24,20 +24,13 @@ from magna.conductor.spec import ClusterCA, build_spec
 from magna.crypto import x509
 from magna.db import models, repository
 from magna.db.models import utcnow
-from magna.domain import states
+from magna.domain import clusters as lifecycle
 from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Healing, Observed
 from magna.services import Services, pki
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
-COMPLETE = {states.CREATE_IN_PROGRESS: states.CREATE_COMPLETE,
-            states.UPDATE_IN_PROGRESS: states.UPDATE_COMPLETE,
-            states.ROLLBACK_IN_PROGRESS: states.ROLLBACK_COMPLETE}
-FAILED = {states.CREATE_IN_PROGRESS: states.CREATE_FAILED,
-          states.UPDATE_IN_PROGRESS: states.UPDATE_FAILED,
-          states.DELETE_IN_PROGRESS: states.DELETE_FAILED,
-          states.ROLLBACK_IN_PROGRESS: states.ROLLBACK_FAILED}
 NOT_CONVERGED_DELAY = 1.0
 BUSY_DELAY = 0.5
 
@@ -125,18 +118,18 @@ class Reconciler:
 
     def _observe(self, cluster_uuid: str) -> None:
         work = self._load(cluster_uuid)
-        if work is None or work.pki is None or work.status not in states.UPDATABLE:
+        if work is None or work.pki is None or work.status not in lifecycle.UPDATABLE:
             return
         try:
             observed = work.driver.observe(work.spec, work.pki)
         # NOTE: any observation failure means the health is UNKNOWN, not an error.
         except Exception as exc:
             LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
-            self._save_health(cluster_uuid, "UNKNOWN", {"api": f"not observable: {exc}"})
+            self._save_health(cluster_uuid, lifecycle.unobservable(exc))
             return
         health = health_of(observed)
-        self._save_health(cluster_uuid, *health)
-        if health[0] == "UNHEALTHY" and isinstance(work.driver, Healing):
+        self._save_health(cluster_uuid, health)
+        if health.status == lifecycle.UNHEALTHY and isinstance(work.driver, Healing):
             self._heal(work, work.driver)
 
     def _heal(self, work: Work, driver: Healing) -> None:
@@ -163,7 +156,7 @@ class Reconciler:
             _apply_observation(cluster, observed)
             for note in observed.notes:
                 self._add_event(session, work, "Healed", note, level="warning")
-            self._set_health(session, cluster, *health_of(observed))
+            self._set_health(session, cluster, health_of(observed))
 
     # -- the pass ----------------------------------------------------------------------------
 
@@ -178,8 +171,10 @@ class Reconciler:
         work = self._load(cluster_uuid)
         if work is None or not work.pending:
             return None
-        if self._timed_out(work):
-            self._fail(work, self._timeout_reason(work))
+        if lifecycle.timed_out(work.status, since=work.status_since, now=utcnow(),
+                               minutes=work.timeout_minutes):
+            # NOTE: the failed status is decided again on the row as it is when recorded.
+            self._fail(work, self._timeout(work).reason)
             return None
         if work.deleting:
             return self._delete(work)
@@ -195,12 +190,13 @@ class Reconciler:
                 raise PermanentError("The cluster's template no longer exists.")
             driver = self.svc.drivers.for_type(ClusterType(
                 template.server_type, template.cluster_distro or "", template.coe))
-            deleting = cluster.desired_state == "absent"
+            deleting = cluster.desired_state == lifecycle.ABSENT
             return Work(spec=build_spec(cluster, template), status=cluster.status or "",
                         status_since=cluster.status_since or cluster.created_at,
-                        timeout_minutes=self._timeout(cluster), deleting=deleting,
-                        pending=states.needs_work(cluster.status, cluster.observed_generation,
-                                                  cluster.generation),
+                        timeout_minutes=self._timeout_minutes(cluster), deleting=deleting,
+                        pending=lifecycle.needs_work(cluster.status,
+                                                     cluster.observed_generation,
+                                                     cluster.generation),
                         driver=driver, pki=None if deleting else self._pki(session, cluster))
 
     def _pki(self, session: Session, cluster: models.Cluster) -> ClusterPKI:
@@ -210,29 +206,18 @@ class Reconciler:
                                     allow_ca=conf.allow_ca)
         return ClusterCA(pki.ca_of(self.svc, session, cluster), policy, conf.term_of_validity)
 
-    def _timeout(self, cluster: models.Cluster) -> int:
+    def _timeout_minutes(self, cluster: models.Cluster) -> int:
         conductor = self.svc.conf.conductor
-        if cluster.status == states.CREATE_IN_PROGRESS:
-            return cluster.create_timeout or conductor.update_timeout
-        if cluster.status == states.DELETE_IN_PROGRESS:
-            return int(conductor.delete_timeout)
-        return int(conductor.update_timeout)
+        return lifecycle.timeout_minutes(cluster.status, create=cluster.create_timeout,
+                                         update=int(conductor.update_timeout),
+                                         delete=int(conductor.delete_timeout))
 
-    def _timeout_reason(self, work: Work) -> str:
-        """The timeout, and what the driver was last waiting for (a join that keeps failing,
-        engines that do not answer): the user needs the cause, not only the clock."""
-        verb = _verb(work.status).capitalize()
-        reason = f"{verb} timed out after {work.timeout_minutes} minutes."
+    def _timeout(self, work: Work) -> lifecycle.Outcome:
+        """The timeout, with what the driver was last waiting for (its last Waiting event)."""
         with self.svc.transaction() as session:
             last = repository.last_event(session, work.spec.uuid)
-            if last is not None and last.reason == "Waiting":
-                reason += f" Still waiting: {last.message}"
-        return reason[:1000]
-
-    def _timed_out(self, work: Work) -> bool:
-        if work.status not in states.IN_PROGRESS:
-            return False
-        return utcnow() - work.status_since > dt.timedelta(minutes=work.timeout_minutes)
+        waiting = last.message if last is not None and last.reason == "Waiting" else None
+        return lifecycle.time_out(work.status, minutes=work.timeout_minutes, waiting=waiting)
 
     def _converge(self, work: Work) -> float | None:
         def apply() -> Observed:
@@ -294,36 +279,36 @@ class Reconciler:
         return None
 
     def _complete(self, session: Session, cluster: models.Cluster, observed: Observed) -> None:
-        status = cluster.status or ""
         for ng in list(cluster.nodegroups):
-            if ng.desired_state == "absent":
+            if ng.desired_state == lifecycle.ABSENT:
                 session.delete(ng)
-            elif ng.status in COMPLETE:
-                ng.status, ng.status_reason = COMPLETE[ng.status], None
+            elif (done := lifecycle.nodegroup_complete(ng.status)) != ng.status:
+                ng.status, ng.status_reason = done, None
         cluster.observed_generation = cluster.generation
-        if status in COMPLETE:
-            cluster.status = COMPLETE[status]
-            cluster.status_since = utcnow()
-        cluster.status_reason = f"{_verb(status).upper()} completed successfully"
-        cluster.health_status, cluster.health_status_reason = health_of(observed)
+        outcome = lifecycle.complete(cluster.status)
+        if outcome.restarted:
+            cluster.status, cluster.status_since = outcome.status, utcnow()
+        cluster.status_reason = outcome.reason
+        _record_health(cluster, health_of(observed))
         cluster.updated_at = utcnow()
         repository.add_event(session, cluster.uuid, reason="Converged",
                              message=f"{cluster.status}: {len(observed.nodes)} nodes ready",
                              generation=cluster.generation, source=self.host)
 
     def _fail(self, work: Work, reason: str) -> None:
+        """Record a failure: the cluster's status, and those of its nodegroups in progress."""
         with self.svc.transaction() as session:
             cluster = repository.reserved_cluster(session, work.spec.uuid, self.host)
             if cluster is None:
                 return
-            failed = FAILED.get(cluster.status or "", states.UPDATE_FAILED)
+            outcome = lifecycle.fail(cluster.status, reason)
             for ng in cluster.nodegroups:
-                if ng.status in FAILED:
-                    ng.status, ng.status_reason = FAILED[ng.status], reason
-            cluster.status, cluster.status_reason = failed, reason
+                if (failed := lifecycle.nodegroup_fail(ng.status)) != ng.status:
+                    ng.status, ng.status_reason = failed, outcome.reason
+            cluster.status, cluster.status_reason = outcome.status, outcome.reason
             cluster.status_since = cluster.updated_at = utcnow()
-            self._add_event(session, work, "Failed", reason, level="error")
-        LOG.warning("Cluster %s is %s: %s", work.spec.uuid, failed, reason)
+            self._add_event(session, work, "Failed", outcome.reason, level="error")
+        LOG.warning("Cluster %s is %s: %s", work.spec.uuid, outcome.status, outcome.reason)
 
     def _event(self, work: Work, reason: str, message: str) -> None:
         """Record a waiting note once, not on every retry."""
@@ -337,35 +322,28 @@ class Reconciler:
         repository.add_event(session, work.spec.uuid, reason=reason, message=message,
                              level=level, generation=work.spec.generation, source=self.host)
 
-    def _save_health(self, cluster_uuid: str, status: str, reason: dict[str, str]) -> None:
+    def _save_health(self, cluster_uuid: str, health: lifecycle.Health) -> None:
         with self.svc.transaction() as session:
             cluster = repository.reserved_cluster(session, cluster_uuid, self.host)
             if cluster is not None:
-                self._set_health(session, cluster, status, reason)
+                self._set_health(session, cluster, health)
 
-    def _set_health(self, session: Session, cluster: models.Cluster, status: str,
-                     reason: dict[str, str]) -> None:
+    def _set_health(self, session: Session, cluster: models.Cluster,
+                    health: lifecycle.Health) -> None:
         """Record the health; a change between HEALTHY and UNHEALTHY is also an event, so the
         cluster's history says when it turned unhealthy, why, and when it recovered."""
-        before = cluster.health_status
-        cluster.health_status, cluster.health_status_reason = status, reason
-        if before == status or status not in ("HEALTHY", "UNHEALTHY") or before is None:
+        message = lifecycle.health_change(cluster.health_status, health)
+        _record_health(cluster, health)
+        if message is None:
             return
-        failing = [f"{name.removesuffix('.Ready')}: {value.removeprefix('False: ')}"
-                   for name, value in reason.items() if value not in ("True", "ok")]
-        message = f"{status}: {'; '.join(failing)}" if failing else f"{status}: every node Ready"
-        repository.add_event(session, cluster.uuid, reason="Health", message=message[:1000],
-                             level="warning" if status == "UNHEALTHY" else "info",
+        repository.add_event(session, cluster.uuid, reason="Health", message=message,
+                             level="warning" if health.status == lifecycle.UNHEALTHY else "info",
                              generation=cluster.generation, source=self.host)
 
 
 def _template_id(session: Session, cluster: models.Cluster) -> int | None:
     template = repository.get_template_by_uuid(session, cluster.cluster_template_id)
     return template.id
-
-
-def _verb(status: str) -> str:
-    return status.split("_", 1)[0].lower() if status else "update"
 
 
 def _apply_observation(cluster: models.Cluster, observed: Observed) -> None:
@@ -378,13 +356,11 @@ def _apply_observation(cluster: models.Cluster, observed: Observed) -> None:
         ng.stack_id = cluster.stack_id
 
 
-def health_of(observed: Observed) -> tuple[str, dict[str, str]]:
-    """HEALTHY only if every node is healthy; the reason names each node, as Magnum's monitor."""
-    reason = {"api": "ok" if observed.api_address else "no api address"}
-    for node in observed.nodes:
-        reason[f"{node.name}.Ready"] = "True" if node.healthy else (
-            f"False: {node.reason}" if node.reason else "False")
-    known = [n.healthy for n in observed.nodes]
-    if not known or any(h is None for h in known):
-        return "UNKNOWN", reason
-    return ("HEALTHY" if all(known) and observed.api_address else "UNHEALTHY"), reason
+def health_of(observed: Observed) -> lifecycle.Health:
+    """The cluster's health from what the driver saw: the API endpoint and each node."""
+    return lifecycle.assess(observed.api_address, [node.health for node in observed.nodes])
+
+
+def _record_health(cluster: models.Cluster, health: lifecycle.Health) -> None:
+    cluster.health_status = health.status
+    cluster.health_conditions = lifecycle.conditions_to_json(health.conditions)

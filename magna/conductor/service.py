@@ -24,7 +24,7 @@ from magna.conductor.ring import HashRing
 from magna.conductor.workqueue import WorkQueue
 from magna.db import repository
 from magna.db.models import utcnow
-from magna.domain import states
+from magna.domain import clusters as lifecycle
 from magna.drivers.base import GarbageCollecting
 from magna.services import Services
 
@@ -152,7 +152,7 @@ class Conductor:
 
     def observe_health(self) -> None:
         with self.svc.transaction() as session:
-            settled = repository.clusters_in(session, sorted(states.UPDATABLE))
+            settled = repository.clusters_in(session, sorted(lifecycle.UPDATABLE))
         for cluster_uuid in settled:
             if self.owns(cluster_uuid) and not self._stop.is_set():
                 self.reconciler.observe_health(cluster_uuid)

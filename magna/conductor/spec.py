@@ -10,6 +10,7 @@ import datetime as dt
 
 from magna.crypto import x509
 from magna.db import models
+from magna.domain import clusters as lifecycle
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
 
 
@@ -35,7 +36,8 @@ def _nodegroup(ng: models.NodeGroup) -> NodeGroupSpec:
         uuid=ng.uuid, name=ng.name, role=ng.role, node_count=ng.node_count,
         flavor_id=ng.flavor_id, image_id=ng.image_id, labels=dict(ng.labels or {}),
         node_labels=dict(ng.node_labels or {}), node_taints=tuple(ng.node_taints or ()),
-        nodes_to_remove=tuple(ng.nodes_to_remove or ()), present=ng.desired_state != "absent")
+        nodes_to_remove=tuple(ng.nodes_to_remove or ()),
+        present=ng.desired_state != lifecycle.ABSENT)
 
 
 class ClusterCA:

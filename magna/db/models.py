@@ -130,7 +130,9 @@ class Cluster(TimestampMixin, Base):
     status: Mapped[str | None] = mapped_column(String(20), index=True)
     status_reason: Mapped[str | None] = mapped_column(Text)
     health_status: Mapped[str | None] = mapped_column(String(20))
-    health_status_reason: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # NOTE: structured (``domain.clusters.NodeHealth`` as JSON objects); the API renders
+    # Magnum's ``health_status_reason`` dict from it.
+    health_conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     api_address: Mapped[str | None] = mapped_column(String(255))
     coe_version: Mapped[str | None] = mapped_column(String(255))
     container_version: Mapped[str | None] = mapped_column(String(255))

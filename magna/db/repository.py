@@ -36,7 +36,7 @@ from magna.domain.names import is_uuid_like
 M = TypeVar("M", bound=models.Base)
 
 # Columns that are not sortable: JSON documents have no order.
-_UNSORTABLE = {"labels", "health_status_reason", "node_addresses", "node_labels", "node_taints",
+_UNSORTABLE = {"labels", "health_conditions", "node_addresses", "node_labels", "node_taints",
                "nodes_to_remove", "encrypted_private_key", "command", "environment"}
 
 
@@ -321,13 +321,13 @@ def upsert_service_heartbeat(session: Session, host: str, binary: str
 
 def clusters_needing_work(session: Session) -> list[str]:
     """Clusters whose desired state is not realised: in progress, or a newer generation."""
-    from magna.domain import states
+    from magna.domain import clusters as lifecycle
 
     cluster = models.Cluster
     stmt = select(cluster.uuid).where(or_(
-        cluster.status.in_(states.IN_PROGRESS),
+        cluster.status.in_(lifecycle.IN_PROGRESS),
         and_(cluster.observed_generation < cluster.generation,
-             cluster.status.not_in(states.FAILED)))).order_by(cluster.id)
+             cluster.status.not_in(lifecycle.FAILED)))).order_by(cluster.id)
     return list(session.scalars(stmt).all())
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from magna.domain.clusters import READY, NodeHealth
 from magna.drivers.catalog import Catalog
 
 
@@ -88,12 +89,20 @@ class ClusterPKI(Protocol):
 
 @dataclass(frozen=True)
 class NodeStatus:
+    """One node as the driver saw it; ``healthy`` says whether ``condition`` holds (None: not
+    known) and ``reason`` why not."""
+
     name: str
     nodegroup: str
     role: str
     address: str | None
     healthy: bool | None = None
     reason: str = ""
+    condition: str = READY
+
+    @property
+    def health(self) -> NodeHealth:
+        return NodeHealth(self.name, self.condition, self.healthy, self.reason)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from magna.common.exceptions import Invalid, PermanentError
 from magna.db import models
+from magna.domain import clusters as lifecycle
 from magna.drivers.base import Driver
 
 # NOTE: counts are 32-bit integer columns; beyond this PostgreSQL refuses the row (a 500).
@@ -33,5 +34,5 @@ def total(nodegroups: Iterable[models.NodeGroup], *, changed: models.NodeGroup |
     """Nodes of the cluster's present nodegroups once ``changed`` has ``count`` nodes and a
     new nodegroup of ``added`` nodes exists."""
     nodes = sum(ng.node_count for ng in nodegroups
-                if ng.desired_state != "absent" and ng is not changed)
+                if ng.desired_state != lifecycle.ABSENT and ng is not changed)
     return nodes + added + (count if changed is not None else 0)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from magna.common.context import RequestContext
 from magna.common.exceptions import Invalid, NotFound
 from magna.db import models, repository
+from magna.domain import clusters as lifecycle
 from magna.services import Services, clusters, pki, target_of
 
 
@@ -57,8 +58,8 @@ def rotate_ca(svc: Services, ctx: RequestContext, cluster_ident: str) -> models.
         template = repository.get_template_by_uuid(session, cluster.cluster_template_id)
         if template.tls_disabled:
             raise Invalid("Rotating the CA certificate on a non-TLS cluster is not supported")
-        clusters.ensure_mutable(cluster)
+        clusters.ensure_mutable(cluster, lifecycle.Change.ROTATE_CA)
         pki.rotate(svc, session, cluster)
-        clusters.mark_updating(cluster)
+        clusters.mark_updating(cluster, change=lifecycle.Change.ROTATE_CA)
     svc.nudge(cluster.uuid)
     return cluster

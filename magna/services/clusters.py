@@ -20,9 +20,10 @@ from magna.common.exceptions import Invalid, NotAuthorized, NotFound
 from magna.db import models, repository
 from magna.db.models import utcnow
 from magna.db.repository import Page, Scope
+from magna.domain import clusters as lifecycle
 from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
-from magna.domain import names, patch, states
+from magna.domain import names, patch
 from magna.drivers.base import ClusterType, Driver
 from magna.services import Services, capacity, catalog_check, pki, scope_for, target_of
 
@@ -70,8 +71,8 @@ def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any], flags: A
         _check_create(svc, ctx, session, template, driver, spec, rule)
         cluster = models.Cluster(uuid=str(uuidlib.uuid4()), project_id=ctx.project_id,
                                  user_id=ctx.user_id, cluster_template_id=template.uuid,
-                                 status=states.CREATE_IN_PROGRESS, status_since=utcnow(),
-                                 generation=1, **spec.cluster)
+                                 status=lifecycle.request_create().status,
+                                 status_since=utcnow(), generation=1, **spec.cluster)
         repository.add(session, cluster, "A cluster with that UUID already exists.")
         for ng in _default_nodegroups(cluster, template, spec):
             session.add(ng)
@@ -147,7 +148,7 @@ def _default_nodegroups(cluster: models.Cluster, template: models.ClusterTemplat
     common: dict[str, Any] = {"cluster_id": cluster.uuid, "project_id": cluster.project_id,
               "labels": dict(cluster.labels), "image_id": template.image_id,
               "docker_volume_size": cluster.docker_volume_size, "is_default": True,
-              "status": states.CREATE_IN_PROGRESS, "node_addresses": []}
+              "status": lifecycle.request_create().status, "node_addresses": []}
     min_nodes = cluster.labels.get("min_node_count", "0")
     return [
         models.NodeGroup(uuid=str(uuidlib.uuid4()), name="default-master", role="master",
@@ -224,13 +225,20 @@ def document(cluster: models.Cluster) -> dict[str, Any]:
     doc = {k: getattr(cluster, k) for k in (
         "uuid", "name", "cluster_template_id", "keypair", "docker_volume_size", "labels",
         "master_flavor_id", "flavor_id", "create_timeout", "discovery_url", "status",
-        "status_reason", "health_status", "health_status_reason", "api_address", "coe_version",
+        "status_reason", "health_status", "api_address", "coe_version",
         "container_version", "project_id", "user_id", "fixed_network", "fixed_subnet",
         "floating_ip_enabled", "master_lb_enabled", "stack_id")}
+    doc["health_status_reason"] = health_reason(cluster)
     worker = default_nodegroup(cluster, "worker")
     doc.update(node_count=worker.node_count if worker else workers, master_count=masters,
                cluster_id=cluster.stack_id, node_addresses=[], master_addresses=[])
     return doc
+
+
+def health_reason(cluster: models.Cluster) -> dict[str, str]:
+    """Magnum's ``health_status_reason`` of a cluster: the one place its structured health
+    (``health_conditions``) is rendered, for the API's views and the PATCH document alike."""
+    return lifecycle.health_reason(lifecycle.conditions_from_json(cluster.health_conditions))
 
 
 def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiFlags,
@@ -246,7 +254,7 @@ def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiF
             raise Invalid(f"cannot change cluster property(ies) {refused}.")
         if changed & {"health_status", "health_status_reason"}:
             svc.authz.authorize(ctx, "cluster:update_health_status")
-            _set_health(cluster, after)
+            _set_health(cluster, after, replace_reason="health_status_reason" in changed)
         if "node_count" in changed:
             count = _node_count(after["node_count"], flags)
             worker = default_nodegroup(cluster, "worker")
@@ -275,22 +283,26 @@ def _node_count(value: Any, flags: ApiFlags) -> int:
     return count
 
 
-def _set_health(cluster: models.Cluster, after: Mapping[str, Any]) -> None:
+def _set_health(cluster: models.Cluster, after: Mapping[str, Any], *,
+                replace_reason: bool) -> None:
+    """An administrator's health report; the reason is kept as given (free-form entries),
+    and the observed conditions stay structured when only the status changed."""
     status = after["health_status"]
-    if status is not None and status not in states.HEALTH_STATUSES:
+    if status is not None and status not in lifecycle.HEALTH_STATUSES:
         raise Invalid(f"Invalid input for field/attribute health_status. Value: '{status}'. "
-                      f"Value should be one of: {', '.join(states.HEALTH_STATUSES)}")
+                      f"Value should be one of: {', '.join(lifecycle.HEALTH_STATUSES)}")
     reason = label_rules.literal(after["health_status_reason"] or {}, dict,
                                  "health_status_reason")
     cluster.health_status = status
-    cluster.health_status_reason = label_rules.stringify(reason)
+    if replace_reason:
+        cluster.health_conditions = lifecycle.conditions_to_json(
+            lifecycle.free_form(label_rules.stringify(reason)))
 
 
-def ensure_mutable(cluster: models.Cluster, verb: str = "Updating") -> None:
-    """A cluster being deleted takes no further changes; anything else records the intent."""
-    if cluster.desired_state == "absent" or cluster.status in (states.DELETE_IN_PROGRESS,
-                                                               states.DELETE_COMPLETE):
-        raise Invalid(f'{verb} a cluster when status is "{cluster.status}" is not supported.')
+def ensure_mutable(cluster: models.Cluster,
+                   change: lifecycle.Change = lifecycle.Change.UPDATE) -> None:
+    """Refuse (400) a change the cluster's lifecycle does not take now (it is being deleted)."""
+    lifecycle.check_update(cluster.status, cluster.desired_state, change)
 
 
 def check_size(svc: Services, session: Session, cluster: models.Cluster,
@@ -305,25 +317,26 @@ def check_size(svc: Services, session: Session, cluster: models.Cluster,
 
 def _scale(session: Session, cluster: models.Cluster, nodegroup: models.NodeGroup, count: int,
            nodes_to_remove: list[str]) -> None:
-    ensure_mutable(cluster)
+    ensure_mutable(cluster, lifecycle.Change.RESIZE)
     nodegroup.node_count = count
     nodegroup.nodes_to_remove = list(nodes_to_remove)
     nodegroup.generation += 1
-    mark_updating(cluster, nodegroup)
+    mark_updating(cluster, nodegroup, change=lifecycle.Change.RESIZE)
 
 
-def mark_updating(cluster: models.Cluster, nodegroup: models.NodeGroup | None = None) -> None:
-    """Record a new desired state: a cluster still being created just keeps creating."""
+def mark_updating(cluster: models.Cluster, nodegroup: models.NodeGroup | None = None, *,
+                  change: lifecycle.Change = lifecycle.Change.UPDATE) -> None:
+    """Record a new desired state (``lifecycle.request_update`` says which status it brings)."""
+    move = lifecycle.request_update(cluster.status, cluster.desired_state, change)
     cluster.generation += 1
     now = utcnow()
-    if cluster.status != states.CREATE_IN_PROGRESS:
-        if cluster.status != states.UPDATE_IN_PROGRESS:
-            cluster.status_since = now
-        cluster.status = states.UPDATE_IN_PROGRESS
+    if not move.keeps_reason:
         cluster.status_reason = None
+    if move.restarted:
+        cluster.status_since = now
+    cluster.status = move.status
     if nodegroup is not None:
-        if nodegroup.status not in (states.CREATE_IN_PROGRESS, None):
-            nodegroup.status = states.UPDATE_IN_PROGRESS
+        nodegroup.status = lifecycle.nodegroup_update(nodegroup.status)
         nodegroup.updated_at = now
     cluster.updated_at = now
 
@@ -373,7 +386,7 @@ def upgrade(svc: Services, ctx: RequestContext, ident: str, data: Mapping[str, A
         cluster = load(session, svc, ctx, ident, "upgrade")
         svc.authz.authorize(ctx, rule, target_of(cluster))
         target = _template(session, svc, ctx, str(data["cluster_template"]), ApiFlags())
-        ensure_mutable(cluster, "Upgrading")
+        ensure_mutable(cluster, lifecycle.Change.UPGRADE)
         ng_ident = data.get("nodegroup")
         nodegroup = find_nodegroup(cluster, ng_ident) if ng_ident else None
         if nodegroup is not None and not nodegroup.is_default and \
@@ -401,9 +414,9 @@ def _apply_upgrade(cluster: models.Cluster, target: models.ClusterTemplate,
     for ng in groups:
         ng.image_id = target.image_id
         ng.generation += 1
-        mark_updating(cluster, ng)
+        mark_updating(cluster, ng, change=lifecycle.Change.UPGRADE)
     if not groups:
-        mark_updating(cluster)
+        mark_updating(cluster, change=lifecycle.Change.UPGRADE)
 
 
 def _upgrade_flavors(cluster: models.Cluster, current: models.ClusterTemplate,
@@ -425,22 +438,23 @@ def delete(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:
     with svc.transaction() as session:
         cluster = load(session, svc, ctx, ident, "delete")
         svc.authz.authorize(ctx, rule, target_of(cluster))
-        if cluster.desired_state != "absent":
-            cluster.desired_state = "absent"
+        deletion = lifecycle.request_delete(cluster.status, cluster.desired_state)
+        if deletion.newly_absent:
+            cluster.desired_state = lifecycle.ABSENT
             cluster.generation += 1
-        if cluster.status != states.DELETE_IN_PROGRESS:
+        if deletion.move.restarted:
             cluster.status_since = utcnow()
-        cluster.status = states.DELETE_IN_PROGRESS
+        cluster.status = deletion.move.status
         cluster.status_reason = None
         cluster.updated_at = utcnow()
         for ng in cluster.nodegroups:
-            ng.status = states.DELETE_IN_PROGRESS
+            ng.status = deletion.move.status
     svc.nudge(cluster.uuid)
 
 
 def faults(cluster: models.Cluster) -> dict[str, str]:
     return {ng.name: ng.status_reason or "" for ng in cluster.nodegroups
-            if ng.status in states.FAILED}
+            if ng.status in lifecycle.FAILED}
 
 
 

@@ -21,8 +21,9 @@ from magna.common.exceptions import Conflict, Invalid
 from magna.db import models, repository
 from magna.db.models import utcnow
 from magna.db.repository import Page, Scope
+from magna.domain import clusters as lifecycle
 from magna.domain import containers as rules
-from magna.domain import names, states
+from magna.domain import names
 from magna.drivers.base import (
     ClusterPKI,
     ContainerHosting,
@@ -87,7 +88,7 @@ def _check_cluster(svc: Services, cluster: models.Cluster,
                       f"{template.coe}.")
     if not isinstance(cluster_service.driver_for(svc, template), ContainerHosting):
         raise Invalid(f"The driver of cluster {cluster.name} cannot run containers.")
-    if cluster.desired_state == "absent" or cluster.status not in states.UPDATABLE:
+    if cluster.desired_state == lifecycle.ABSENT or cluster.status not in lifecycle.UPDATABLE:
         raise Conflict(f"Cluster {cluster.name} is {cluster.status}; containers can be created "
                        "only on a cluster whose status is *_COMPLETE.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from magna.common.context import RequestContext
 from magna.common.exceptions import Invalid
 from magna.db import models, repository
+from magna.domain import clusters as lifecycle
 from magna.drivers.base import CredentialRotation
 from magna.services import Services, clusters
 
@@ -26,9 +27,9 @@ def rotate(svc: Services, ctx: RequestContext, cluster_ident: str,
         template = repository.get_template_by_uuid(session, cluster.cluster_template_id)
         if not isinstance(clusters.driver_for(svc, template), CredentialRotation):
             raise Invalid(NOT_SUPPORTED)
-        clusters.ensure_mutable(cluster)
+        clusters.ensure_mutable(cluster, lifecycle.Change.ROTATE_CREDENTIAL)
         # NOTE: the request is recorded as a new generation only; the models have no field
         # yet saying *which* change it was, which the conductor will need to call the driver.
-        clusters.mark_updating(cluster)
+        clusters.mark_updating(cluster, change=lifecycle.Change.ROTATE_CREDENTIAL)
     svc.nudge(cluster.uuid)
     return cluster

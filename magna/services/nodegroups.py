@@ -22,9 +22,10 @@ from magna.common.exceptions import Conflict, Invalid
 from magna.db import models, repository
 from magna.db.models import utcnow
 from magna.db.repository import Page, Scope
+from magna.domain import clusters as lifecycle
 from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
-from magna.domain import patch, states
+from magna.domain import patch
 from magna.services import Services, catalog_check, clusters, scope_for, target_of
 
 PATCHABLE = frozenset({"/min_node_count", "/max_node_count", "/node_labels", "/node_taints"})
@@ -202,11 +203,11 @@ def create(svc: Services, ctx: RequestContext, cluster_ident: str, data: Mapping
     """
     with svc.transaction() as session:
         cluster = _write(session, svc, ctx, cluster_ident, "nodegroup:create")
-        clusters.ensure_mutable(cluster)
+        clusters.ensure_mutable(cluster, lifecycle.Change.NODEGROUP)
         nodegroup = _new_nodegroup(svc, session, cluster, data)
         conflict = _name_taken(data["name"], cluster)
         repository.add(session, nodegroup, conflict)
-        clusters.mark_updating(cluster)
+        clusters.mark_updating(cluster, change=lifecycle.Change.NODEGROUP)
     svc.nudge(cluster.uuid)
     return cluster, nodegroup
 
@@ -245,8 +246,8 @@ def _new_nodegroup(svc: Services, session: Session, cluster: models.Cluster,
         project_id=cluster.project_id, role=role, flavor_id=flavor,
         image_id=data.get("image_id") or template.image_id, docker_volume_size=volume,
         labels=_labels(cluster, data), node_labels=node_labels, node_taints=node_taints,
-        node_addresses=[], is_default=False, status=states.CREATE_IN_PROGRESS, generation=1,
-        desired_state="present", nodes_to_remove=[], **counts)
+        node_addresses=[], is_default=False, status=lifecycle.request_create().status,
+        generation=1, desired_state=lifecycle.PRESENT, nodes_to_remove=[], **counts)
 
 
 def _labels(cluster: models.Cluster, data: Mapping[str, Any]) -> dict[str, str]:
@@ -292,23 +293,17 @@ def update(svc: Services, ctx: RequestContext, cluster_ident: str, ident: str, o
     with svc.transaction() as session:
         cluster = _write(session, svc, ctx, cluster_ident, "nodegroup:update")
         nodegroup = repository.get_nodegroup(session, cluster.uuid, ident, _write_scope(ctx))
-        clusters.ensure_mutable(cluster)
-        _ensure_present(nodegroup)
+        clusters.ensure_mutable(cluster, lifecycle.Change.NODEGROUP)
+        lifecycle.check_nodegroup_update(nodegroup.status, nodegroup.desired_state)
         changes = patched(nodegroup, ops)
         for name, value in changes.items():
             setattr(nodegroup, name, value)
         if changes:
             nodegroup.generation += 1
-            clusters.mark_updating(cluster, nodegroup)
+            clusters.mark_updating(cluster, nodegroup, change=lifecycle.Change.NODEGROUP)
     if changes:
         svc.nudge(cluster.uuid)
     return cluster, nodegroup
-
-
-def _ensure_present(nodegroup: models.NodeGroup) -> None:
-    if nodegroup.desired_state == "absent":
-        raise Invalid(f'Updating a nodegroup when status is "{nodegroup.status}" is not '
-                      "supported.")
 
 
 def delete(svc: Services, ctx: RequestContext, cluster_ident: str, ident: str) -> None:
@@ -316,14 +311,14 @@ def delete(svc: Services, ctx: RequestContext, cluster_ident: str, ident: str) -
     with svc.transaction() as session:
         cluster = _write(session, svc, ctx, cluster_ident, "nodegroup:delete")
         nodegroup = repository.get_nodegroup(session, cluster.uuid, ident, _write_scope(ctx))
-        if nodegroup.is_default:
-            raise Invalid("Deleting a default nodegroup is not supported.")
-        clusters.ensure_mutable(cluster)
-        if nodegroup.desired_state != "absent":
-            nodegroup.desired_state = "absent"
+        lifecycle.check_nodegroup_delete(is_default=nodegroup.is_default)
+        clusters.ensure_mutable(cluster, lifecycle.Change.NODEGROUP)
+        deletion = lifecycle.request_delete(nodegroup.status, nodegroup.desired_state)
+        if deletion.newly_absent:
+            nodegroup.desired_state = lifecycle.ABSENT
             nodegroup.generation += 1
-            clusters.mark_updating(cluster)
-        nodegroup.status = states.DELETE_IN_PROGRESS
+            clusters.mark_updating(cluster, change=lifecycle.Change.NODEGROUP)
+        nodegroup.status = deletion.move.status
         nodegroup.status_reason = None
         nodegroup.updated_at = utcnow()
     svc.nudge(cluster.uuid)

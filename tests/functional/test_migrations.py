@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -58,3 +62,40 @@ def test_upgrade_twice_is_harmless(empty_db_url: str) -> None:
     finally:
         engine.dispose()
     assert current == migrate.current_heads()
+
+
+OLD_REASON = {"api": "ok", "m-1.Ready": "True", "w-2.Ready": "False: engine down",
+              "w-3.Ready": "False", "custom": "set by an admin"}
+
+
+def _cluster_rows(url: str, column: str) -> list[object]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            table = sa.table("cluster", sa.column(column, sa.JSON()))
+            return list(connection.execute(sa.select(table.c[column])).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_health_becomes_structured_and_back(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url, "0003")
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO cluster (uuid, cluster_template_id, labels, health_status_reason, "
+                "floating_ip_enabled, master_lb_enabled, generation, observed_generation, "
+                "desired_state, created_at) VALUES ('c-1', 't-1', '{}', :reason, true, false, "
+                "1, 1, 'present', CURRENT_TIMESTAMP)"), {"reason": json.dumps(OLD_REASON)})
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_db_url)
+    assert _cluster_rows(empty_db_url, "health_conditions") == [[
+        {"node": "api", "condition": None, "healthy": True, "reason": ""},
+        {"node": "m-1", "condition": "Ready", "healthy": True, "reason": ""},
+        {"node": "w-2", "condition": "Ready", "healthy": False, "reason": "engine down"},
+        {"node": "w-3", "condition": "Ready", "healthy": False, "reason": ""},
+        {"node": "custom", "condition": None, "healthy": None, "reason": "set by an admin"}]]
+    command.downgrade(migrate.alembic_config(empty_db_url), "0003")
+    assert _cluster_rows(empty_db_url, "health_status_reason") == [OLD_REASON]

@@ -88,9 +88,9 @@ def test_dns_nameserver_list() -> None:
 
 
 def test_what_needs_the_conductor() -> None:
-    from magna.domain import states
+    from magna.domain import clusters as lifecycle
 
-    assert states.needs_work("CREATE_IN_PROGRESS", 1, 1)
-    assert states.needs_work("UPDATE_COMPLETE", 1, 2)
-    assert not states.needs_work("CREATE_COMPLETE", 1, 1)
-    assert not states.needs_work("CREATE_FAILED", 0, 1), "a failure waits for the user"
+    assert lifecycle.needs_work("CREATE_IN_PROGRESS", 1, 1)
+    assert lifecycle.needs_work("UPDATE_COMPLETE", 1, 2)
+    assert not lifecycle.needs_work("CREATE_COMPLETE", 1, 1)
+    assert not lifecycle.needs_work("CREATE_FAILED", 0, 1), "a failure waits for the user"

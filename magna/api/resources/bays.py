@@ -26,7 +26,8 @@ from magna.api.validation import (
     parse,
 )
 from magna.db.models import Cluster
-from magna.domain import names, states
+from magna.domain import clusters as lifecycle
+from magna.domain import names
 from magna.services import clusters as service
 from magna.services import clustertemplates
 
@@ -82,7 +83,7 @@ def summary(request: Request, row: Cluster) -> dict[str, Any]:
 def view(request: Request, row: Cluster, template_labels: dict[str, str]) -> dict[str, Any]:
     body = legacy.to_bay(cluster_views.view(request, row, BAY_SHAPE, template_labels))
     body["links"] = deps.links(request, "bays", row.uuid)
-    if row.status in states.FAILED:
+    if row.status in lifecycle.FAILED:
         body["bay_faults"] = service.faults(row)
     return body
 

@@ -21,8 +21,8 @@ from magna.api.validation import (
 )
 from magna.common.exceptions import Invalid
 from magna.db.models import Cluster
+from magna.domain import clusters as lifecycle
 from magna.domain import labels as label_rules
-from magna.domain import states
 from magna.services import clusters as service
 
 router = APIRouter()
@@ -140,7 +140,7 @@ def view(request: Request, row: Cluster, version: Version,
     overridden, added, skipped = label_rules.compare(row.labels, template_labels)
     body.update({
         "status_reason": row.status_reason, "health_status": row.health_status,
-        "health_status_reason": row.health_status_reason or {},
+        "health_status_reason": service.health_reason(row),
         "discovery_url": row.discovery_url, "api_address": row.api_address,
         "coe_version": row.coe_version, "container_version": row.container_version,
         "project_id": row.project_id, "user_id": row.user_id, "node_addresses": nodes,
@@ -189,7 +189,7 @@ def show_cluster(request: Request, ident: str) -> Response:
     row, labels = service.get_with_template_labels(deps.services(request),
                                                    deps.context(request), ident)
     body = view(request, row, deps.version(request), labels)
-    if row.status in states.FAILED:
+    if row.status in lifecycle.FAILED:
         body["faults"] = service.faults(row)
     return encoding.json_response(body)
 
