@@ -37,7 +37,7 @@ from magna.cli.registry import COMMANDS
 from magna.cmd import magna as magna_cmd
 from magna.db import engine as db_engine
 from magna.db import models
-from magna.drivers import fake
+from tests.support.fake_driver import nodes_on_disk
 from tests.support.server import RunningServer, magna_server
 
 SERVER_CONFIG: dict[str, dict[str, object]] = {
@@ -183,7 +183,7 @@ def test_bay_create_wait_and_legacy_views(cli: Cli) -> None:
     lines = created.stderr.splitlines()
     assert lines[-1].startswith("bay1: CREATE_COMPLETE  nodes 2/2"), lines
     assert all(line.startswith("bay1: CREATE_") for line in lines), lines
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 2
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 2
     listed = cli.json("bay-list")
     assert listed == [{"uuid": uuid, "name": "bay1", "node_count": 1, "master_count": 1,
                        "status": "CREATE_COMPLETE"}]
@@ -198,7 +198,7 @@ def test_bay_create_wait_and_legacy_views(cli: Cli) -> None:
     updated = cli("bay-update", "bay1", "replace", "node_count=2", "--wait")
     assert updated.stdout == "Request to update bay bay1 has been accepted.\n"
     assert updated.stderr.splitlines()[-1].startswith("bay1: UPDATE_COMPLETE  nodes 3/3")
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 3
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 3
     assert cli.json("cluster show", "bay1")["node_count"] == 2
 
 
@@ -213,12 +213,12 @@ def test_cluster_lifecycle_modern_names(cli: Cli) -> None:
     assert cli("cluster-list", "-f", "value", "-c", "name").stdout.split() == ["bay1", "c1"]
     assert cli.json("cluster-show", "c1")["keypair"] == "k1"
     cli("cluster update", "c1", "replace", "node_count=3", "--wait")
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 4
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 4
     cli("cluster-update", "c1", "replace", "node_count=2")
     resized = cli("cluster resize", "c1", "1", "--wait")
     assert resized.stdout == "Request to resize cluster c1 has been accepted.\n"
     assert resized.stderr.splitlines()[-1].startswith("c1: UPDATE_COMPLETE  nodes 2/2")
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 2
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 2
     cli("cluster-resize", "c1", "2", "--wait")
     upgraded = cli("cluster upgrade", "c1", "t2", "--wait")
     assert upgraded.stdout == "Request to upgrade cluster c1 has been accepted.\n"

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from magna.db import migrate
-from magna.drivers.fake import nodes_on_disk, overlaps
 from tests.support import backing
 from tests.support.conductor import wait_for
+from tests.support.fake_driver import nodes_on_disk, overlaps
 from tests.support.processes import Deployment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import update
 
 from magna.db import models
-from magna.drivers.fake import nodes_on_disk
 from tests.conftest import make_conf
 from tests.support.api import assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, fake_template_body, wait_for
+from tests.support.fake_driver import nodes_on_disk
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ from cryptography.x509.oid import NameOID
 
 from magna.drivers import fake
 from tests.support import backing
+from tests.support.fake_driver import nodes_on_disk
 from tests.support.server import RunningServer, magna_server
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
@@ -439,7 +440,7 @@ def test_cluster_show(magna: Magna) -> None:
     assert other["node_count"] == 1 and other["labels"] == {"a": "b", "c": "d"}
     assert other["status"] == "CREATE_COMPLETE"
     assert_realised(magna, other, workers=1)
-    assert fake.nodes_on_disk(magna.state_dir, other["uuid"]) == ["default-master-1",
+    assert nodes_on_disk(magna.state_dir, other["uuid"]) == ["default-master-1",
                                                                   "default-worker-2"]
 
 

@@ -18,9 +18,10 @@ import pytest
 
 from magna import conf
 from magna.common.exceptions import PermanentError, TemporaryError
-from magna.drivers import fake
 from magna.drivers.base import ClusterSpec, ClusterType, NodeGroupSpec
-from magna.drivers.fake import FakeDriver, nodes_on_disk, overlaps
+from magna.drivers.fake import FakeDriver
+from tests.support import fake_driver
+from tests.support.fake_driver import nodes_on_disk, overlaps
 
 UUID = "6f1b3a2c-0d4e-4f5a-8b6c-7d8e9f0a1b2c"
 
@@ -333,7 +334,7 @@ def test_a_killed_start_ends_at_the_next_start(tmp_path: Path) -> None:
                     "end c1 300 h1 8.0")
 
     assert overlaps(log) == []
-    killed = [span for span in fake.spans(log) if span.killed]
+    killed = [span for span in fake_driver.spans(log) if span.killed]
     assert [(s.actor, s.start, s.end) for s in killed] == [("pid 100@h1", 0, 1)]
 
 
@@ -376,7 +377,7 @@ def test_a_process_killed_mid_create_leaves_whole_nodes(driver: FakeDriver,
     assert observed.converged and len(nodes_on_disk(state_dir, UUID)) == 11
     assert set(left) <= set(nodes_on_disk(state_dir, UUID))
     assert overlaps(driver.log_path) == []
-    assert [span.killed for span in fake.spans(driver.log_path)] == [True, False]
+    assert [span.killed for span in fake_driver.spans(driver.log_path)] == [True, False]
 
 
 
