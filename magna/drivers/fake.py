@@ -28,6 +28,12 @@ Failure injection comes from the cluster's labels: ``fake_fail_on`` (comma list 
 N applies raise ``TemporaryError``), ``fake_apply_seconds``, ``fake_node_seconds`` and
 ``fake_unhealthy`` (comma list of node names reported unhealthy).
 
+A test that asserts a state which lasts only while the driver works (``*_IN_PROGRESS``, no nodes
+yet) holds the driver there instead of racing it: with the label ``fake_hold=<gate>``, every
+apply and delete of the cluster waits at its start, before touching any node, for as long as the
+file ``<state_dir>/fake-holds/<gate>`` exists. The test creates the file, makes its request,
+asserts, and removes the file to let the operation go on.
+
 Containers (``/v1/containers``) are files too: see ``magna.drivers.fake_containers``.
 """
 
@@ -68,6 +74,8 @@ VERSION = "fake-1.0"
 PHASES = ("create", "update", "delete")
 UNHEALTHY_REASON = "marked unhealthy by label"
 MAX_NODES = 254  # addresses of a cluster's /24 (``_address``)
+HOLDS = "fake-holds"  # beside ROOT: garbage collection owns every directory under ROOT
+HOLD_POLL_SECONDS = 0.05
 
 IMAGES = (Image(id="fd8180c3-2e3b-4793-a374-5615a45dc03f", name="fake-image", os_distro="fake"),)
 FLAVORS = (
@@ -110,6 +118,7 @@ class Injection:
     temporary: int = 0
     apply_seconds: float = 0.0
     node_seconds: float = 0.0
+    hold: str = ""
 
     @classmethod
     def from_labels(cls, labels: Mapping[str, str]) -> Injection:
@@ -118,9 +127,12 @@ class Injection:
                             fail_times=int(labels.get("fake_fail_times", "1000000")),
                             temporary=int(labels.get("fake_temporary", "0")),
                             apply_seconds=float(labels.get("fake_apply_seconds", "0")),
-                            node_seconds=float(labels.get("fake_node_seconds", "0")))
+                            node_seconds=float(labels.get("fake_node_seconds", "0")),
+                            hold=labels.get("fake_hold", ""))
         except ValueError as exc:
             raise PermanentError(f"fake driver: bad label value ({exc}).") from None
+        if injection.hold in (".", "..") or os.path.basename(injection.hold) != injection.hold:
+            raise PermanentError(f"fake driver: fake_hold {injection.hold!r} is not a file name.")
         unknown = injection.fail_on - set(PHASES)
         if unknown:
             raise PermanentError(f"fake driver: fake_fail_on names unknown phases "
@@ -254,6 +266,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
         self._host = "_".join(str(conf.host).split()) or "-"
         # NOTE: beside ROOT, not in it: garbage collection owns every directory under ROOT.
         self._catalog = FakeCatalog(os.path.join(conf.state_dir, "fake-keypairs"))
+        self._holds = os.path.join(conf.state_dir, HOLDS)
 
     @property
     def provides(self) -> Sequence[ClusterType]:
@@ -274,6 +287,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
     def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
         with self._operation(spec.uuid):
             injection = Injection.from_labels(spec.labels)
+            self._wait_for_release(injection)
             time.sleep(injection.apply_seconds)
             files = ClusterFiles(self.root, spec.uuid)
             self._inject_apply(files, injection)
@@ -290,6 +304,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
     def delete(self, spec: ClusterSpec) -> bool:
         with self._operation(spec.uuid):
             injection = Injection.from_labels(spec.labels)
+            self._wait_for_release(injection)
             files = ClusterFiles(self.root, spec.uuid)
             self._inject_failure(files, injection, "delete")
             for node in sorted(files.nodes(), key=lambda node: node.number, reverse=True):
@@ -316,6 +331,13 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
             shutil.rmtree(ClusterFiles(self.root, cluster_uuid).path, ignore_errors=True)
 
     # -- failure injection ------------------------------------------------------------------
+
+    def _wait_for_release(self, injection: Injection) -> None:
+        """Wait while the test holds this cluster's operations (label ``fake_hold``)."""
+        # NOTE: no time limit of its own: a test that holds releases in a ``finally``, and to
+        # the conductor a held operation is just a slow one.
+        while injection.hold and os.path.exists(os.path.join(self._holds, injection.hold)):
+            time.sleep(HOLD_POLL_SECONDS)
 
     def _inject_apply(self, files: ClusterFiles, injection: Injection) -> None:
         if injection.temporary and files.bump("attempts-temporary") < injection.temporary:

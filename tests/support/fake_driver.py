@@ -3,16 +3,36 @@
 The fake driver (``magna.drivers.fake``) writes its nodes as files and logs a "start" and an
 "end" line for every apply, delete and collect. The driver itself never reads that log back:
 only tests do, to prove that no two operations on one cluster ever ran at the same time
-(``overlaps``), also across processes killed in the middle (``spans``).
+(``overlaps``), also across processes killed in the middle (``spans``). ``held`` is the test's
+side of the driver's ``fake_hold`` label.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from magna.drivers.fake import ROOT, ClusterFiles
+from magna.drivers.fake import HOLDS, ROOT, ClusterFiles
+
+
+@contextlib.contextmanager
+def held(state_dir: str, gate: str) -> Iterator[None]:
+    """Inside, every apply and delete of a cluster labelled ``fake_hold=<gate>`` waits at its start.
+
+    A status read inside is therefore certainly the one the request left (``*_IN_PROGRESS``), not
+    whatever the driver reached meanwhile; leaving lets the held operations go on.
+    """
+    path = os.path.join(state_dir, HOLDS, gate)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w"):
+        pass
+    try:
+        yield
+    finally:
+        os.unlink(path)
 
 
 def nodes_on_disk(state_dir: str, cluster_uuid: str) -> list[str]:

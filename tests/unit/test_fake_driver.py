@@ -8,8 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from magna.common.exceptions import PermanentError, TemporaryError
 from magna.drivers.base import ClusterSpec, ClusterType, NodeGroupSpec
 from magna.drivers.fake import FakeDriver
 from tests.support import fake_driver
-from tests.support.fake_driver import nodes_on_disk, overlaps
+from tests.support.fake_driver import held, nodes_on_disk, overlaps
 
 UUID = "6f1b3a2c-0d4e-4f5a-8b6c-7d8e9f0a1b2c"
 
@@ -228,10 +229,53 @@ def test_temporary_errors_then_convergence(driver: FakeDriver) -> None:
 
 
 @pytest.mark.parametrize("labels", [{"fake_node_seconds": "soon"}, {"fake_fail_times": "1.5"},
-                                    {"fake_fail_on": "create,explode"}])
+                                    {"fake_fail_on": "create,explode"},
+                                    {"fake_hold": "../elsewhere"}, {"fake_hold": ".."}])
 def test_bad_labels_are_refused(driver: FakeDriver, labels: dict[str, str]) -> None:
     with pytest.raises(PermanentError, match="fake driver"):
         driver.validate(make_spec(labels=labels))
+
+
+def in_thread(call: Callable[[], object]) -> threading.Thread:
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until_started(driver: FakeDriver, operations: int) -> None:
+    """Until the log shows ``operations`` starts (the hold comes right after the start line)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.path.exists(driver.log_path) and Path(driver.log_path).read_text().count(
+                "start ") >= operations:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the operation did not start")
+
+
+def test_a_held_apply_and_delete_wait_until_released(driver: FakeDriver,
+                                                     state_dir: str) -> None:
+    spec = make_spec(labels={"fake_hold": "gate"})
+    with held(state_dir, "gate"):
+        applying = in_thread(lambda: driver.apply(spec, PKI))
+        wait_until_started(driver, 1)
+        applying.join(0.3)  # unheld, three nodes take milliseconds
+        assert applying.is_alive() and nodes_on_disk(state_dir, UUID) == []
+    applying.join(10)
+    assert not applying.is_alive() and len(nodes_on_disk(state_dir, UUID)) == 3
+
+    with held(state_dir, "gate"):
+        deleting = in_thread(lambda: driver.delete(spec))
+        wait_until_started(driver, 2)
+        deleting.join(0.3)
+        assert deleting.is_alive() and len(nodes_on_disk(state_dir, UUID)) == 3
+    deleting.join(10)
+    assert not deleting.is_alive() and nodes_on_disk(state_dir, UUID) == []
+
+
+def test_a_hold_on_another_gate_does_not_hold(driver: FakeDriver, state_dir: str) -> None:
+    with held(state_dir, "other"):
+        assert driver.apply(make_spec(labels={"fake_hold": "gate"}), PKI).converged
 
 
 def test_delete_removes_everything(driver: FakeDriver, state_dir: str) -> None:
