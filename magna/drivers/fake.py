@@ -32,7 +32,8 @@ A test that asserts a state which lasts only while the driver works (``*_IN_PROG
 yet) holds the driver there instead of racing it: with the label ``fake_hold=<gate>``, every
 apply and delete of the cluster waits at its start, before touching any node, for as long as the
 file ``<state_dir>/fake-holds/<gate>`` exists. The test creates the file, makes its request,
-asserts, and removes the file to let the operation go on.
+asserts, and removes the file to let the operation go on. Containers are held the same way
+(``magna.drivers.fake_containers``).
 
 Containers (``/v1/containers``) are files too: see ``magna.drivers.fake_containers``.
 """
@@ -66,7 +67,7 @@ from magna.drivers.base import (
     Observed,
 )
 from magna.drivers.catalog import Catalog, Flavor, Image, Keypair, KeypairFiles, Network
-from magna.drivers.fake_containers import FakeContainers
+from magna.drivers.fake_containers import FakeContainers, check_gate, wait_while_held
 
 ROOT = "fake-driver"
 LOG_NAME = "operations.log"
@@ -75,7 +76,6 @@ PHASES = ("create", "update", "delete")
 UNHEALTHY_REASON = "marked unhealthy by label"
 MAX_NODES = 254  # addresses of a cluster's /24 (``_address``)
 HOLDS = "fake-holds"  # beside ROOT: garbage collection owns every directory under ROOT
-HOLD_POLL_SECONDS = 0.05
 
 IMAGES = (Image(id="fd8180c3-2e3b-4793-a374-5615a45dc03f", name="fake-image", os_distro="fake"),)
 FLAVORS = (
@@ -131,8 +131,7 @@ class Injection:
                             hold=labels.get("fake_hold", ""))
         except ValueError as exc:
             raise PermanentError(f"fake driver: bad label value ({exc}).") from None
-        if injection.hold in (".", "..") or os.path.basename(injection.hold) != injection.hold:
-            raise PermanentError(f"fake driver: fake_hold {injection.hold!r} is not a file name.")
+        check_gate(injection.hold)
         unknown = injection.fail_on - set(PHASES)
         if unknown:
             raise PermanentError(f"fake driver: fake_fail_on names unknown phases "
@@ -266,7 +265,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
         self._host = "_".join(str(conf.host).split()) or "-"
         # NOTE: beside ROOT, not in it: garbage collection owns every directory under ROOT.
         self._catalog = FakeCatalog(os.path.join(conf.state_dir, "fake-keypairs"))
-        self._holds = os.path.join(conf.state_dir, HOLDS)
+        self.holds = os.path.join(conf.state_dir, HOLDS)
 
     @property
     def provides(self) -> Sequence[ClusterType]:
@@ -287,7 +286,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
     def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
         with self._operation(spec.uuid):
             injection = Injection.from_labels(spec.labels)
-            self._wait_for_release(injection)
+            wait_while_held(self.holds, injection.hold)
             time.sleep(injection.apply_seconds)
             files = ClusterFiles(self.root, spec.uuid)
             self._inject_apply(files, injection)
@@ -304,7 +303,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
     def delete(self, spec: ClusterSpec) -> bool:
         with self._operation(spec.uuid):
             injection = Injection.from_labels(spec.labels)
-            self._wait_for_release(injection)
+            wait_while_held(self.holds, injection.hold)
             files = ClusterFiles(self.root, spec.uuid)
             self._inject_failure(files, injection, "delete")
             for node in sorted(files.nodes(), key=lambda node: node.number, reverse=True):
@@ -331,13 +330,6 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
             shutil.rmtree(ClusterFiles(self.root, cluster_uuid).path, ignore_errors=True)
 
     # -- failure injection ------------------------------------------------------------------
-
-    def _wait_for_release(self, injection: Injection) -> None:
-        """Wait while the test holds this cluster's operations (label ``fake_hold``)."""
-        # NOTE: no time limit of its own: a test that holds releases in a ``finally``, and to
-        # the conductor a held operation is just a slow one.
-        while injection.hold and os.path.exists(os.path.join(self._holds, injection.hold)):
-            time.sleep(HOLD_POLL_SECONDS)
 
     def _inject_apply(self, files: ClusterFiles, injection: Injection) -> None:
         if injection.temporary and files.bump("attempts-temporary") < injection.temporary:
