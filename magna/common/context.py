@@ -34,14 +34,3 @@ class RequestContext:
             "user_domain_id": self.user_domain_id,
             "project_domain_id": self.project_domain_id,
         }
-
-
-def admin_context(request_id: str = "") -> RequestContext:
-    """An all-powerful context for internal callers (the conductor, start-up tasks)."""
-    return RequestContext(
-        user_id="admin",
-        project_id="admin",
-        roles=("admin", "member", "reader"),
-        is_admin=True,
-        request_id=request_id,
-    )

@@ -102,11 +102,6 @@ class KeypairFiles(KeypairStore):
         return os.path.join(self._keypair_dir, f"{name}.pub")
 
 
-class Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
 T = TypeVar("T", Image, Flavor, Network)
 
 

@@ -7,7 +7,8 @@ default driver and never what the README runs; enable it with ``[drivers] enable
 fake``.
 
 Its "infrastructure" is real state on disk, shared by every process that uses the same
-``state_dir``, so a test can look for orphans and overlaps after the fact::
+``state_dir``, so a test can look for orphans and overlaps after the fact (the readers of these
+files live with the tests, in ``tests/support/fake_driver.py``)::
 
     <state_dir>/fake-driver/
         operations.log               one "start"/"end" line per apply, delete and collect
@@ -27,6 +28,13 @@ Failure injection comes from the cluster's labels: ``fake_fail_on`` (comma list 
 N applies raise ``TemporaryError``), ``fake_apply_seconds``, ``fake_node_seconds`` and
 ``fake_unhealthy`` (comma list of node names reported unhealthy).
 
+A test that asserts a state which lasts only while the driver works (``*_IN_PROGRESS``, no nodes
+yet) holds the driver there instead of racing it: with the label ``fake_hold=<gate>``, every
+apply and delete of the cluster waits at its start, before touching any node, for as long as the
+file ``<state_dir>/fake-holds/<gate>`` exists. The test creates the file, makes its request,
+asserts, and removes the file to let the operation go on. Containers are held the same way
+(``magna.drivers.fake_containers``).
+
 Containers (``/v1/containers``) are files too: see ``magna.drivers.fake_containers``.
 """
 
@@ -35,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import itertools
 import json
 import os
 import shutil
@@ -60,7 +67,7 @@ from magna.drivers.base import (
     Observed,
 )
 from magna.drivers.catalog import Catalog, Flavor, Image, Keypair, KeypairFiles, Network
-from magna.drivers.fake_containers import FakeContainers
+from magna.drivers.fake_containers import FakeContainers, check_gate, wait_while_held
 
 ROOT = "fake-driver"
 LOG_NAME = "operations.log"
@@ -68,6 +75,7 @@ VERSION = "fake-1.0"
 PHASES = ("create", "update", "delete")
 UNHEALTHY_REASON = "marked unhealthy by label"
 MAX_NODES = 254  # addresses of a cluster's /24 (``_address``)
+HOLDS = "fake-holds"  # beside ROOT: garbage collection owns every directory under ROOT
 
 IMAGES = (Image(id="fd8180c3-2e3b-4793-a374-5615a45dc03f", name="fake-image", os_distro="fake"),)
 FLAVORS = (
@@ -110,6 +118,7 @@ class Injection:
     temporary: int = 0
     apply_seconds: float = 0.0
     node_seconds: float = 0.0
+    hold: str = ""
 
     @classmethod
     def from_labels(cls, labels: Mapping[str, str]) -> Injection:
@@ -118,9 +127,11 @@ class Injection:
                             fail_times=int(labels.get("fake_fail_times", "1000000")),
                             temporary=int(labels.get("fake_temporary", "0")),
                             apply_seconds=float(labels.get("fake_apply_seconds", "0")),
-                            node_seconds=float(labels.get("fake_node_seconds", "0")))
+                            node_seconds=float(labels.get("fake_node_seconds", "0")),
+                            hold=labels.get("fake_hold", ""))
         except ValueError as exc:
             raise PermanentError(f"fake driver: bad label value ({exc}).") from None
+        check_gate(injection.hold)
         unknown = injection.fail_on - set(PHASES)
         if unknown:
             raise PermanentError(f"fake driver: fake_fail_on names unknown phases "
@@ -254,6 +265,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
         self._host = "_".join(str(conf.host).split()) or "-"
         # NOTE: beside ROOT, not in it: garbage collection owns every directory under ROOT.
         self._catalog = FakeCatalog(os.path.join(conf.state_dir, "fake-keypairs"))
+        self.holds = os.path.join(conf.state_dir, HOLDS)
 
     @property
     def provides(self) -> Sequence[ClusterType]:
@@ -274,6 +286,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
     def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
         with self._operation(spec.uuid):
             injection = Injection.from_labels(spec.labels)
+            wait_while_held(self.holds, injection.hold)
             time.sleep(injection.apply_seconds)
             files = ClusterFiles(self.root, spec.uuid)
             self._inject_apply(files, injection)
@@ -290,6 +303,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
     def delete(self, spec: ClusterSpec) -> bool:
         with self._operation(spec.uuid):
             injection = Injection.from_labels(spec.labels)
+            wait_while_held(self.holds, injection.hold)
             files = ClusterFiles(self.root, spec.uuid)
             self._inject_failure(files, injection, "delete")
             for node in sorted(files.nodes(), key=lambda node: node.number, reverse=True):
@@ -311,7 +325,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
 
     def collect(self, cluster_uuid: str) -> None:
         # NOTE: logged like apply and delete, so a collector racing a conductor shows up in
-        # ``overlaps()`` too.
+        # the tests' overlap check too.
         with self._operation(cluster_uuid):
             shutil.rmtree(ClusterFiles(self.root, cluster_uuid).path, ignore_errors=True)
 
@@ -383,74 +397,3 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
             os.write(fd, line.encode())
         finally:
             os.close(fd)
-
-
-def nodes_on_disk(state_dir: str, cluster_uuid: str) -> list[str]:
-    """Names of the fake nodes of a cluster, as a test sees them on disk."""
-    files = ClusterFiles(os.path.join(state_dir, ROOT), cluster_uuid)
-    return [node.name for node in files.nodes()]
-
-
-@dataclass
-class Span:
-    """One operation on one cluster: the 0-based indexes of its start and end lines in the log."""
-
-    cluster: str
-    actor: str
-    start: int
-    end: int | None = None
-    killed: bool = False
-
-    def describe(self) -> str:
-        end = "killed" if self.killed else f"{(self.end or 0) + 1}"
-        return f"{self.actor} (lines {self.start + 1}-{end})"
-
-
-def _entries(log_path: str) -> list[tuple[str, str, str]]:
-    """(event, cluster, actor) per well-formed line; a torn or foreign line is skipped."""
-    entries = []
-    with open(log_path) as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) in (5, 6) and fields[0] in ("start", "end"):
-                thread = f"/{fields[5]}" if len(fields) == 6 else ""
-                entries.append((fields[0], fields[1], f"pid {fields[2]}@{fields[3]}{thread}"))
-    return entries
-
-
-def spans(log_path: str) -> list[Span]:
-    """Pair each start with the same actor's next end on the same cluster.
-
-    A start without an end belongs to a process that was killed: it cannot have continued past
-    the next start of any process on that cluster, so that is where it ends.
-    """
-    entries = _entries(log_path)
-    found: list[Span] = []
-    open_spans: dict[tuple[str, str], Span] = {}
-    for index, (event, cluster, actor) in enumerate(entries):
-        if event == "start":
-            open_spans[(cluster, actor)] = Span(cluster, actor, index)
-            found.append(open_spans[(cluster, actor)])
-        elif (cluster, actor) in open_spans:
-            open_spans.pop((cluster, actor)).end = index
-    for span in found:
-        if span.end is None:
-            later = [s.start for s in found if s.cluster == span.cluster and s.start > span.start]
-            span.end, span.killed = min(later, default=len(entries)), True
-    return found
-
-
-def overlaps(log_path: str) -> list[str]:
-    """Descriptions of every two operations on the same cluster that ran at the same time.
-
-    NOTE: order is the order of lines in the file, not the timestamps: every line is one
-    O_APPEND write, so the file order is the order the writes happened in, exactly.
-    """
-    if not os.path.exists(log_path):
-        return []
-    found = []
-    for a, b in itertools.combinations(spans(log_path), 2):
-        assert a.end is not None and b.end is not None
-        if a.cluster == b.cluster and a.start < b.end and b.start < a.end:
-            found.append(f"cluster {a.cluster}: {a.describe()} overlaps {b.describe()}")
-    return found

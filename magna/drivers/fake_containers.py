@@ -9,7 +9,10 @@ rules a test can rely on:
 - a command starting with ``exit N`` exits at once with code N (status ``Stopped``);
 - ``exec`` echoes its command (``false`` exits 1); logs are one line per start (not per
   unpause: the paused process goes on, as on a real engine) and per exec;
-- a container is placed on the node that has the fewest containers.
+- a container is placed on the node that has the fewest containers;
+- a container whose environment has ``FAKE_HOLD=<gate>`` is held like a cluster labelled
+  ``fake_hold`` (see ``magna.drivers.fake``): while ``<state_dir>/fake-holds/<gate>`` exists,
+  every converge and removal of it waits at its start.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,10 +34,28 @@ from magna.drivers.base import (
 )
 
 STATUS = {"created": "Created", "running": "Running", "exited": "Stopped", "paused": "Paused"}
+HOLD_VARIABLE = "FAKE_HOLD"
+HOLD_POLL_SECONDS = 0.05
+
+
+def check_gate(gate: str) -> None:
+    """A hold's gate names a file in the holds directory, nothing elsewhere."""
+    if gate in (".", "..") or os.path.basename(gate) != gate:
+        raise PermanentError(f"fake driver: hold {gate!r} is not a file name.")
+
+
+def wait_while_held(holds: str, gate: str) -> None:
+    """Return once ``<holds>/<gate>`` is gone; at once without a gate."""
+    check_gate(gate)
+    # NOTE: no time limit of its own: a test that holds releases in a ``finally``, and to the
+    # conductor a held operation is just a slow one.
+    while gate and os.path.exists(os.path.join(holds, gate)):
+        time.sleep(HOLD_POLL_SECONDS)
 
 
 class FakeContainers(ContainerHosting):
     root: str
+    holds: str
 
     def _dir(self, place: ContainerPlace) -> str:
         return os.path.join(self.root, place.cluster_uuid, "containers")
@@ -75,6 +97,7 @@ class FakeContainers(ContainerHosting):
 
     def converge_container(self, place: ContainerPlace,
                            container: ContainerSpec) -> ContainerObserved:
+        wait_while_held(self.holds, container.environment.get(HOLD_VARIABLE, ""))
         record = self._read(place, container.uuid) or self._create(place, container)
         if container.desired == "running" and record["state"] == "paused" \
                 and not container.reboot:
@@ -106,6 +129,7 @@ class FakeContainers(ContainerHosting):
         return _observed(record)
 
     def remove_container(self, place: ContainerPlace, container: ContainerSpec) -> None:
+        wait_while_held(self.holds, container.environment.get(HOLD_VARIABLE, ""))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self._dir(place), f"{container.uuid}.json"))
 

@@ -34,6 +34,3 @@ class DriverRegistry:
                 return driver
         raise Invalid(f"Cluster type ({cluster_type.server_type}, {cluster_type.os_distro}, "
                       f"{cluster_type.coe}) not supported.")
-
-    def by_name(self, name: str | None) -> Driver | None:
-        return next((d for d in self.drivers if d.name == name), None)

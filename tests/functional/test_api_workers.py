@@ -68,6 +68,17 @@ def _owners(server: RunningServer, ports: set[int]) -> Counter[int]:
     return owners
 
 
+def _accepted(server: RunningServer, ports: set[int], timeout: float = 10) -> Counter[int]:
+    """``_owners`` once the workers have accepted every one of ``ports``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        owners = _owners(server, ports)
+        if sum(owners.values()) == len(ports):
+            return owners
+        assert time.monotonic() < deadline, f"not all accepted within {timeout}s: {owners}"
+        time.sleep(0.05)
+
+
 def test_each_worker_accepts_on_a_socket_of_its_own(server: RunningServer) -> None:
     port = int(server.url.rsplit(":", 1)[1])
     inodes = {}
@@ -88,9 +99,7 @@ def test_connections_opened_together_are_spread_over_the_workers(server: Running
         # socket the worker that woke first took most of each burst (16/0, 15/1, 14/2...).
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
         try:
-            time.sleep(0.3)  # let the workers accept
-            owners = _owners(server, {c.getsockname()[1] for c in clients})
-            assert sum(owners.values()) == CONNECTIONS, owners
+            owners = _accepted(server, {c.getsockname()[1] for c in clients})
             counts = [owners.get(w.pid, 0) for w in _wait_workers(server, WORKERS)]
             gaps.append(max(counts) - min(counts))
         finally:

@@ -16,8 +16,10 @@ import io
 import json
 import os
 import pty
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,7 @@ from magna.cli.registry import COMMANDS
 from magna.cmd import magna as magna_cmd
 from magna.db import engine as db_engine
 from magna.db import models
-from magna.drivers import fake
+from tests.support.fake_driver import held, nodes_on_disk
 from tests.support.server import RunningServer, magna_server
 
 SERVER_CONFIG: dict[str, dict[str, object]] = {
@@ -99,6 +101,18 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
             yield Cli(server, state, tmp)
     finally:
         app.MagnaApp.poll_interval = original
+
+
+def read_until(fd: int, wanted: bytes, timeout: float) -> bytes:
+    """What a terminal's ``fd`` shows until ``wanted`` has appeared."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{wanted!r} not shown within {timeout}s: {seen!r}"
+        if select.select([fd], [], [], left)[0]:
+            seen += os.read(fd, 65536)
+    return seen
 
 
 def public_key() -> str:
@@ -183,7 +197,7 @@ def test_bay_create_wait_and_legacy_views(cli: Cli) -> None:
     lines = created.stderr.splitlines()
     assert lines[-1].startswith("bay1: CREATE_COMPLETE  nodes 2/2"), lines
     assert all(line.startswith("bay1: CREATE_") for line in lines), lines
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 2
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 2
     listed = cli.json("bay-list")
     assert listed == [{"uuid": uuid, "name": "bay1", "node_count": 1, "master_count": 1,
                        "status": "CREATE_COMPLETE"}]
@@ -198,7 +212,7 @@ def test_bay_create_wait_and_legacy_views(cli: Cli) -> None:
     updated = cli("bay-update", "bay1", "replace", "node_count=2", "--wait")
     assert updated.stdout == "Request to update bay bay1 has been accepted.\n"
     assert updated.stderr.splitlines()[-1].startswith("bay1: UPDATE_COMPLETE  nodes 3/3")
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 3
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 3
     assert cli.json("cluster show", "bay1")["node_count"] == 2
 
 
@@ -213,12 +227,12 @@ def test_cluster_lifecycle_modern_names(cli: Cli) -> None:
     assert cli("cluster-list", "-f", "value", "-c", "name").stdout.split() == ["bay1", "c1"]
     assert cli.json("cluster-show", "c1")["keypair"] == "k1"
     cli("cluster update", "c1", "replace", "node_count=3", "--wait")
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 4
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 4
     cli("cluster-update", "c1", "replace", "node_count=2")
     resized = cli("cluster resize", "c1", "1", "--wait")
     assert resized.stdout == "Request to resize cluster c1 has been accepted.\n"
     assert resized.stderr.splitlines()[-1].startswith("c1: UPDATE_COMPLETE  nodes 2/2")
-    assert len(fake.nodes_on_disk(cli.state_dir, uuid)) == 2
+    assert len(nodes_on_disk(cli.state_dir, uuid)) == 2
     cli("cluster-resize", "c1", "2", "--wait")
     upgraded = cli("cluster upgrade", "c1", "t2", "--wait")
     assert upgraded.stdout == "Request to upgrade cluster c1 has been accepted.\n"
@@ -240,8 +254,9 @@ def test_wait_reports_failure_with_events(cli: Cli) -> None:
         "error Failed: fake driver: injected create failure"), lines
     status = cli("status", rc=3)
     assert "doomed" in status.stdout and "CREATE_FAILED" in status.stdout
-    slow = cli("cluster-create", "--name", "slow", "--cluster-template", "t1", "--labels",
-               "fake_apply_seconds=5", "--wait", "--wait-timeout", "1", rc=4)
+    with held(cli.state_dir, "slow"):  # its create cannot finish within the wait
+        slow = cli("cluster-create", "--name", "slow", "--cluster-template", "t1", "--labels",
+                   "fake_hold=slow", "--wait", "--wait-timeout", "1", rc=4)
     assert "ERROR: Cluster slow is still CREATE_IN_PROGRESS after" in slow.stderr
     gone = cli("cluster delete", "doomed", "slow", "--wait")
     assert gone.stderr.splitlines()[-1].startswith("slow: DELETE_COMPLETE")
@@ -262,13 +277,17 @@ def test_exit_codes_and_live_progress_in_real_processes(cli: Cli) -> None:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         assert app.main(["--magna-url", "http://127.0.0.1:9", "status"]) == 5
     assert "Is `magna serve` running?" in err.getvalue()
-    # A terminal on stderr gets one line redrawn in place.
+    # A terminal on stderr gets one line redrawn in place. The create is held until the line
+    # has shown it in progress.
     leader, follower = pty.openpty()
-    proc = subprocess.run([*base, "cluster", "create", "live", "--cluster-template", "t1",
-                           "--labels", "fake_apply_seconds=1", "--wait"],
-                          stdout=subprocess.PIPE, stderr=follower, env=env, timeout=120)
+    with held(cli.state_dir, "live"):
+        proc = subprocess.Popen([*base, "cluster", "create", "live", "--cluster-template", "t1",
+                                 "--labels", "fake_hold=live", "--wait"],
+                                stdout=subprocess.PIPE, stderr=follower, env=env)
+        early = read_until(leader, b"live: CREATE_IN_PROGRESS", timeout=60)
+    proc.communicate(timeout=120)
     os.close(follower)
-    drawn = os.read(leader, 65536).decode()
+    drawn = (early + os.read(leader, 65536)).decode()
     os.close(leader)
     assert proc.returncode == 0, drawn
     assert "\r\x1b[Klive: CREATE_IN_PROGRESS" in drawn and "\r\x1b[Klive: CREATE_COMPLETE" \
@@ -339,9 +358,10 @@ def test_cluster_config_tls_disabled_and_kubernetes(cli: Cli) -> None:
                                                                   "k8s")["api_address"]
     assert set(config["users"][0]["user"]) == {"client-certificate-data", "client-key-data"}
     assert (kube_dir / "config").stat().st_mode & 0o777 == 0o600
-    cli("cluster create", "early", "--cluster-template", "t1", "--labels",
-        "fake_apply_seconds=3")
-    early = cli("cluster config", "early", "--dir", str(cli.tmp / "early"), rc=1)
+    with held(cli.state_dir, "early"):
+        cli("cluster create", "early", "--cluster-template", "t1", "--labels",
+            "fake_hold=early")
+        early = cli("cluster config", "early", "--dir", str(cli.tmp / "early"), rc=1)
     assert early.stderr == "ERROR: Cluster early has no API address yet (status " \
                            "CREATE_IN_PROGRESS).\n"
     assert not (cli.tmp / "early").exists()

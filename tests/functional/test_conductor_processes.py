@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from magna.db import migrate
-from magna.drivers.fake import nodes_on_disk, overlaps
 from tests.support import backing
 from tests.support.conductor import wait_for
+from tests.support.fake_driver import nodes_on_disk, overlaps
 from tests.support.processes import Deployment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -109,8 +109,8 @@ def _no_overlaps(deploy: Deployment) -> None:
 
 def _kill_holder_once_busy(deploy: Deployment, uuid: str, busy: Any) -> str:
     """Wait until ``busy()`` says the driver is mid-way, then SIGKILL the reserving conductor."""
-    wait_for(lambda: busy() and deploy.holder(uuid), 30, "the driver to be mid-way")
-    holder = deploy.holder(uuid)
+    # NOTE: the holder seen mid-way, not read again: by a second read the pass may be over.
+    holder = wait_for(lambda: busy() and deploy.holder(uuid), 30, "the driver to be mid-way")
     assert holder in deploy.conductors
     deploy.conductors[holder].kill9()
     return holder

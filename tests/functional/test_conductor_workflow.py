@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import update
 
 from magna.db import models
-from magna.drivers.fake import nodes_on_disk
 from tests.conftest import make_conf
 from tests.support.api import assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, fake_template_body, wait_for
+from tests.support.fake_driver import nodes_on_disk
 
 
 @pytest.fixture
@@ -186,8 +186,14 @@ def test_a_cluster_reserved_by_a_live_conductor_is_left_alone(stack: Stack) -> N
 
     uuid = _cluster(stack, labels={"fake_temporary": "100000"})
     wait_for(lambda: any(e["reason"] == "Waiting" for e in _events(stack, uuid)), 10, "work")
+    # NOTE: its last beat is dated an hour ahead, so that "other-host" is certainly still live
+    # (dead_after is 2 s) when this conductor tries to reserve, however slowly that comes.
+    ahead = models.utcnow() + dt.timedelta(hours=1)
     with stack.services.transaction() as session:
         repository.upsert_service_heartbeat(session, "other-host", "magnum-conductor")
+        session.execute(update(models.MagnumService).where(
+            models.MagnumService.host == "other-host").values(last_seen_up=ahead,
+                                                              updated_at=ahead))
         session.execute(update(models.Cluster).where(models.Cluster.uuid == uuid)
                         .values(reservation="other-host"))
     assert not stack.conductor.reconciler._reserve(uuid), "a live holder keeps its cluster"

@@ -17,6 +17,9 @@ import pytest
 from tests.conftest import api_with_policy_file, make_conf
 from tests.support.api import ApiClient, assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, fake_template_body, wait_for
+from tests.support.fake_driver import held
+
+BUSY = "busy"  # the fake_hold gate of a cluster made with wait=False
 
 
 @pytest.fixture
@@ -32,7 +35,9 @@ def make_cluster(stack: Stack, api: ApiClient | None = None, wait: bool = True,
     created = api.post("/v1/clustertemplates", json=fake_template_body(
         name=f"t-{os.urandom(3).hex()}", **template))
     assert created.status_code == 201, created.text
-    labels = {"fake_apply_seconds": "30"} if not wait else {}
+    # NOTE: without wait the cluster's create is held (inside ``held(..., BUSY)``) so that it
+    # is certainly not complete yet.
+    labels = {"fake_hold": BUSY} if not wait else {}
     response = api.post("/v1/clusters", json={
         "name": f"c-{os.urandom(3).hex()}", "cluster_template_id": created.json()["uuid"],
         "master_count": 1, "node_count": 2, "labels": labels})
@@ -143,9 +148,10 @@ def test_placement_spreads_containers(stack: Stack) -> None:
 
 
 def test_cluster_must_be_complete_and_swarm_mode(stack: Stack) -> None:
-    busy = make_cluster(stack, wait=False)
-    assert_error(stack.api.post("/v1/containers", json={
-        "image": "busybox", "cluster": busy["uuid"], "command": "true"}), 409, "*_COMPLETE")
+    with held(str(stack.state_dir), BUSY):
+        busy = make_cluster(stack, wait=False)
+        assert_error(stack.api.post("/v1/containers", json={
+            "image": "busybox", "cluster": busy["uuid"], "command": "true"}), 409, "*_COMPLETE")
     kube = make_cluster(stack, coe="kubernetes")
     assert_error(stack.api.post("/v1/containers", json={
         "image": "busybox", "cluster": kube["uuid"], "command": "true"}), 400,
@@ -190,7 +196,7 @@ def test_bad_input_is_a_clear_400(stack: Stack, body: Any, message: str) -> None
 
 def test_bad_requests_on_a_container(stack: Stack) -> None:
     cluster = make_cluster(stack)
-    make_container(stack.api, cluster["uuid"])
+    make_container(stack.api, cluster["uuid"], environment={"FAKE_HOLD": "web"})
     wait_container(stack.api, "web", "Running")
     assert_error(stack.api.post("/v1/containers", content=b"{", headers={
         "Content-Type": "application/json"}), 400, "Malformed JSON")
@@ -209,8 +215,10 @@ def test_bad_requests_on_a_container(stack: Stack) -> None:
         assert_error(stack.api.request(method, f"/v1/containers/ghost{path}"), 404,
                      "Container ghost could not be found.")
     assert_error(stack.api.post("/v1/containers/web/unpause"), 409, "not paused")
-    assert stack.api.delete("/v1/containers/web").status_code == 204
-    assert_error(stack.api.post("/v1/containers/web/start"), 409, "being deleted")
+    # The engine's removal is held, so the container is certainly still being deleted.
+    with held(str(stack.state_dir), "web"):
+        assert stack.api.delete("/v1/containers/web").status_code == 204
+        assert_error(stack.api.post("/v1/containers/web/start"), 409, "being deleted")
 
 
 def test_tenancy_and_roles(stack: Stack) -> None:

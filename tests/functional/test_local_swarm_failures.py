@@ -140,7 +140,9 @@ def test_a_join_that_fails_retries_then_converges_or_times_out(tmp_path: Path,
     never can and times out with that cause in its reason."""
     with _stack(tmp_path, db_url) as (stack, driver, uuids):
         healed = _create(stack, uuids, "healed", node_count=1)
-        stuck = _create(stack, uuids, "stuck", node_count=1, create_timeout=1)
+        # NOTE: a timeout far beyond the test's run, so the clock moved below is what ends the
+        # create, never a slow machine before the CREATE_IN_PROGRESS check.
+        stuck = _create(stack, uuids, "stuck", node_count=1, create_timeout=30)
         workers = {uuid: network.netns_name(uuid, "default-worker-0") for uuid in uuids}
         for netns in workers.values():
             # NOTE: the namespace exists well before its engine answers, let alone joins.
@@ -156,14 +158,14 @@ def test_a_join_that_fails_retries_then_converges_or_times_out(tmp_path: Path,
         assert body["status"] == "CREATE_COMPLETE", body["status_reason"]
         assert len(body["node_addresses"]) == 1
 
-        # The clock of a one-minute create timeout, moved on instead of waited for.
+        # The clock of a 30-minute create timeout, moved on instead of waited for.
         with stack.services.transaction() as session:
             session.execute(update(models.Cluster).where(models.Cluster.uuid == stuck).values(
-                status_since=models.utcnow() - dt.timedelta(minutes=2)))
+                status_since=models.utcnow() - dt.timedelta(minutes=31)))
         body = stack.wait_status(stuck, *DONE, timeout=60)
         assert body["status"] == "CREATE_FAILED"
         print(f"\njoin that never succeeds: {body['status_reason']}")
-        assert body["status_reason"].startswith("Create timed out after 1 minutes.")
+        assert body["status_reason"].startswith("Create timed out after 30 minutes.")
         assert JOIN_FAILED in body["status_reason"]
         for uuid in uuids:
             _delete(stack, driver, uuid)

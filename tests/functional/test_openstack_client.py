@@ -9,11 +9,12 @@ The server's in-process conductor converges clusters through the in-tree fake dr
 files under the server's state dir), with sweep, heartbeat and health intervals of well under a
 second, so every change the client asks for is followed until the driver realised it: the
 tests poll (the API, then ``cluster show``) until ``*_COMPLETE`` and compare what the client
-prints with the nodes on disk. c1 carries the label ``fake_apply_seconds`` so that each of its
-passes takes that long: a status read right after a request is then certainly still
-``*_IN_PROGRESS``. Those immediate reads go straight to the API over HTTP, since starting the
-client takes about a second. t5 uses the default driver's image, to show its catalog works
-with the client too.
+prints with the nodes on disk. c1 carries the fake driver's label ``fake_hold``: a test that
+asserts what a request leaves behind (``*_IN_PROGRESS``, no nodes yet) makes the request inside
+``Magna.held()``, which holds every apply and delete of c1 at its start until the test has
+looked, so the driver cannot finish first. Those reads go straight to the API over HTTP, since
+starting the client takes about a second. t5 uses the default driver's image, to show its
+catalog works with the client too.
 
 Every command of the client-compat sheet (docs: /work/shared/spec/client-compat.md) is run at
 least once. Independent invocations run concurrently: each ``openstack`` start costs ~1 s.
@@ -31,7 +32,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from cryptography.x509.oid import NameOID
 
 from magna.drivers import fake
 from tests.support import backing
+from tests.support.fake_driver import held, nodes_on_disk
 from tests.support.server import RunningServer, magna_server
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
@@ -66,8 +68,8 @@ COMMON_ARGS = ("--coe", "swarm-mode", "--external-network", "public", "--flavor"
                "--master-flavor", "m1.small")
 TEMPLATE_ARGS = ("--image", "fake-image", *COMMON_ARGS)  # the fake driver's catalog
 DOCKER_TEMPLATE_ARGS = ("--image", "debian-12-docker", *COMMON_ARGS)  # local-swarm's catalog
-# Each apply of c1 takes this long (fake driver label), see the module docstring.
-SLOW_APPLY = "2"
+# c1's fake_hold label: Magna.held() holds its applies and deletes, see the module docstring.
+HOLD = "c1"
 FAILED = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "ROLLBACK_FAILED")
 
 
@@ -106,7 +108,7 @@ class Magna:
              "coe", *args],
             capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=self.tmp)
         after = None
-        if watch is not None:  # before anything else: every millisecond counts
+        if watch is not None:  # before anything else, should the cluster not be held
             response = self.get(f"/clusters/{watch}")
             after = response.json() if response.status_code == 200 else {
                 "status": f"HTTP {response.status_code}: {response.text}"}
@@ -192,6 +194,10 @@ class Magna:
         result: Result = self.poll(" ".join(args) + " -> 404",
                                    lambda: self.coe(*args, ok=False), done)
         return result
+
+    def held(self) -> AbstractContextManager[None]:
+        """Inside, c1's operations wait at their start (its label ``fake_hold``)."""
+        return held(self.state_dir, HOLD)
 
     def nodes(self, cluster_uuid: str) -> list[fake.FakeNode]:
         """The fake driver's nodes of a cluster: its files under the server's state dir."""
@@ -395,18 +401,18 @@ def test_template_delete(magna: Magna) -> None:
 # --- clusters -----------------------------------------------------------------------------
 
 def test_cluster_create(magna: Magna) -> None:
-    c1, c2 = magna.many(
-        ("cluster", "create", "c1", "--cluster-template", "t1", "--node-count", "2",
-         "--master-count", "1", "--labels", f"x=y,fake_apply_seconds={SLOW_APPLY}",
-         "--merge-labels"),
-        ("cluster", "create", "c2", "--cluster-template", magna.ids["t2"]),
-        watch={0: "c1"})
+    with magna.held():
+        c1, c2 = magna.many(
+            ("cluster", "create", "c1", "--cluster-template", "t1", "--node-count", "2",
+             "--master-count", "1", "--labels", f"x=y,fake_hold={HOLD}", "--merge-labels"),
+            ("cluster", "create", "c2", "--cluster-template", magna.ids["t2"]),
+            watch={0: "c1"})
     for name, result in (("c1", c1), ("c2", c2)):
         match = re.fullmatch(rf"Request to create cluster ({UUID_RE}) accepted\n", result.stdout)
         assert match, result.stdout
         magna.ids[name] = match.group(1)
     assert magna.ids["c1"] != magna.ids["c2"]
-    # c1's first pass is still applying: accepted, not built, and it does not claim otherwise.
+    # c1's first pass was held: accepted, not built, and it does not claim otherwise.
     c1_now = c1.after
     assert c1_now["status"] == "CREATE_IN_PROGRESS", c1_now
     assert c1_now["api_address"] is None and c1_now["node_addresses"] == []
@@ -428,8 +434,8 @@ def test_cluster_show(magna: Magna) -> None:
     assert sorted(n.name for n in nodes) == ["default-master-1", "default-worker-2",
                                              "default-worker-3"]
     assert body["node_count"] == 2 and body["master_count"] == 1
-    assert body["labels"] == {"a": "b", "c": "d", "x": "y", "fake_apply_seconds": SLOW_APPLY}
-    assert body["labels_added"] == {"x": "y", "fake_apply_seconds": SLOW_APPLY}
+    assert body["labels"] == {"a": "b", "c": "d", "x": "y", "fake_hold": HOLD}
+    assert body["labels_added"] == {"x": "y", "fake_hold": HOLD}
     assert body["labels_overridden"] == {} and body["labels_skipped"] == {}
     assert body["flavor_id"] == "m1.small" and body["master_flavor_id"] == "m1.small"
     assert body["create_timeout"] == 60
@@ -439,7 +445,7 @@ def test_cluster_show(magna: Magna) -> None:
     assert other["node_count"] == 1 and other["labels"] == {"a": "b", "c": "d"}
     assert other["status"] == "CREATE_COMPLETE"
     assert_realised(magna, other, workers=1)
-    assert fake.nodes_on_disk(magna.state_dir, other["uuid"]) == ["default-master-1",
+    assert nodes_on_disk(magna.state_dir, other["uuid"]) == ["default-master-1",
                                                                   "default-worker-2"]
 
 
@@ -464,10 +470,11 @@ def test_cluster_list(magna: Magna) -> None:
 
 def test_cluster_update_and_rollback(magna: Magna) -> None:
     before = {n.name for n in magna.nodes(magna.ids["c1"])}
-    plain, rollback = magna.many(
-        ("cluster", "update", "c1", "--node-count", "3"),
-        ("cluster", "update", magna.ids["c2"], "--node-count", "2", "--rollback"),
-        watch={0: magna.ids["c1"]})
+    with magna.held():
+        plain, rollback = magna.many(
+            ("cluster", "update", "c1", "--node-count", "3"),
+            ("cluster", "update", magna.ids["c2"], "--node-count", "2", "--rollback"),
+            watch={0: magna.ids["c1"]})
     assert plain.stdout.strip() == "Request to update cluster c1 has been accepted."
     assert rollback.stdout.strip() == (f"Request to update cluster {magna.ids['c2']} has "
                                        "been accepted.")
@@ -491,14 +498,15 @@ def test_cluster_resize_and_upgrade(magna: Magna) -> None:
     assert len(workers) == 3
     # The driver removes the newest nodes unless told otherwise: name the oldest.
     oldest = min(workers, key=lambda n: n.number)
-    resized, upgraded = magna.many(
-        ("cluster", "resize", "c1", "2", "--nodes-to-remove", oldest.name),
-        ("cluster", "upgrade", "c2", "t1", "--max-batch-size", "2"),
-        watch={0: magna.ids["c1"], 1: magna.ids["c2"]})
+    with magna.held():
+        resized, upgraded = magna.many(
+            ("cluster", "resize", "c1", "2", "--nodes-to-remove", oldest.name),
+            ("cluster", "upgrade", "c2", "t1", "--max-batch-size", "2"),
+            watch={0: magna.ids["c1"], 1: magna.ids["c2"]})
     assert resized.stdout.strip() == "Request to resize cluster c1 has been accepted."
     assert upgraded.stdout.strip() == "Request to upgrade cluster c2 has been accepted."
     assert resized.after["status"] == "UPDATE_IN_PROGRESS"
-    # c2 is not slowed down: it may have converged already, but it cannot have failed.
+    # c2 is not held: it may have converged already, but it cannot have failed.
     assert upgraded.after["status"] in ("UPDATE_IN_PROGRESS", "UPDATE_COMPLETE")
     c1, c2 = magna.wait_clusters((magna.ids["c1"], "UPDATE_COMPLETE"),
                                  (magna.ids["c2"], "UPDATE_COMPLETE"))
@@ -597,7 +605,8 @@ def test_ca_show_sign_rotate(magna: Magna) -> None:
     assert load_cert(served_pem) == ca
     assert magna.applied(magna.ids["c1"])["ca_fingerprint"] == fingerprint(served_pem)
 
-    rotated = magna.coe("ca", "rotate", "c1", watch=magna.ids["c1"])
+    with magna.held():
+        rotated = magna.coe("ca", "rotate", "c1", watch=magna.ids["c1"])
     assert rotated.stdout.strip() == (f"Request to rotate the CA certificate for cluster "
                                       f"{magna.ids['c1']} has been accepted.")
     # The new CA must reach the nodes: the cluster is updating until the driver has it.
@@ -661,10 +670,11 @@ def test_service_list_and_stats(magna: Magna) -> None:
 
 def test_nodegroups(magna: Magna) -> None:
     c1_uuid = magna.ids["c1"]
-    created = magna.coe("nodegroup", "create", "c1", "ng1", "--node-count", "2",
-                        "--min-nodes", "1", "--max-nodes", "5", "--flavor", "m1.small",
-                        "--node-labels", "env=dev", "--node-taints", "dedicated=gpu:NoSchedule",
-                        watch=c1_uuid)
+    with magna.held():
+        created = magna.coe("nodegroup", "create", "c1", "ng1", "--node-count", "2",
+                            "--min-nodes", "1", "--max-nodes", "5", "--flavor", "m1.small",
+                            "--node-labels", "env=dev",
+                            "--node-taints", "dedicated=gpu:NoSchedule", watch=c1_uuid)
     match = re.fullmatch(rf"Request to create nodegroup ({UUID_RE}) accepted\n", created.stdout)
     assert match, created.stdout
     ng_uuid = match.group(1)
@@ -715,10 +725,11 @@ def test_nodegroups(magna: Magna) -> None:
                                     "effect": "NoSchedule"}]
 
     # Independent changes (3 lies within both the old and the new bounds): sent together.
-    updated, resized = magna.many(
-        ("nodegroup", "update", "c1", "ng1", "--min-nodes", "0", "--max-nodes", "4",
-         "--node-labels", "env=prod,tier=web", "--node-taints", "only:NoExecute"),
-        ("cluster", "resize", "c1", "3", "--nodegroup", "ng1"), watch={1: c1_uuid})
+    with magna.held():
+        updated, resized = magna.many(
+            ("nodegroup", "update", "c1", "ng1", "--min-nodes", "0", "--max-nodes", "4",
+             "--node-labels", "env=prod,tier=web", "--node-taints", "only:NoExecute"),
+            ("cluster", "resize", "c1", "3", "--nodegroup", "ng1"), watch={1: c1_uuid})
     assert "has been accepted" in updated.stdout
     assert resized.stdout.strip() == "Request to resize cluster c1 has been accepted."
     assert resized.after["status"] == "UPDATE_IN_PROGRESS", resized.after
@@ -732,11 +743,12 @@ def test_nodegroups(magna: Magna) -> None:
     assert body["node_labels"] == {"env": "prod", "tier": "web"}
     assert body["node_taints"] == [{"key": "only", "value": "", "effect": "NoExecute"}]
 
-    deleted = magna.coe("nodegroup", "delete", "c1", "ng1", watch=c1_uuid)
+    with magna.held():
+        deleted = magna.coe("nodegroup", "delete", "c1", "ng1", watch=c1_uuid)
+        # Until the driver reports its nodes gone, the nodegroup says it is being deleted.
+        being_deleted = magna.api(f"/clusters/{c1_uuid}/nodegroups/{ng_uuid}")
     assert deleted.stdout.strip() == "Request to delete nodegroup ng1 has been accepted."
     assert deleted.after["status"] == "UPDATE_IN_PROGRESS", deleted.after
-    # Until the driver reports its nodes gone, the nodegroup says it is being deleted.
-    being_deleted = magna.api(f"/clusters/{c1_uuid}/nodegroups/{ng_uuid}")
     assert being_deleted["status"] == "DELETE_IN_PROGRESS", being_deleted
     magna.wait_gone(f"/clusters/{c1_uuid}/nodegroups/{ng_uuid}",
                     "nodegroup", "show", "c1", ng_uuid, "-f", "json",
@@ -831,8 +843,8 @@ def test_cluster_delete(magna: Magna) -> None:
     result = magna.coe("cluster", "delete", "c1", magna.ids["c2"])
     assert "Request to delete cluster c1 has been accepted." in result.stdout
     assert f"Request to delete cluster {magna.ids['c2']} has been accepted." in result.stdout
-    # Deleting does not wait for fake_apply_seconds: the clusters may be gone already; until
-    # they are, they can only be on their way out.
+    # Deleting is not held: the clusters may be gone already; until they are, they can only be
+    # on their way out.
     with ThreadPoolExecutor(max_workers=2) as pool:
         c1, c2 = pool.map(lambda ident: magna.wait_gone(
             f"/clusters/{ident}", "cluster", "show", ident, "-f", "json",

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from magna.drivers.fake import nodes_on_disk, overlaps
 from tests.support.conductor import wait_for
+from tests.support.fake_driver import nodes_on_disk, overlaps
 from tests.support.server import free_port, write_config
 
 HEADERS = {"OpenStack-API-Version": "container-infra latest"}

@@ -8,8 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,16 @@ import pytest
 
 from magna import conf
 from magna.common.exceptions import PermanentError, TemporaryError
-from magna.drivers import fake
-from magna.drivers.base import ClusterSpec, ClusterType, NodeGroupSpec
-from magna.drivers.fake import FakeDriver, nodes_on_disk, overlaps
+from magna.drivers.base import (
+    ClusterSpec,
+    ClusterType,
+    ContainerPlace,
+    ContainerSpec,
+    NodeGroupSpec,
+)
+from magna.drivers.fake import FakeDriver
+from tests.support import fake_driver
+from tests.support.fake_driver import held, nodes_on_disk, overlaps
 
 UUID = "6f1b3a2c-0d4e-4f5a-8b6c-7d8e9f0a1b2c"
 
@@ -227,10 +235,71 @@ def test_temporary_errors_then_convergence(driver: FakeDriver) -> None:
 
 
 @pytest.mark.parametrize("labels", [{"fake_node_seconds": "soon"}, {"fake_fail_times": "1.5"},
-                                    {"fake_fail_on": "create,explode"}])
+                                    {"fake_fail_on": "create,explode"},
+                                    {"fake_hold": "../elsewhere"}, {"fake_hold": ".."}])
 def test_bad_labels_are_refused(driver: FakeDriver, labels: dict[str, str]) -> None:
     with pytest.raises(PermanentError, match="fake driver"):
         driver.validate(make_spec(labels=labels))
+
+
+def in_thread(call: Callable[[], object]) -> threading.Thread:
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until_started(driver: FakeDriver, operations: int) -> None:
+    """Until the log shows ``operations`` starts (the hold comes right after the start line)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.path.exists(driver.log_path) and Path(driver.log_path).read_text().count(
+                "start ") >= operations:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the operation did not start")
+
+
+def test_a_held_apply_and_delete_wait_until_released(driver: FakeDriver,
+                                                     state_dir: str) -> None:
+    spec = make_spec(labels={"fake_hold": "gate"})
+    with held(state_dir, "gate"):
+        applying = in_thread(lambda: driver.apply(spec, PKI))
+        wait_until_started(driver, 1)
+        applying.join(0.3)  # unheld, three nodes take milliseconds
+        assert applying.is_alive() and nodes_on_disk(state_dir, UUID) == []
+    applying.join(10)
+    assert not applying.is_alive() and len(nodes_on_disk(state_dir, UUID)) == 3
+
+    with held(state_dir, "gate"):
+        deleting = in_thread(lambda: driver.delete(spec))
+        wait_until_started(driver, 2)
+        deleting.join(0.3)
+        assert deleting.is_alive() and len(nodes_on_disk(state_dir, UUID)) == 3
+    deleting.join(10)
+    assert not deleting.is_alive() and nodes_on_disk(state_dir, UUID) == []
+
+
+def test_a_held_container_waits_until_released(driver: FakeDriver, state_dir: str) -> None:
+    place = ContainerPlace(cluster_uuid=UUID, nodes=("10.250.0.1",), pki=PKI)
+    box = ContainerSpec(uuid="box", name="box", image="img", environment={"FAKE_HOLD": "box"})
+    with held(state_dir, "box"):
+        creating = in_thread(lambda: driver.converge_container(place, box))
+        creating.join(0.3)  # unheld, a file write
+        assert creating.is_alive()
+        assert driver.observe_container(place, box).status == "Error"  # nothing there yet
+    creating.join(10)
+    assert driver.observe_container(place, box).status == "Running"
+    with held(state_dir, "box"):
+        removing = in_thread(lambda: driver.remove_container(place, box))
+        removing.join(0.3)
+        assert removing.is_alive() and driver.observe_container(place, box).status == "Running"
+    removing.join(10)
+    assert driver.observe_container(place, box).status == "Error"
+
+
+def test_a_hold_on_another_gate_does_not_hold(driver: FakeDriver, state_dir: str) -> None:
+    with held(state_dir, "other"):
+        assert driver.apply(make_spec(labels={"fake_hold": "gate"}), PKI).converged
 
 
 def test_delete_removes_everything(driver: FakeDriver, state_dir: str) -> None:
@@ -333,7 +402,7 @@ def test_a_killed_start_ends_at_the_next_start(tmp_path: Path) -> None:
                     "end c1 300 h1 8.0")
 
     assert overlaps(log) == []
-    killed = [span for span in fake.spans(log) if span.killed]
+    killed = [span for span in fake_driver.spans(log) if span.killed]
     assert [(s.actor, s.start, s.end) for s in killed] == [("pid 100@h1", 0, 1)]
 
 
@@ -350,17 +419,23 @@ def test_overlaps_of_a_missing_log(tmp_path: Path) -> None:
     assert overlaps(str(tmp_path / "nothing.log")) == []
 
 
-def apply_in_child(state_dir: str, workers: int) -> None:
-    """Run by the child process of ``test_a_conductor_killed_mid_create``."""
+def apply_in_child(state_dir: str, workers: int, labels: dict[str, str]) -> None:
+    """Run by the child processes of the tests below: one apply, as a conductor would."""
     child = FakeDriver(conf.load([], [], overrides={"DEFAULT": {"state_dir": state_dir}}))
-    child.apply(make_spec(workers=workers, labels={"fake_node_seconds": "0.2"}), PKI)
+    child.apply(make_spec(workers=workers, labels=labels), PKI)
+
+
+def child_applying(state_dir: str, workers: int, **labels: str) -> subprocess.Popen[bytes]:
+    code = (f"from {__name__} import apply_in_child; "
+            f"apply_in_child({state_dir!r}, {workers}, {labels!r})")
+    return subprocess.Popen([sys.executable, "-c", code],
+                            cwd=Path(__file__).resolve().parents[2])
 
 
 def test_a_process_killed_mid_create_leaves_whole_nodes(driver: FakeDriver,
                                                         state_dir: str) -> None:
-    code = f"from {__name__} import apply_in_child; apply_in_child({state_dir!r}, 10)"
-    child = subprocess.Popen([sys.executable, "-c", code],
-                             cwd=Path(__file__).resolve().parents[2])
+    # NOTE: 0.5 s a node, so the kill lands seconds before the last of the 11 nodes could.
+    child = child_applying(state_dir, 10, fake_node_seconds="0.5")
     try:
         deadline = time.monotonic() + 30
         while len(nodes_on_disk(state_dir, UUID)) < 2 and time.monotonic() < deadline:
@@ -376,20 +451,18 @@ def test_a_process_killed_mid_create_leaves_whole_nodes(driver: FakeDriver,
     assert observed.converged and len(nodes_on_disk(state_dir, UUID)) == 11
     assert set(left) <= set(nodes_on_disk(state_dir, UUID))
     assert overlaps(driver.log_path) == []
-    assert [span.killed for span in fake.spans(driver.log_path)] == [True, False]
+    assert [span.killed for span in fake_driver.spans(driver.log_path)] == [True, False]
 
 
 
 def test_two_processes_on_one_cluster_are_caught(driver: FakeDriver, state_dir: str) -> None:
-    root = Path(__file__).resolve().parents[2]
-    slow = f"from {__name__} import apply_in_child; apply_in_child({state_dir!r}, 10)"
-    quick = f"from {__name__} import apply_in_child; apply_in_child({state_dir!r}, 2)"
-    first = subprocess.Popen([sys.executable, "-c", slow], cwd=root)
-    deadline = time.monotonic() + 30
-    while not nodes_on_disk(state_dir, UUID) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    second = subprocess.Popen([sys.executable, "-c", quick], cwd=root)
-    assert [first.wait(timeout=60), second.wait(timeout=60)] == [0, 0]
+    # The first is held inside its operation until the second has run all of its own.
+    with held(state_dir, "first"):
+        first = child_applying(state_dir, 10, fake_hold="first")
+        wait_until_started(driver, 1)
+        second = child_applying(state_dir, 2)
+        assert second.wait(timeout=60) == 0
+    assert first.wait(timeout=60) == 0
 
     (found,) = overlaps(driver.log_path)
     assert UUID in found
