@@ -10,10 +10,10 @@ from oslo_config import cfg
 from pydantic import TypeAdapter
 from starlette.requests import Request
 
-from magna.api.app import build_services
 from magna.api.microversion import MAX_VERSION, Version
 from magna.api.resources import clusters as cluster_views
 from magna.api.resources import clustertemplates as template_views
+from magna.cmd.compose import build_services
 from magna.db import models
 from magna.services import Services
 from tests.support.api import ApiClient, make_cluster, make_template
