@@ -107,30 +107,29 @@ def _title(kind: str) -> str:
 
 
 def list_page(session: Session, model: type[M], scope: Scope, page: Page,
-              where: Sequence[ColumnElement[bool]] = (), marker_kind: str = "resource",
+              where: Sequence[ColumnElement[bool]] = (),
               options: Sequence[ORMOption] = ()) -> list[M]:
     """One page of visible rows, ordered by ``sort_key`` then ``id``, after ``marker``."""
-    stmt = _paged(session, select(model).options(*options), model, scope, page, where,
-                  marker_kind)
+    stmt = _paged(session, select(model).options(*options), model, scope, page, where)
     return list(session.scalars(stmt).all())
 
 
 def list_page_columns(session: Session, model: type[M], scope: Scope, page: Page,
-                      columns: Sequence[Any], where: Sequence[ColumnElement[bool]] = (),
-                      marker_kind: str = "resource") -> list[Row[Any]]:
+                      columns: Sequence[Any], where: Sequence[ColumnElement[bool]] = ()
+                      ) -> list[Row[Any]]:
     """``list_page`` as plain rows of ``columns``: a view that needs a few columns of many
     rows is spared building (and tracking) an ORM object per row."""
-    stmt = _paged(session, select(*columns), model, scope, page, where, marker_kind)
+    stmt = _paged(session, select(*columns), model, scope, page, where)
     return list(session.execute(stmt).all())
 
 
 def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, page: Page,
-           where: Sequence[ColumnElement[bool]], marker_kind: str) -> Select[Any]:
+           where: Sequence[ColumnElement[bool]]) -> Select[Any]:
     column = sort_column(model, page.sort_key)
     ident = model.id  # type: ignore[attr-defined]
     stmt = stmt.where(_visible(model, scope), *where)
     if page.marker is not None:
-        stmt = stmt.where(_after_marker(session, model, column, page, marker_kind))
+        stmt = stmt.where(_after_marker(session, model, column, page))
     # NOTE: NULLS FIRST/LAST only where a column can hold NULL: on a NOT NULL column (the
     # default sort key, id) it stops PostgreSQL from reading the index in order and makes every
     # page a sort of the whole table.
@@ -143,8 +142,8 @@ def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, pa
     return stmt.limit(page.limit)
 
 
-def _after_marker(session: Session, model: type[M], column: Any, page: Page,
-                  kind: str) -> ColumnElement[bool]:
+def _after_marker(session: Session, model: type[M], column: Any, page: Page
+                  ) -> ColumnElement[bool]:
     key = model.uuid if hasattr(model, "uuid") else model.id  # type: ignore[attr-defined]
     marker_value: Any = page.marker
     if not hasattr(model, "uuid"):
@@ -258,12 +257,6 @@ def list_cas(session: Session, cluster_uuid: str) -> list[models.CertificateAuth
 
 def list_services(session: Session) -> list[models.MagnumService]:
     return list(session.scalars(select(models.MagnumService).order_by(models.MagnumService.id)))
-
-
-def nodegroups_of(session: Session, cluster_uuid: str) -> list[models.NodeGroup]:
-    stmt = select(models.NodeGroup).where(models.NodeGroup.cluster_id == cluster_uuid
-                                          ).order_by(models.NodeGroup.id)
-    return list(session.scalars(stmt).all())
 
 
 def get_nodegroup(session: Session, cluster_uuid: str, ident: str, scope: Scope

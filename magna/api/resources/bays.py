@@ -22,6 +22,8 @@ from magna.api.resources import legacy
 from magna.api.validation import (
     ECHOED_CLUSTER_FIELDS,
     EchoedClusterFields,
+    LabelValue,
+    Str255,
     json_body,
     parse,
 )
@@ -32,10 +34,8 @@ from magna.services import clustertemplates
 
 router = APIRouter()
 
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 BayName = Annotated[str, StringConstraints(min_length=1, max_length=242,
                                            pattern=r"^[a-zA-Z][a-zA-Z0-9_.-]*$")]
-LabelValue = str | int | bool | float
 # Bays always showed stack_id; the cluster views show it below 1.13.
 BAY_SHAPE = Version(1, 1)
 # Bays predate node_count 0 and always reported a missing baymodel as a bad request.

@@ -16,6 +16,8 @@ from magna.api.validation import (
     ECHOED_CLUSTER_FIELDS,
     Body,
     EchoedClusterFields,
+    LabelValue,
+    Str255,
     json_body,
     parse,
 )
@@ -27,10 +29,8 @@ from magna.services import clusters as service
 
 router = APIRouter()
 
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 ClusterName = Annotated[str, StringConstraints(min_length=1, max_length=242,
                                                pattern=r"^[a-zA-Z][a-zA-Z0-9_.-]*$")]
-LabelValue = str | int | bool | float
 READ_ONLY = (*ECHOED_CLUSTER_FIELDS, "project_id", "user_id", "cluster_id", "health_status",
              "health_status_reason", "faults", "labels_overridden", "labels_added",
              "labels_skipped")

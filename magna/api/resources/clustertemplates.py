@@ -9,14 +9,11 @@ from pydantic import Field, StringConstraints
 from sqlalchemy import Row
 
 from magna.api import deps, encoding, pagination
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import Body, LabelValue, Str255, json_body, parse
 from magna.db.models import ClusterTemplate
 from magna.services import clustertemplates as service
 
 router = APIRouter()
-
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-LabelValue = str | int | bool | float
 
 
 class TemplateCreate(Body):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, Field, StringConstraints
 
 from magna.api import deps, pagination
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import Body, Str255, json_body, parse
 from magna.common.exceptions import Invalid
 from magna.db.models import Container
 from magna.domain import containers as rules
@@ -25,7 +25,6 @@ router = APIRouter()
 ContainerName = Annotated[str, StringConstraints(min_length=1, max_length=255,
                                                  pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S+$")]
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 EnvName = Annotated[str, StringConstraints(min_length=1, max_length=255,
                                            pattern=r"^[^=\s]+$")]
 MAX_ARGS = 256

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from magna.api import deps, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import Body, LabelValue, Str255, json_body, parse
 from magna.db.models import Cluster, NodeGroup
 from magna.domain import labels as label_rules
 from magna.services import nodegroups as service
@@ -23,9 +23,7 @@ from magna.services import nodegroups as service
 router = APIRouter()
 
 MINIMUM = Version(1, 9)
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Count = Annotated[int, Field(ge=0)]
-LabelValue = str | int | bool | float
 SUMMARY = ("uuid", "name", "flavor_id", "image_id", "node_count", "role", "min_node_count",
            "max_node_count", "is_default", "stack_id", "status")
 READ_ONLY = ("id", "uuid", "cluster_id", "project_id", "links", "node_addresses", "is_default",

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from magna.api import deps, pagination, params
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import Body, Str255, json_body, parse
 from magna.db.models import Quota
 from magna.services import quotas as service
 
@@ -22,7 +22,7 @@ READ_ONLY = ("id", "created_at", "updated_at")
 
 
 class QuotaBody(Body):
-    project_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    project_id: Str255 | None = None
     resource: Literal["Cluster"] = "Cluster"
     hard_limit: Annotated[int, Field(ge=0)] = service.DEFAULT_HARD_LIMIT
     # Read-only attributes clients may echo back; accepted and ignored, as upstream.
