@@ -26,12 +26,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, raiseload, with_expression
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from magna.common.exceptions import Conflict, Invalid, NotFound
 from magna.db import models
 from magna.domain.names import is_uuid_like
+from magna.domain.paging import Page
 
 M = TypeVar("M", bound=models.Base)
 
@@ -47,14 +48,6 @@ class Scope:
     project_id: str | None
     all_projects: bool = False
     include_public: bool = False
-
-
-@dataclass(frozen=True)
-class Page:
-    limit: int
-    marker: str | None = None
-    sort_key: str = "id"
-    sort_dir: str = "asc"
 
 
 def _visible(model: type[M], scope: Scope) -> ColumnElement[bool]:
@@ -173,22 +166,13 @@ def _node_total(masters: bool) -> Any:
             .correlate(models.Cluster).scalar_subquery())
 
 
-# A cluster list without details needs only the node counts: summed in SQL, they spare the
-# ORM building every nodegroup of the page (most of the cost of a list). Touching
-# ``nodegroups`` on such rows raises instead of silently reading an empty list.
-NODE_COUNTS_ONLY: tuple[ORMOption, ...] = (
-    raiseload(models.Cluster.nodegroups),
-    with_expression(models.Cluster.master_total, _node_total(True)),
-    with_expression(models.Cluster.worker_total, _node_total(False)))
-
-
-# What a cluster list without details shows, node counts summed in SQL as above.
-CLUSTER_SUMMARY_COLUMNS: tuple[Any, ...] = (
-    models.Cluster.uuid, models.Cluster.name, models.Cluster.cluster_template_id,
-    models.Cluster.keypair, models.Cluster.docker_volume_size, models.Cluster.labels,
-    models.Cluster.master_flavor_id, models.Cluster.flavor_id, models.Cluster.create_timeout,
-    models.Cluster.stack_id, models.Cluster.status, models.Cluster.health_status,
-    _node_total(True).label("master_total"), _node_total(False).label("worker_total"))
+def cluster_columns(names: Sequence[str]) -> tuple[Any, ...]:
+    """Columns of ``cluster`` by name, for ``list_page_columns``. ``master_total`` and
+    ``worker_total`` are its nodegroups' node counts, summed in SQL: a list without details
+    is spared loading every nodegroup of the page (most of the cost of a list)."""
+    totals = {"master_total": _node_total(True), "worker_total": _node_total(False)}
+    return tuple(totals[name].label(name) if name in totals else getattr(models.Cluster, name)
+                 for name in names)
 
 
 # One cluster with its nodegroups in one query: the relationship's own selectin load joins

@@ -16,9 +16,9 @@ from magna.api import deps, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
 from magna.api.validation import Body, LabelValue, Str255, json_body, parse
-from magna.db.models import Cluster, NodeGroup
 from magna.domain import labels as label_rules
 from magna.services import nodegroups as service
+from magna.services.readmodels import ClusterRecord, NodeGroupRecord
 
 router = APIRouter()
 
@@ -70,15 +70,15 @@ def nodegroup_values(data: Any) -> dict[str, Any]:
     return values
 
 
-def links(request: Request, row: NodeGroup) -> list[dict[str, Any]]:
+def links(request: Request, row: NodeGroupRecord) -> list[dict[str, Any]]:
     return deps.links(request, f"clusters/{row.cluster_id}/nodegroups", row.uuid)
 
 
-def summary(row: NodeGroup) -> dict[str, Any]:
+def summary(row: NodeGroupRecord) -> dict[str, Any]:
     return {**{name: getattr(row, name) for name in SUMMARY}, "merge_labels": False}
 
 
-def view(request: Request, cluster: Cluster, row: NodeGroup) -> dict[str, Any]:
+def view(request: Request, cluster: ClusterRecord, row: NodeGroupRecord) -> dict[str, Any]:
     overridden, added, skipped = label_rules.compare(row.labels, cluster.labels)
     return {
         "id": row.id, "uuid": row.uuid, "name": row.name, "cluster_id": row.cluster_id,

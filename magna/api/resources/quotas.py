@@ -13,8 +13,8 @@ from pydantic import Field
 
 from magna.api import deps, pagination, params
 from magna.api.validation import Body, Str255, json_body, parse
-from magna.db.models import Quota
 from magna.services import quotas as service
+from magna.services.readmodels import QuotaRecord
 
 router = APIRouter()
 
@@ -38,7 +38,7 @@ def quota_values(data: Any) -> dict[str, Any]:
     return values
 
 
-def view(row: Quota | service.DefaultQuota) -> dict[str, Any]:
+def view(row: QuotaRecord | service.DefaultQuota) -> dict[str, Any]:
     if isinstance(row, service.DefaultQuota):
         return {"hard_limit": row.hard_limit, "project_id": row.project_id,
                 "resource": row.resource}
