@@ -3,7 +3,7 @@
 The API benchmark measures latency through real sockets with the load generator on the same
 cores, so it cannot say where a request's CPU goes. This seeds a scratch SQLite database (or,
 with ``--backend postgres``, a scratch PostgreSQL database, dropped afterwards), builds the app
-with ``create_app`` and calls it as a bare ASGI application (no HTTP, no client), timing
+with ``build_app`` and calls it as a bare ASGI application (no HTTP, no client), timing
 ``time.process_time`` (all threads, the thread pool included) and wall time per request;
 ``--profile DIR`` also writes a cProfile of each endpoint (the thread pool's work is not in
 it: cProfile sees one thread). Numbers are in-process, not the benchmark's. On PostgreSQL the
@@ -28,13 +28,13 @@ HEADERS = [(b"host", b"bench"), (b"openstack-api-version", b"container-infra lat
 
 def _app(state_dir: Path, url: str, clusters: int, templates: int) -> tuple[Any, list[str]]:
     from magna import conf as magna_conf
-    from magna.api.app import create_app
+    from magna.cmd.api import build_app
 
     uuids = seed.seed(url, clusters, templates)
     conf = magna_conf.load([], [], overrides={
         "DEFAULT": {"state_dir": str(state_dir)},
         "database": {"connection": url, "auto_upgrade": False}})
-    return create_app(conf), uuids
+    return build_app(conf), uuids
 
 
 async def _get(app: Any, path: str, query: bytes) -> int:

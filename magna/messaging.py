@@ -10,11 +10,10 @@ loses it. Nudges therefore carry nothing but a UUID, are published as non-persis
 and every failure to deliver one is logged and dropped rather than reported to the API caller.
 
 With ``magna serve`` (API and conductor in one process) nudges are plain function calls
-(the conductor's ``nudged``; ``magna.cmd.api`` wires it). When the API and the conductors run
-as separate processes the nudges travel over AMQP (:class:`AmqpNudger` /
-:class:`NudgeListener`) through a durable *fanout* exchange, ``magna.nudge``: every conductor
-receives every nudge on its own exclusive, auto-delete queue and decides itself whether it owns
-the cluster.
+(:class:`InProcessNudger`). When the API and the conductors run as separate processes the
+nudges travel over AMQP (:class:`AmqpNudger` / :class:`NudgeListener`) through a durable
+*fanout* exchange, ``magna.nudge``: every conductor receives every nudge on its own exclusive,
+auto-delete queue and decides itself whether it owns the cluster.
 
 We use kombu rather than oslo.messaging: all we need is fire-and-forget broadcast, with no RPC,
 no versioned objects and no notifier machinery. kombu gives us connection recovery and a small
@@ -30,7 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
@@ -61,6 +60,39 @@ def _kombu_url(transport_url: str) -> str:
     if transport_url.startswith("rabbit://"):
         return "amqp://" + transport_url[len("rabbit://"):]
     return transport_url
+
+
+class Nudger(Protocol):
+    def nudge(self, cluster_uuid: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NoopNudger:
+    """Nobody listens: the conductors' periodic sweep finds the work."""
+
+    def nudge(self, cluster_uuid: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class InProcessNudger:
+    """Calls the in-process conductor directly (``magna serve``)."""
+
+    def __init__(self, callback: Callable[[str], None]) -> None:
+        self._callback = callback
+
+    def nudge(self, cluster_uuid: str) -> None:
+        try:
+            self._callback(cluster_uuid)
+        except Exception:
+            LOG.exception("In-process nudge for cluster %s failed; the sweep will find it",
+                          cluster_uuid)
+
+    def close(self) -> None:
+        return None
 
 
 class AmqpNudger:
@@ -280,3 +312,12 @@ class NudgeListener:
                 message.ack()
             except Exception:
                 LOG.debug("Could not ack a nudge", exc_info=True)
+
+
+def make_nudger(transport_url: str | None, local: Callable[[str], None] | None) -> Nudger:
+    """AMQP when a transport URL is configured, else in-process when given a callback, else none."""
+    if transport_url:
+        return AmqpNudger(transport_url)
+    if local is not None:
+        return InProcessNudger(local)
+    return NoopNudger()

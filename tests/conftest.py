@@ -42,12 +42,12 @@ def make_conf(state_dir: Path, db_url: str | None = None,
 def api_with_policy_file(tmp_path: Path, db_url: str | None, rules: str
                          ) -> Iterator[ApiClient]:
     """An in-process API whose policy file holds ``rules`` (YAML) on top of the defaults."""
-    from magna.api.app import create_app
+    from magna.cmd.api import build_app
 
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(rules)
     conf = make_conf(tmp_path, db_url, oslo_policy={"policy_file": str(policy_file)})
-    with TestClient(create_app(conf)) as client:
+    with TestClient(build_app(conf)) as client:
         yield ApiClient(client)
 
 
@@ -108,9 +108,9 @@ def conf(tmp_path: Path, db_url: str) -> cfg.ConfigOpts:
 @pytest.fixture
 def api(conf: cfg.ConfigOpts) -> Iterator[ApiClient]:
     """A local administrator (noauth, no identity headers) at the latest microversion."""
-    from magna.api.app import create_app
+    from magna.cmd.api import build_app
 
-    with TestClient(create_app(conf)) as client:
+    with TestClient(build_app(conf)) as client:
         yield ApiClient(client)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,37 +19,9 @@ from magna.api import deps, errors, middleware
 from magna.api.noauth import NoAuth
 from magna.api.resources import ROUTERS
 from magna.common.exceptions import Invalid, MagnaError, MethodNotAllowed, NotFound
-from magna.crypto.keystore import KeyStore, load_or_create_key
-from magna.db import engine as db_engine
-from magna.db import migrate
-from magna.drivers.registry import DriverRegistry
-from magna.policy.enforcer import Authorizer
 from magna.services import Services
 
 LOG = logging.getLogger(__name__)
-
-
-def database_url(conf: cfg.ConfigOpts) -> str:
-    return str(conf.database.connection or db_engine.default_url(conf.state_dir))
-
-
-def build_services(conf: cfg.ConfigOpts) -> Services:
-    """Connect to the database (migrating it if configured) and load drivers and policy."""
-    url = database_url(conf)
-    os.makedirs(conf.state_dir, mode=0o700, exist_ok=True)
-    if conf.database.auto_upgrade:
-        migrate.upgrade(url)
-    engine = db_engine.make_engine(url)
-    key_file = conf.certificates.encryption_key_file or os.path.join(conf.state_dir,
-                                                                     "ca-encryption.key")
-    services = Services(conf=conf, sessions=db_engine.make_session_factory(engine),
-                        authz=Authorizer(conf), drivers=DriverRegistry.from_config(conf),
-                        keystore=KeyStore(load_or_create_key(key_file)))
-    if conf.conductor.transport_url:
-        from magna.messaging import AmqpNudger
-
-        services.nudge = AmqpNudger(conf.conductor.transport_url).nudge
-    return services
 
 
 def _authenticator(svc: Services) -> middleware.Authenticator:
@@ -61,8 +32,8 @@ def _authenticator(svc: Services) -> middleware.Authenticator:
     return NoAuth(svc.authz)
 
 
-def create_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIApp:
-    svc = services or build_services(conf)
+def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
+    """The API on ``svc`` (``magna.cmd.compose`` builds them; the app closes them)."""
     authenticator = _authenticator(svc)
 
     @asynccontextmanager

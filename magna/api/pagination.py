@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from magna.api import deps
 from magna.common.exceptions import Invalid
-from magna.db.repository import Page
+from magna.domain.paging import Page
 
 
 def page_from(request: Request, default_sort: str = "id") -> Page:

@@ -8,14 +8,19 @@ it with ``parse``: unknown attributes, wrong types and missing mandatory fields 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from starlette.requests import Request
 
 from magna.common.exceptions import Invalid
 
 M = TypeVar("M", bound=BaseModel)
+
+#: A name or reference of at most 255 characters (Magnum's String(255) columns), not empty.
+Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+#: A label's value as clients send it; labels are stored as strings (``domain.labels``).
+LabelValue = str | int | bool | float
 
 
 class Body(BaseModel):

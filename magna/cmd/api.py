@@ -12,24 +12,21 @@ import uvicorn
 from oslo_config import cfg
 from starlette.types import ASGIApp
 
-from magna import conf as magna_conf
+from magna.api.app import create_app
+from magna.cmd import compose
 from magna.services import Services
 
-CONFIG_ENV = "MAGNA_CONFIG_FILES"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def load_config(config_files: Sequence[str]) -> cfg.ConfigOpts:
-    files = list(config_files) or [f for f in os.environ.get(CONFIG_ENV, "").split(os.pathsep)
-                                   if f]
-    return magna_conf.load([], files or None)
+def build_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIApp:
+    """The API application on ``services``, or on services composed from ``conf``."""
+    return create_app(conf, services or compose.build_services(conf))
 
 
 def app_factory() -> ASGIApp:
     """Used by uvicorn worker processes, which re-read the configuration named in the env."""
-    from magna.api.app import create_app
-
-    return create_app(load_config([]))
+    return build_app(compose.load_config([]))
 
 
 def check_bind(conf: cfg.ConfigOpts) -> None:
@@ -42,30 +39,22 @@ def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str],
               with_conductor: bool = False) -> None:
     """Migrate once, then run uvicorn (workers re-create the app from the same files).
 
-    ``with_conductor`` runs a conductor in this process (``magna serve``), nudged directly.
+    ``with_conductor`` runs a conductor in this process (``magna serve``).
     """
-    from magna.api.app import build_services
-
     check_bind(conf)
-    os.environ[CONFIG_ENV] = os.pathsep.join(os.path.abspath(f) for f in config_files)
-    services = build_services(conf)
-    if with_conductor:
-        from magna.conductor.service import Conductor
-
-        conductor = Conductor(services)
-        if not conf.conductor.transport_url:
-            services.nudge = conductor.nudged
-        conductor.start()
-        try:
-            _run_uvicorn(conf, services)
-        finally:
-            conductor.stop()
+    os.environ[compose.CONFIG_ENV] = os.pathsep.join(os.path.abspath(f) for f in config_files)
+    if not with_conductor:
+        _run_uvicorn(conf, compose.build_services(conf))
         return
-    _run_uvicorn(conf, services)
+    services, conductor = compose.build_serve(conf)
+    conductor.start()
+    try:
+        _run_uvicorn(conf, services)
+    finally:
+        conductor.stop()
 
 
 def _run_uvicorn(conf: cfg.ConfigOpts, services: Services) -> None:
-    from magna.api.app import create_app
     from magna.cmd import workers
 
     if conf.api.workers > 1:
@@ -83,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="magna.conf to read (repeatable).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    serve_api(load_config(args.config_file), args.config_file)
+    serve_api(compose.load_config(args.config_file), args.config_file)
 
 
 if __name__ == "__main__":

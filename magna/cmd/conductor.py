@@ -1,4 +1,7 @@
-"""``magna-conductor``: a conductor as its own process (several may run against PostgreSQL)."""
+"""``magna-conductor``: a conductor as its own process (several may run against PostgreSQL).
+
+It imports nothing of the HTTP side (``magna.cmd.compose`` builds its services).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from magna.cmd.api import load_config
+from magna.cmd import compose
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -19,11 +22,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from magna.api.app import build_services
-    from magna.conductor.service import Conductor
-
-    conf = load_config(args.config_file)
-    conductor = Conductor(build_services(conf))
+    conductor = compose.build_conductor(compose.load_config(args.config_file))
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -34,11 +33,11 @@ class Serve(Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from magna.cmd import api
+        from magna.cmd import api, compose
 
         _logging()
         config_files = self.app.options.config_file
-        conf = api.load_config(config_files)
+        conf = compose.load_config(config_files)
         if parsed_args.state_dir:
             conf.set_override("state_dir", parsed_args.state_dir)
         if parsed_args.port:
@@ -53,14 +52,11 @@ class DbUpgrade(Command):
     """Apply pending database migrations."""
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from magna.api.app import database_url
-        from magna.cmd import api
+        from magna.cmd import compose
         from magna.db import migrate
 
         _logging()
-        conf = api.load_config(self.app.options.config_file)
-        os.makedirs(conf.state_dir, mode=0o700, exist_ok=True)  # where SQLite lives by default
-        url = database_url(conf)
+        url = compose.prepare_database(compose.load_config(self.app.options.config_file))
         migrate.upgrade(url)
         self.app.stdout.write(f"Database is at revision {', '.join(migrate.current_heads())}.\n")
         return 0

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from magna.conductor import containers
 from magna.conductor.reconciler import Reconciler
@@ -32,6 +33,14 @@ LOG = logging.getLogger(__name__)
 BINARY = "magnum-conductor"
 
 
+class NudgeSource(Protocol):
+    """Where nudges come from (``messaging.NudgeListener``): started and stopped with us."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Conductor:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -44,7 +53,7 @@ class Conductor:
         self._live: list[str] = [self.host]
         self.reconciler = Reconciler(svc, self.host, BINARY)
         self.containers = containers.ContainerReconciler(svc, self.reconciler)
-        self._listener: object | None = None
+        self._listener: NudgeSource | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -64,15 +73,15 @@ class Conductor:
             self._spawn("health", self._every(self.conf.health_interval, self.observe_health))
         for index in range(self.conf.workers):
             self._spawn(f"worker-{index}", self._work)
-        self._start_listener()
+        if self._listener is not None:
+            self._listener.start()
         LOG.info("Conductor %s started with %d workers", self.host, self.conf.workers)
 
     def stop(self) -> None:
         self._stop.set()
         self.queue.close()
-        stop = getattr(self._listener, "stop", None)
-        if stop is not None:
-            stop()
+        if self._listener is not None:
+            self._listener.stop()
         for thread in self._threads:
             thread.join(timeout=30)
         LOG.info("Conductor %s stopped", self.host)
@@ -92,14 +101,13 @@ class Conductor:
                                   getattr(action, "__name__", action))
         return loop
 
-    def _start_listener(self) -> None:
-        if not self.conf.transport_url:
-            return
-        from magna.messaging import NudgeListener
+    def listen(self, source: NudgeSource) -> None:
+        """Hear nudges from ``source`` (which calls ``nudged``) while running; before start.
 
-        listener = NudgeListener(self.conf.transport_url, self.host, self.nudged)
-        listener.start()
-        self._listener = listener
+        NOTE: the conductor does not choose a transport: ``magna.cmd.compose`` wires nudges
+        for every process in one place.
+        """
+        self._listener = source
 
     # -- ownership ---------------------------------------------------------------------------
 

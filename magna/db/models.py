@@ -27,7 +27,6 @@ from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     mapped_column,
-    query_expression,
     relationship,
 )
 from sqlalchemy.types import TypeDecorator
@@ -150,11 +149,6 @@ class Cluster(TimestampMixin, Base):
     reservation: Mapped[str | None] = mapped_column(String(255), index=True)
     # NOTE: when the current status began; timeouts into *_FAILED count from here.
     status_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-
-    # NOTE: not columns: filled only by queries that ask for them (``with_expression``), so a
-    # cluster list without details sums node counts in SQL instead of loading every nodegroup.
-    master_total: Mapped[int | None] = query_expression()
-    worker_total: Mapped[int | None] = query_expression()
 
     nodegroups: Mapped[list[NodeGroup]] = relationship(
         lazy="selectin", order_by="NodeGroup.id",

@@ -26,12 +26,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, raiseload, with_expression
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from magna.common.exceptions import Conflict, Invalid, NotFound
 from magna.db import models
 from magna.domain.names import is_uuid_like
+from magna.domain.paging import Page
 
 M = TypeVar("M", bound=models.Base)
 
@@ -47,14 +48,6 @@ class Scope:
     project_id: str | None
     all_projects: bool = False
     include_public: bool = False
-
-
-@dataclass(frozen=True)
-class Page:
-    limit: int
-    marker: str | None = None
-    sort_key: str = "id"
-    sort_dir: str = "asc"
 
 
 def _visible(model: type[M], scope: Scope) -> ColumnElement[bool]:
@@ -107,30 +100,29 @@ def _title(kind: str) -> str:
 
 
 def list_page(session: Session, model: type[M], scope: Scope, page: Page,
-              where: Sequence[ColumnElement[bool]] = (), marker_kind: str = "resource",
+              where: Sequence[ColumnElement[bool]] = (),
               options: Sequence[ORMOption] = ()) -> list[M]:
     """One page of visible rows, ordered by ``sort_key`` then ``id``, after ``marker``."""
-    stmt = _paged(session, select(model).options(*options), model, scope, page, where,
-                  marker_kind)
+    stmt = _paged(session, select(model).options(*options), model, scope, page, where)
     return list(session.scalars(stmt).all())
 
 
 def list_page_columns(session: Session, model: type[M], scope: Scope, page: Page,
-                      columns: Sequence[Any], where: Sequence[ColumnElement[bool]] = (),
-                      marker_kind: str = "resource") -> list[Row[Any]]:
+                      columns: Sequence[Any], where: Sequence[ColumnElement[bool]] = ()
+                      ) -> list[Row[Any]]:
     """``list_page`` as plain rows of ``columns``: a view that needs a few columns of many
     rows is spared building (and tracking) an ORM object per row."""
-    stmt = _paged(session, select(*columns), model, scope, page, where, marker_kind)
+    stmt = _paged(session, select(*columns), model, scope, page, where)
     return list(session.execute(stmt).all())
 
 
 def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, page: Page,
-           where: Sequence[ColumnElement[bool]], marker_kind: str) -> Select[Any]:
+           where: Sequence[ColumnElement[bool]]) -> Select[Any]:
     column = sort_column(model, page.sort_key)
     ident = model.id  # type: ignore[attr-defined]
     stmt = stmt.where(_visible(model, scope), *where)
     if page.marker is not None:
-        stmt = stmt.where(_after_marker(session, model, column, page, marker_kind))
+        stmt = stmt.where(_after_marker(session, model, column, page))
     # NOTE: NULLS FIRST/LAST only where a column can hold NULL: on a NOT NULL column (the
     # default sort key, id) it stops PostgreSQL from reading the index in order and makes every
     # page a sort of the whole table.
@@ -143,8 +135,8 @@ def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, pa
     return stmt.limit(page.limit)
 
 
-def _after_marker(session: Session, model: type[M], column: Any, page: Page,
-                  kind: str) -> ColumnElement[bool]:
+def _after_marker(session: Session, model: type[M], column: Any, page: Page
+                  ) -> ColumnElement[bool]:
     key = model.uuid if hasattr(model, "uuid") else model.id  # type: ignore[attr-defined]
     marker_value: Any = page.marker
     if not hasattr(model, "uuid"):
@@ -174,22 +166,13 @@ def _node_total(masters: bool) -> Any:
             .correlate(models.Cluster).scalar_subquery())
 
 
-# A cluster list without details needs only the node counts: summed in SQL, they spare the
-# ORM building every nodegroup of the page (most of the cost of a list). Touching
-# ``nodegroups`` on such rows raises instead of silently reading an empty list.
-NODE_COUNTS_ONLY: tuple[ORMOption, ...] = (
-    raiseload(models.Cluster.nodegroups),
-    with_expression(models.Cluster.master_total, _node_total(True)),
-    with_expression(models.Cluster.worker_total, _node_total(False)))
-
-
-# What a cluster list without details shows, node counts summed in SQL as above.
-CLUSTER_SUMMARY_COLUMNS: tuple[Any, ...] = (
-    models.Cluster.uuid, models.Cluster.name, models.Cluster.cluster_template_id,
-    models.Cluster.keypair, models.Cluster.docker_volume_size, models.Cluster.labels,
-    models.Cluster.master_flavor_id, models.Cluster.flavor_id, models.Cluster.create_timeout,
-    models.Cluster.stack_id, models.Cluster.status, models.Cluster.health_status,
-    _node_total(True).label("master_total"), _node_total(False).label("worker_total"))
+def cluster_columns(names: Sequence[str]) -> tuple[Any, ...]:
+    """Columns of ``cluster`` by name, for ``list_page_columns``. ``master_total`` and
+    ``worker_total`` are its nodegroups' node counts, summed in SQL: a list without details
+    is spared loading every nodegroup of the page (most of the cost of a list)."""
+    totals = {"master_total": _node_total(True), "worker_total": _node_total(False)}
+    return tuple(totals[name].label(name) if name in totals else getattr(models.Cluster, name)
+                 for name in names)
 
 
 # One cluster with its nodegroups in one query: the relationship's own selectin load joins
@@ -258,12 +241,6 @@ def list_cas(session: Session, cluster_uuid: str) -> list[models.CertificateAuth
 
 def list_services(session: Session) -> list[models.MagnumService]:
     return list(session.scalars(select(models.MagnumService).order_by(models.MagnumService.id)))
-
-
-def nodegroups_of(session: Session, cluster_uuid: str) -> list[models.NodeGroup]:
-    stmt = select(models.NodeGroup).where(models.NodeGroup.cluster_id == cluster_uuid
-                                          ).order_by(models.NodeGroup.id)
-    return list(session.scalars(stmt).all())
 
 
 def get_nodegroup(session: Session, cluster_uuid: str, ident: str, scope: Scope

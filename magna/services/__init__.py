@@ -1,8 +1,9 @@
 """Use cases behind the API: authorize, validate against the catalogs, persist intent.
 
 Every public function takes the ``Services`` bundle and the caller's ``RequestContext`` and
-returns database rows (sessions do not expire on commit) or plain values. Each opens and commits
-its own transaction, so a 2xx answer means the intent is durable before the conductor is nudged.
+returns read models (``readmodels.py``: what the API may read, never query) or plain values.
+Each opens and commits its own transaction, so a 2xx answer means the intent is durable before
+the conductor is nudged.
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ from magna.common.exceptions import Invalid, NotFound
 from magna.db import models, repository
 from magna.domain import clusters as lifecycle
 from magna.services import Services, clusters, pki, target_of
+from magna.services.readmodels import ClusterRecord
 
 
 def get_ca(svc: Services, ctx: RequestContext, cluster_ident: str,
-           ca_cert_type: str | None = None) -> tuple[models.Cluster, str]:
+           ca_cert_type: str | None = None) -> tuple[ClusterRecord, str]:
     """(cluster, PEM of its CA of the requested type); admin or the cluster's creator."""
     kind = pki.kind_of(ca_cert_type)
     with svc.transaction() as session:
@@ -29,7 +30,7 @@ def get_ca(svc: Services, ctx: RequestContext, cluster_ident: str,
 
 
 def sign(svc: Services, ctx: RequestContext, cluster_ident: str, csr: str,
-         ca_cert_type: str | None = None) -> tuple[models.Cluster, str]:
+         ca_cert_type: str | None = None) -> tuple[ClusterRecord, str]:
     """(cluster, PEM of the certificate signed from ``csr``).
 
     An unknown cluster is a 400 here, not a 404: upstream resolves it while validating the body.
@@ -50,7 +51,7 @@ def _cluster_in_body(session: Session, svc: Services, ctx: RequestContext, ident
         raise Invalid(exc.message) from None
 
 
-def rotate_ca(svc: Services, ctx: RequestContext, cluster_ident: str) -> models.Cluster:
+def rotate_ca(svc: Services, ctx: RequestContext, cluster_ident: str) -> ClusterRecord:
     """Replace every CA of a TLS cluster now; the conductor rolls the new CA out (202)."""
     with svc.transaction() as session:
         cluster = clusters.load(session, svc, ctx, cluster_ident, "update")

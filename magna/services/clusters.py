@@ -8,30 +8,35 @@ moves to ``*_IN_PROGRESS`` here; only the conductor, having observed the driver,
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from magna.common.context import RequestContext
 from magna.common.exceptions import Invalid, NotAuthorized, NotFound
 from magna.db import models, repository
 from magna.db.models import utcnow
-from magna.db.repository import Page, Scope
+from magna.db.repository import Scope
 from magna.domain import clusters as lifecycle
 from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import names, patch
+from magna.domain.paging import Page
 from magna.drivers.base import ClusterType, Driver
 from magna.services import Services, capacity, catalog_check, pki, scope_for, target_of
+from magna.services.readmodels import ClusterRecord, ClusterSummary, EventRecord
 
 INTERNAL = ("/api_address", "/node_addresses", "/master_addresses", "/stack_id", "/cluster_id",
             "/ca_cert_ref", "/magnum_cert_ref", "/etcd_ca_cert_ref", "/front_proxy_ca_cert_ref",
             "/status", "/status_reason", "/coe_version", "/container_version")
 PATCHABLE = {"node_count", "health_status", "health_status_reason"}
 ZERO_NODES = "Resizing a nodegroup to zero is not supported in the provided microversion."
+# A cluster list selects the columns ClusterSummary names, in its order (its one owner).
+SUMMARY_COLUMNS = repository.cluster_columns(ClusterSummary._fields)
+_TOTALS = ("master_total", "worker_total")
+_LOADED_SUMMARY = tuple(name for name in ClusterSummary._fields if name not in _TOTALS)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def driver_for(svc: Services, template: models.ClusterTemplate) -> Driver:
 
 
 def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any], flags: ApiFlags,
-           rule: str = "cluster:create") -> models.Cluster:
+           rule: str = "cluster:create") -> ClusterRecord:
     values = dict(data)
     if values.get("node_count") == 0 and not flags.zero_nodes_allowed:
         raise Invalid(ZERO_NODES)
@@ -168,24 +173,24 @@ def load(session: Session, svc: Services, ctx: RequestContext, ident: str,
 
 
 def get(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:get"
-        ) -> models.Cluster:
+        ) -> ClusterRecord:
     with svc.reading() as session:
         cluster = load(session, svc, ctx, ident, "get_one")
     svc.authz.authorize(ctx, rule, target_of(cluster))
     return cluster
 
 
-def list_(svc: Services, ctx: RequestContext, page: Page, detail: bool = False,
-          rule: str | None = None) -> list[models.Cluster]:
-    svc.authz.authorize(ctx, rule or ("cluster:detail" if detail else "cluster:get_all"))
-    scope = scope_for(svc, ctx, "cluster", "detail" if detail else "get_all")
-    options = () if detail else repository.NODE_COUNTS_ONLY
+def list_(svc: Services, ctx: RequestContext, page: Page, rule: str = "cluster:detail"
+          ) -> list[ClusterRecord]:
+    """A page of clusters with their nodegroups (a detail list)."""
+    svc.authz.authorize(ctx, rule)
+    scope = scope_for(svc, ctx, "cluster", "detail")
     with svc.reading() as session:
-        return repository.list_page(session, models.Cluster, scope, page, options=options)
+        return list(repository.list_page(session, models.Cluster, scope, page))
 
 
 def get_with_template_labels(svc: Services, ctx: RequestContext, ident: str,
-                             rule: str = "cluster:get") -> tuple[models.Cluster, dict[str, str]]:
+                             rule: str = "cluster:get") -> tuple[ClusterRecord, dict[str, str]]:
     """``get`` and the labels of the cluster's template (its view compares them), in one
     read transaction."""
     with svc.reading() as session:
@@ -196,24 +201,32 @@ def get_with_template_labels(svc: Services, ctx: RequestContext, ident: str,
     return cluster, labels
 
 
-def list_summaries(svc: Services, ctx: RequestContext, page: Page) -> list[Row[Any]]:
-    """A page of clusters as rows of ``repository.CLUSTER_SUMMARY_COLUMNS`` (``list_``
-    without details, without building ORM objects)."""
-    svc.authz.authorize(ctx, "cluster:get_all")
+def list_summaries(svc: Services, ctx: RequestContext, page: Page,
+                   rule: str = "cluster:get_all") -> list[ClusterSummary]:
+    """A page of clusters without details: the ``ClusterSummary`` columns only, node counts
+    summed in SQL (no ORM object, no nodegroup loaded)."""
+    svc.authz.authorize(ctx, rule)
     scope = scope_for(svc, ctx, "cluster", "get_all")
     with svc.reading() as session:
-        return repository.list_page_columns(session, models.Cluster, scope, page,
-                                            repository.CLUSTER_SUMMARY_COLUMNS)
+        rows = repository.list_page_columns(session, models.Cluster, scope, page,
+                                            SUMMARY_COLUMNS)
+    make = ClusterSummary._make
+    return [make(row) for row in rows]
+
+
+def summary_of(cluster: ClusterRecord) -> ClusterSummary:
+    """The list entry of a cluster already loaded with its nodegroups."""
+    masters, workers = counts(cluster)
+    return ClusterSummary(**{name: getattr(cluster, name) for name in _LOADED_SUMMARY},
+                          master_total=masters, worker_total=workers)
 
 
 def default_nodegroup(cluster: models.Cluster, role: str) -> models.NodeGroup | None:
     return next((ng for ng in cluster.nodegroups if ng.is_default and ng.role == role), None)
 
 
-def counts(cluster: models.Cluster | Row[Any]) -> tuple[int, int]:
+def counts(cluster: ClusterRecord) -> tuple[int, int]:
     """(master_count, node_count) summed over the cluster's nodegroups."""
-    if cluster.master_total is not None and cluster.worker_total is not None:
-        return cluster.master_total, cluster.worker_total
     masters = sum(ng.node_count for ng in cluster.nodegroups if ng.role == "master")
     workers = sum(ng.node_count for ng in cluster.nodegroups if ng.role != "master")
     return masters, workers
@@ -235,14 +248,14 @@ def document(cluster: models.Cluster) -> dict[str, Any]:
     return doc
 
 
-def health_reason(cluster: models.Cluster) -> dict[str, str]:
+def health_reason(cluster: ClusterRecord) -> dict[str, str]:
     """Magnum's ``health_status_reason`` of a cluster: the one place its structured health
     (``health_conditions``) is rendered, for the API's views and the PATCH document alike."""
     return lifecycle.health_reason(lifecycle.conditions_from_json(cluster.health_conditions))
 
 
 def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiFlags,
-           rule: str = "cluster:update") -> models.Cluster:
+           rule: str = "cluster:update") -> ClusterRecord:
     with svc.transaction() as session:
         cluster = load(session, svc, ctx, ident, "update")
         svc.authz.authorize(ctx, rule, target_of(cluster))
@@ -342,7 +355,7 @@ def mark_updating(cluster: models.Cluster, nodegroup: models.NodeGroup | None = 
 
 
 def resize(svc: Services, ctx: RequestContext, ident: str, data: Mapping[str, Any],
-           flags: ApiFlags, rule: str = "cluster:resize") -> models.Cluster:
+           flags: ApiFlags, rule: str = "cluster:resize") -> ClusterRecord:
     count = _node_count(data["node_count"], flags)
     with svc.transaction() as session:
         cluster = load(session, svc, ctx, ident, "update")
@@ -379,7 +392,7 @@ def find_nodegroup(cluster: models.Cluster, ident: str) -> models.NodeGroup:
 
 
 def upgrade(svc: Services, ctx: RequestContext, ident: str, data: Mapping[str, Any],
-            flags: ApiFlags, rule: str = "cluster:upgrade") -> models.Cluster:
+            flags: ApiFlags, rule: str = "cluster:upgrade") -> ClusterRecord:
     from magna.common.exceptions import Conflict
 
     with svc.transaction() as session:
@@ -452,14 +465,14 @@ def delete(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:
     svc.nudge(cluster.uuid)
 
 
-def faults(cluster: models.Cluster) -> dict[str, str]:
+def faults(cluster: ClusterRecord) -> dict[str, str]:
     return {ng.name: ng.status_reason or "" for ng in cluster.nodegroups
             if ng.status in lifecycle.FAILED}
 
 
 
 def events(svc: Services, ctx: RequestContext, ident: str, limit: int,
-           rule: str = "cluster:get") -> list[models.ClusterEvent]:
+           rule: str = "cluster:get") -> Sequence[EventRecord]:
     """The cluster's most recent events, oldest first (Magna's extension to the API)."""
     with svc.transaction() as session:
         cluster = load(session, svc, ctx, ident, "get_one")

@@ -6,30 +6,24 @@ import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from magna.common.context import RequestContext
 from magna.common.exceptions import Invalid, NotAuthorized
 from magna.db import models, repository
 from magna.db.models import utcnow
-from magna.db.repository import Page
 from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import names, patch
+from magna.domain.paging import Page
 from magna.services import Services, catalog_check, scope_for, target_of
+from magna.services.readmodels import TemplateRow
 
-# Attributes a user may set, in Magnum's response order (links and timestamps are added by views).
-FIELDS = ("uuid", "name", "coe", "image_id", "flavor_id", "master_flavor_id", "dns_nameserver",
-          "keypair_id", "external_network_id", "fixed_network", "fixed_subnet", "network_driver",
-          "apiserver_port", "docker_volume_size", "cluster_distro", "http_proxy", "https_proxy",
-          "no_proxy", "volume_driver", "registry_enabled", "labels", "tls_disabled", "public",
-          "server_type", "insecure_registry", "docker_storage_driver", "master_lb_enabled",
-          "floating_ip_enabled", "project_id", "user_id", "hidden", "tags", "driver")
-# What a template's view reads: its fields and timestamps, in this order.
-VIEW_NAMES = (*FIELDS, "created_at", "updated_at")
+# Attributes a user may set, in Magnum's response order: a TemplateRow without timestamps.
+FIELDS = tuple(name for name in TemplateRow._fields if name not in ("created_at", "updated_at"))
+# A template list selects the columns TemplateRow names, in its order (its one owner).
 VIEW_COLUMNS: tuple[Any, ...] = tuple(getattr(models.ClusterTemplate, name)
-                                      for name in VIEW_NAMES)
+                                      for name in TemplateRow._fields)
 INTERNAL = ("/cluster_distro", "/driver")
 MANDATORY = ("/coe", "/image_id", "/network_driver", "/external_network_id", "/tls_disabled",
              "/public", "/server_type", "/registry_enabled", "/cluster_distro", "/hidden")
@@ -42,7 +36,7 @@ _IN_USE_ALLOWED = ({"name"}, {"hidden"}, {"tags"})
 
 def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any],
            publish_rule: str = "clustertemplate:publish",
-           create_rule: str = "clustertemplate:create") -> models.ClusterTemplate:
+           create_rule: str = "clustertemplate:create") -> TemplateRow:
     values = {**DEFAULTS, **data}
     values["labels"] = label_rules.stringify(values.get("labels"))
     _validate(svc, values)
@@ -53,7 +47,7 @@ def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any],
     row = models.ClusterTemplate(**values, project_id=ctx.project_id, user_id=ctx.user_id)
     with svc.transaction() as session:
         repository.add(session, row, f"A ClusterTemplate with UUID {row.uuid} already exists.")
-    return row
+    return row_of(row)
 
 
 def _validate(svc: Services, values: dict[str, Any]) -> None:
@@ -94,22 +88,28 @@ def _load(session: Session, svc: Services, ctx: RequestContext, ident: str,
 
 
 def get(svc: Services, ctx: RequestContext, ident: str,
-        rule: str = "clustertemplate:get") -> models.ClusterTemplate:
+        rule: str = "clustertemplate:get") -> TemplateRow:
     with svc.reading() as session:
         row = _load(session, svc, ctx, ident, "get_one")
     if not row.public:
         svc.authz.authorize(ctx, rule, target_of(row))
-    return row
+    return row_of(row)
 
 
 def list_(svc: Services, ctx: RequestContext, page: Page,
-          rule: str = "clustertemplate:get_all") -> list[Row[Any]]:
-    """A page of templates as plain rows of ``VIEW_COLUMNS`` (no ORM object per row)."""
+          rule: str = "clustertemplate:get_all") -> list[TemplateRow]:
+    """A page of templates, read as ``VIEW_COLUMNS`` (no ORM object per row)."""
     svc.authz.authorize(ctx, rule)
     scope = scope_for(svc, ctx, "clustertemplate", "get_all", include_public=True)
     with svc.reading() as session:
-        return repository.list_page_columns(session, models.ClusterTemplate, scope, page,
+        rows = repository.list_page_columns(session, models.ClusterTemplate, scope, page,
                                             VIEW_COLUMNS)
+    make = TemplateRow._make
+    return [make(row) for row in rows]
+
+
+def row_of(template: models.ClusterTemplate) -> TemplateRow:
+    return TemplateRow._make(getattr(template, name) for name in TemplateRow._fields)
 
 
 def document(row: models.ClusterTemplate) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def document(row: models.ClusterTemplate) -> dict[str, Any]:
 def update(svc: Services, ctx: RequestContext, ident: str, ops: Any,
            retype: Callable[[dict[str, Any]], dict[str, Any]],
            rule: str = "clustertemplate:update",
-           publish_rule: str = "clustertemplate:publish") -> models.ClusterTemplate:
+           publish_rule: str = "clustertemplate:publish") -> TemplateRow:
     with svc.transaction() as session:
         row = _load(session, svc, ctx, ident, "update")
         svc.authz.authorize(ctx, rule, target_of(row))
@@ -140,7 +140,7 @@ def update(svc: Services, ctx: RequestContext, ident: str, ops: Any,
             setattr(row, name, after[name])
         if changed:
             row.updated_at = utcnow()
-    return row
+    return row_of(row)
 
 
 def _check_in_use_change(row: models.ClusterTemplate, changed: set[str],

@@ -20,10 +20,11 @@ from magna.common.context import RequestContext
 from magna.common.exceptions import Conflict, Invalid
 from magna.db import models, repository
 from magna.db.models import utcnow
-from magna.db.repository import Page, Scope
+from magna.db.repository import Scope
 from magna.domain import clusters as lifecycle
 from magna.domain import containers as rules
 from magna.domain import names
+from magna.domain.paging import Page
 from magna.drivers.base import (
     ClusterPKI,
     ContainerHosting,
@@ -33,6 +34,7 @@ from magna.drivers.base import (
 )
 from magna.services import Services, pki, scope_for, target_of
 from magna.services import clusters as cluster_service
+from magna.services.readmodels import ContainerRecord
 
 COE = "swarm-mode"
 
@@ -43,7 +45,7 @@ def _load(session: Session, svc: Services, ctx: RequestContext, ident: str,
     return repository.get_by_ident(session, models.Container, ident, scope, "container")
 
 
-def get(svc: Services, ctx: RequestContext, ident: str) -> models.Container:
+def get(svc: Services, ctx: RequestContext, ident: str) -> ContainerRecord:
     with svc.transaction() as session:
         container = _load(session, svc, ctx, ident, "get_one")
     svc.authz.authorize(ctx, "container:get", target_of(container))
@@ -51,7 +53,7 @@ def get(svc: Services, ctx: RequestContext, ident: str) -> models.Container:
 
 
 def list_(svc: Services, ctx: RequestContext, page: Page, cluster: str | None = None
-          ) -> list[models.Container]:
+          ) -> Sequence[ContainerRecord]:
     """A page of the caller's containers (every project's for admins), of one cluster if
     ``cluster`` (a name or UUID the caller can see) is given."""
     svc.authz.authorize(ctx, "container:get_all")
@@ -64,7 +66,7 @@ def list_(svc: Services, ctx: RequestContext, page: Page, cluster: str | None = 
         return repository.list_page(session, models.Container, scope, page, where)
 
 
-def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any]) -> models.Container:
+def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any]) -> ContainerRecord:
     svc.authz.authorize(ctx, "container:create")
     with svc.transaction() as session:
         cluster = cluster_service.load(session, svc, ctx, str(data["cluster"]), "get_one")
@@ -93,7 +95,7 @@ def _check_cluster(svc: Services, cluster: models.Cluster,
                        "only on a cluster whose status is *_COMPLETE.")
 
 
-def act(svc: Services, ctx: RequestContext, ident: str, action: str) -> models.Container:
+def act(svc: Services, ctx: RequestContext, ident: str, action: str) -> ContainerRecord:
     """Record a lifecycle action (start, stop, reboot, pause, unpause) for the conductor."""
     with svc.transaction() as session:
         container = _load(session, svc, ctx, ident, "action")

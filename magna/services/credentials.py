@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from magna.common.context import RequestContext
 from magna.common.exceptions import Invalid
-from magna.db import models, repository
+from magna.db import repository
 from magna.domain import clusters as lifecycle
 from magna.drivers.base import CredentialRotation
 from magna.services import Services, clusters
+from magna.services.readmodels import ClusterRecord
 
 NOT_SUPPORTED = "Credential rotation is not supported by driver."
 
 
 def rotate(svc: Services, ctx: RequestContext, cluster_ident: str,
-           rule: str = "credential:rotate") -> models.Cluster:
+           rule: str = "credential:rotate") -> ClusterRecord:
     # NOTE: as upstream, the rule is checked against the caller's own project, before the
     # cluster is looked up; there is no admin clause (admins pass through the member role).
     svc.authz.authorize(ctx, rule)

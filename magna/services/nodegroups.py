@@ -21,12 +21,14 @@ from magna.common.context import RequestContext
 from magna.common.exceptions import Conflict, Invalid
 from magna.db import models, repository
 from magna.db.models import utcnow
-from magna.db.repository import Page, Scope
+from magna.db.repository import Scope
 from magna.domain import clusters as lifecycle
 from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import patch
+from magna.domain.paging import Page
 from magna.services import Services, catalog_check, clusters, scope_for, target_of
+from magna.services.readmodels import ClusterRecord, NodeGroupRecord
 
 PATCHABLE = frozenset({"/min_node_count", "/max_node_count", "/node_labels", "/node_taints"})
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -176,7 +178,7 @@ def _write(session: Session, svc: Services, ctx: RequestContext, cluster_ident: 
 
 
 def list_(svc: Services, ctx: RequestContext, cluster_ident: str, page: Page, *,
-          role: str | None = None) -> tuple[models.Cluster, list[models.NodeGroup]]:
+          role: str | None = None) -> tuple[ClusterRecord, Sequence[NodeGroupRecord]]:
     if page.sort_key in _UNSORTABLE:
         raise Invalid(f'The sort_key value "{page.sort_key}" is an invalid field for sorting')
     with svc.transaction() as session:
@@ -186,7 +188,7 @@ def list_(svc: Services, ctx: RequestContext, cluster_ident: str, page: Page, *,
 
 
 def get(svc: Services, ctx: RequestContext, cluster_ident: str, ident: str
-        ) -> tuple[models.Cluster, models.NodeGroup]:
+        ) -> tuple[ClusterRecord, NodeGroupRecord]:
     with svc.transaction() as session:
         cluster, scope = _read(session, svc, ctx, cluster_ident, "get_one")
         nodegroup = repository.get_nodegroup(session, cluster.uuid, ident, scope)
@@ -194,7 +196,7 @@ def get(svc: Services, ctx: RequestContext, cluster_ident: str, ident: str
 
 
 def create(svc: Services, ctx: RequestContext, cluster_ident: str, data: Mapping[str, Any]
-           ) -> tuple[models.Cluster, models.NodeGroup]:
+           ) -> tuple[ClusterRecord, NodeGroupRecord]:
     """Record a new worker nodegroup (202); the conductor builds it.
 
     NOTE: upstream refuses (409) while the cluster has no ``api_address`` yet. Magna records
@@ -289,7 +291,7 @@ def patched(nodegroup: models.NodeGroup, ops: Any) -> dict[str, Any]:
 
 
 def update(svc: Services, ctx: RequestContext, cluster_ident: str, ident: str, ops: Any
-           ) -> tuple[models.Cluster, models.NodeGroup]:
+           ) -> tuple[ClusterRecord, NodeGroupRecord]:
     with svc.transaction() as session:
         cluster = _write(session, svc, ctx, cluster_ident, "nodegroup:update")
         nodegroup = repository.get_nodegroup(session, cluster.uuid, ident, _write_scope(ctx))

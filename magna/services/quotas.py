@@ -8,7 +8,7 @@ write and the listing are for administrators (rules ``quota:*``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,10 @@ from magna.common.context import RequestContext
 from magna.common.exceptions import Invalid, NotAuthorized, NotFound
 from magna.db import models, repository
 from magna.db.models import utcnow
-from magna.db.repository import Page, Scope
+from magna.db.repository import Scope
+from magna.domain.paging import Page
 from magna.services import Services
+from magna.services.readmodels import QuotaRecord
 
 RESOURCES = ("Cluster",)
 DEFAULT_HARD_LIMIT = 1
@@ -35,7 +37,7 @@ class DefaultQuota:
 
 
 def list_(svc: Services, ctx: RequestContext, page: Page, all_tenants: bool = False
-          ) -> list[models.Quota]:
+          ) -> Sequence[QuotaRecord]:
     """The caller's project's quotas; every project's for an admin asking ``all_tenants``."""
     svc.authz.authorize(ctx, "quota:get_all")
     scope = Scope(project_id=ctx.project_id, all_projects=ctx.is_admin and all_tenants)
@@ -44,7 +46,7 @@ def list_(svc: Services, ctx: RequestContext, page: Page, all_tenants: bool = Fa
 
 
 def get(svc: Services, ctx: RequestContext, project_id: str, resource: str
-        ) -> models.Quota | DefaultQuota:
+        ) -> QuotaRecord | DefaultQuota:
     svc.authz.authorize(ctx, "quota:get")
     if not ctx.is_admin and project_id != ctx.project_id:
         raise NotAuthorized("Not authorized.")
@@ -57,7 +59,7 @@ def get(svc: Services, ctx: RequestContext, project_id: str, resource: str
                         hard_limit=svc.conf.quotas.max_clusters_per_project)
 
 
-def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any]) -> models.Quota:
+def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any]) -> QuotaRecord:
     # NOTE: upstream first checks that the project exists in Keystone (404 otherwise). With
     # auth_strategy=noauth there is no Keystone to ask; with keystone the check is not
     # implemented yet, so a quota may name a project Keystone does not know.
@@ -75,7 +77,7 @@ def create(svc: Services, ctx: RequestContext, data: Mapping[str, Any]) -> model
 
 
 def update(svc: Services, ctx: RequestContext, project_id: str, resource: str,
-           data: Mapping[str, Any]) -> models.Quota:
+           data: Mapping[str, Any]) -> QuotaRecord:
     """Set the hard limit of an existing quota; the path names it, whatever the body says."""
     svc.authz.authorize(ctx, "quota:update")
     with svc.transaction() as session:

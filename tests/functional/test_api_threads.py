@@ -17,7 +17,7 @@ import anyio.to_thread
 import pytest
 from starlette.testclient import TestClient
 
-from magna.api.app import create_app
+from magna.cmd.api import build_app
 from magna.drivers.base import ExecResult
 from magna.services import containers as container_service
 from tests.conftest import make_conf
@@ -26,7 +26,7 @@ from tests.support.api import LATEST
 
 def test_worker_threads_sizes_the_thread_pool(tmp_path: Path) -> None:
     conf = make_conf(tmp_path, api={"worker_threads": 3})
-    with TestClient(create_app(conf)) as client:
+    with TestClient(build_app(conf)) as client:
         assert client.portal is not None
         tokens = client.portal.call(
             lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
@@ -45,7 +45,7 @@ def test_a_hanging_exec_does_not_hold_up_reads(tmp_path: Path,
     monkeypatch.setattr(container_service, "exec_", hanging_exec)
     conf = make_conf(tmp_path, api={"worker_threads": 1})
     answers: dict[str, Any] = {}
-    with TestClient(create_app(conf)) as client:
+    with TestClient(build_app(conf)) as client:
         def run_exec() -> None:
             answers["exec"] = client.post("/v1/containers/box/exec", headers=LATEST,
                                           json={"command": "sleep 30"})

@@ -226,7 +226,7 @@ def test_bays_count_against_the_cluster_quota(api: ApiClient, template: str) -> 
 
 @pytest.fixture
 def sessions(conf: cfg.ConfigOpts, api: ApiClient) -> Iterator[sessionmaker[Session]]:
-    from magna.api.app import database_url
+    from magna.cmd.compose import database_url
 
     engine = db_engine.make_engine(database_url(conf))
     yield db_engine.make_session_factory(engine)

@@ -19,7 +19,8 @@ from oslo_config import cfg
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from magna.api.app import build_services, create_app
+from magna.api.app import create_app
+from magna.cmd.compose import build_services
 from magna.crypto.x509 import make_csr, new_key
 from magna.db import models
 from magna.services import Services

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from magna.api.app import create_app
+from magna.cmd.api import build_app
 from tests.conftest import make_conf
 from tests.support.api import ApiClient, make_cluster, make_template
 
@@ -44,7 +44,7 @@ SETTINGS = settings(max_examples=100, deadline=None,
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiClient, str, str]]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    with TestClient(create_app(make_conf(tmp))) as client:
+    with TestClient(build_app(make_conf(tmp))) as client:
         api = ApiClient(client)
         template = make_template(api)["uuid"]
         cluster = make_cluster(api, template)

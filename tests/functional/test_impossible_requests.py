@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from magna.api.app import create_app
+from magna.cmd.api import build_app
 from tests.conftest import make_conf
 from tests.support.api import ApiClient, assert_error, make_cluster, make_template
 
@@ -74,7 +74,7 @@ def test_impossible_counts_on_update_resize_and_nodegroup_create_are_400(
 
 @contextlib.contextmanager
 def _api(tmp_path: Path, db_url: str, **groups: dict[str, Any]) -> Iterator[ApiClient]:
-    with TestClient(create_app(make_conf(tmp_path, db_url, **groups))) as client:
+    with TestClient(build_app(make_conf(tmp_path, db_url, **groups))) as client:
         yield ApiClient(client)
 
 

@@ -58,13 +58,13 @@ def _is_tokens(request: httpx.Request) -> bool:
 def magna_api(state_dir: Path, keystone: KeystoneServer,
               **authtoken: object) -> Iterator[TestClient]:
     """A Magna API in-process with ``auth_strategy = keystone`` and a fresh SQLite database."""
-    from magna.api.app import create_app
+    from magna.cmd.api import build_app
 
     conf = magna_conf.load([], [], overrides={
         "DEFAULT": {"state_dir": str(state_dir)},
         "api": {"auth_strategy": "keystone"},
         "keystone_authtoken": keystone.authtoken_options(**authtoken)})
-    with TestClient(create_app(conf)) as client:
+    with TestClient(build_app(conf)) as client:
         yield client
 
 

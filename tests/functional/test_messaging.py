@@ -15,7 +15,14 @@ import pytest
 from kombu.connection import Connection
 from kombu.messaging import Producer
 
-from magna.messaging import NUDGE_EXCHANGE, AmqpNudger, NudgeListener
+from magna.messaging import (
+    NUDGE_EXCHANGE,
+    AmqpNudger,
+    InProcessNudger,
+    NoopNudger,
+    NudgeListener,
+    make_nudger,
+)
 from tests.support import backing
 
 URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -227,3 +234,25 @@ def test_listener_and_publisher_survive_a_broker_restart() -> None:
     finally:
         n.close()
         stop_within(listener)
+
+
+def test_make_nudger_chooses_the_transport() -> None:
+    calls: list[str] = []
+    amqp = make_nudger(URL, calls.append)
+    try:
+        assert isinstance(amqp, AmqpNudger)
+    finally:
+        amqp.close()
+    local = make_nudger(None, calls.append)
+    assert isinstance(local, InProcessNudger)
+    local.nudge("abc")
+    assert calls == ["abc"]
+    assert isinstance(make_nudger(None, None), NoopNudger)
+    make_nudger("", None).nudge("ignored")
+
+
+def test_in_process_nudger_never_raises() -> None:
+    def boom(cluster_uuid: str) -> None:
+        raise RuntimeError(cluster_uuid)
+
+    InProcessNudger(boom).nudge(str(uuid.uuid4()))

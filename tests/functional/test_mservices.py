@@ -21,7 +21,7 @@ KEYS = ["host", "binary", "state", "id", "report_count", "disabled", "disabled_r
 @pytest.fixture
 def sessions(conf: cfg.ConfigOpts, api: ApiClient) -> Iterator[sessionmaker[Session]]:
     """The API's database, as a conductor would write it (``api`` has migrated it)."""
-    from magna.api.app import database_url
+    from magna.cmd.compose import database_url
 
     engine = db_engine.make_engine(database_url(conf))
     yield db_engine.make_session_factory(engine)

@@ -17,7 +17,8 @@ from oslo_config import cfg
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from magna.api.app import build_services, create_app
+from magna.api.app import create_app
+from magna.cmd.compose import build_services
 from magna.db import models
 from magna.services import Services
 from tests.support.api import ApiClient, assert_error, make_cluster, make_template

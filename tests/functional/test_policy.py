@@ -6,7 +6,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from magna.api.app import create_app
+from magna.cmd.api import build_app
 from magna.policy import rules
 from tests.conftest import make_conf
 from tests.support.api import ApiClient, assert_error, make_cluster, make_template
@@ -37,7 +37,7 @@ def test_a_policy_file_overrides_the_defaults(tmp_path: Path) -> None:
     policy.write_text('"cluster:get_all": "role:auditor"\n'
                       '"clustertemplate:create": "role:admin"\n')
     conf = make_conf(tmp_path, oslo_policy={"policy_file": str(policy)})
-    with TestClient(create_app(conf)) as client:
+    with TestClient(build_app(conf)) as client:
         api = ApiClient(client)
         member = api.as_user("p1")
         assert_error(member.post("/v1/clustertemplates", json={

@@ -85,10 +85,10 @@ def test_missing_quota_gives_the_configured_default_without_id(api: ApiClient) -
 
 @pytest.fixture
 def api_with_default_5(tmp_path: Path, db_url: str) -> Iterator[ApiClient]:
-    from magna.api.app import create_app
+    from magna.cmd.api import build_app
 
     conf = make_conf(tmp_path, db_url, quotas={"max_clusters_per_project": 5})
-    with TestClient(create_app(conf)) as client:
+    with TestClient(build_app(conf)) as client:
         yield ApiClient(client)
 
 

@@ -10,12 +10,13 @@ from oslo_config import cfg
 from pydantic import TypeAdapter
 from starlette.requests import Request
 
-from magna.api.app import build_services
 from magna.api.microversion import MAX_VERSION, Version
 from magna.api.resources import clusters as cluster_views
 from magna.api.resources import clustertemplates as template_views
+from magna.cmd.compose import build_services
 from magna.db import models
 from magna.services import Services
+from magna.services import clustertemplates as template_service
 from tests.support.api import ApiClient, make_cluster, make_template
 
 FASTAPI_DEFAULT = TypeAdapter(dict[str, Any])
@@ -80,9 +81,11 @@ def test_reads_are_byte_identical_to_the_validated_views(api: ApiClient,
                     request, row, version, labels[row.cluster_template_id]))
         listed = api.get("/v1/clustertemplates?limit=50")
         assert listed.content == _encoded(
-            {"clustertemplates": [template_views.view(request, row) for row in templates]})
+            {"clustertemplates": [template_views.view(request, template_service.row_of(row))
+                                  for row in templates]})
         assert "☃".encode() in listed.content, "non-ASCII is sent as UTF-8, not escaped"
         shown = api.get(f"/v1/clustertemplates/{templates[1].uuid}")
-        assert shown.content == _encoded(template_views.view(request, templates[1]))
+        assert shown.content == _encoded(template_views.view(
+            request, template_service.row_of(templates[1])))
     finally:
         svc.close()

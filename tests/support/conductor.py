@@ -12,7 +12,8 @@ from typing import Any
 from oslo_config import cfg
 from starlette.testclient import TestClient
 
-from magna.api.app import build_services, create_app
+from magna.api.app import create_app
+from magna.cmd.compose import build_serve, build_services
 from magna.conductor.service import Conductor
 from magna.services import Services
 from tests.support.api import ApiClient
@@ -69,10 +70,11 @@ def fake_template_body(**overrides: Any) -> dict[str, Any]:
 @contextmanager
 def conductor_stack(conf: cfg.ConfigOpts, state_dir: Path, nudge: bool = True
                     ) -> Iterator[Stack]:
-    services = build_services(conf)
-    conductor = Conductor(services)
     if nudge:
-        services.nudge = conductor.nudged
+        services, conductor = build_serve(conf)
+    else:
+        services = build_services(conf)
+        conductor = Conductor(services)
     conductor.start()
     try:
         with TestClient(create_app(conf, services)) as client:

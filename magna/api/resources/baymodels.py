@@ -10,21 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Row
 
 from magna.api import deps, pagination
 from magna.api.resources import clustertemplates as template_views
 from magna.api.resources import legacy
 from magna.api.validation import json_body
-from magna.db.models import ClusterTemplate
 from magna.services import clustertemplates as service
+from magna.services.readmodels import TemplateRow
 
 router = APIRouter()
 
 COLLECTION = "baymodels"
 
 
-def view(request: Request, row: ClusterTemplate | Row[Any]) -> dict[str, Any]:
+def view(request: Request, row: TemplateRow) -> dict[str, Any]:
     return template_views.view(request, row, COLLECTION)
 
 

@@ -9,6 +9,7 @@ from 1.3 update takes ``?rollback=``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,21 +23,21 @@ from magna.api.resources import legacy
 from magna.api.validation import (
     ECHOED_CLUSTER_FIELDS,
     EchoedClusterFields,
+    LabelValue,
+    Str255,
     json_body,
     parse,
 )
-from magna.db.models import Cluster
 from magna.domain import clusters as lifecycle
 from magna.domain import names
 from magna.services import clusters as service
 from magna.services import clustertemplates
+from magna.services.readmodels import ClusterRecord, ClusterSummary
 
 router = APIRouter()
 
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 BayName = Annotated[str, StringConstraints(min_length=1, max_length=242,
                                            pattern=r"^[a-zA-Z][a-zA-Z0-9_.-]*$")]
-LabelValue = str | int | bool | float
 # Bays always showed stack_id; the cluster views show it below 1.13.
 BAY_SHAPE = Version(1, 1)
 # Bays predate node_count 0 and always reported a missing baymodel as a bad request.
@@ -74,13 +75,15 @@ def bay_values(data: Any) -> dict[str, Any]:
     return legacy.to_cluster(values)
 
 
-def summary(request: Request, row: Cluster) -> dict[str, Any]:
-    body = legacy.to_bay(cluster_views.summary(request, row, BAY_SHAPE))
+def summary(request: Request, row: ClusterSummary) -> dict[str, Any]:
+    body = legacy.to_bay(cluster_views.list_item(deps.base_url(request), row,
+                                                 cluster_views.stack_key(BAY_SHAPE)))
     body["links"] = deps.links(request, "bays", row.uuid)
     return {key: body.get(key) for key in SUMMARY}
 
 
-def view(request: Request, row: Cluster, template_labels: dict[str, str]) -> dict[str, Any]:
+def view(request: Request, row: ClusterRecord, template_labels: dict[str, str]
+         ) -> dict[str, Any]:
     body = legacy.to_bay(cluster_views.view(request, row, BAY_SHAPE, template_labels))
     body["links"] = deps.links(request, "bays", row.uuid)
     if row.status in lifecycle.FAILED:
@@ -88,12 +91,12 @@ def view(request: Request, row: Cluster, template_labels: dict[str, str]) -> dic
     return body
 
 
-def _labels(request: Request, rows: list[Cluster]) -> dict[str, dict[str, str]]:
+def _labels(request: Request, rows: Sequence[ClusterRecord]) -> dict[str, dict[str, str]]:
     return clustertemplates.labels_of(deps.services(request),
                                       {row.cluster_template_id for row in rows})
 
 
-def full(request: Request, row: Cluster) -> dict[str, Any]:
+def full(request: Request, row: ClusterRecord) -> dict[str, Any]:
     return view(request, row, _labels(request, [row]).get(row.cluster_template_id, {}))
 
 
@@ -102,13 +105,18 @@ def full(request: Request, row: Cluster) -> dict[str, Any]:
 def list_bays(request: Request) -> dict[str, Any]:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
-    rows = service.list_(deps.services(request), deps.context(request), page, detail=detail,
-                         rule="bay:detail" if detail else "bay:get_all")
+    svc, ctx = deps.services(request), deps.context(request)
+    rows: Sequence[ClusterRecord | ClusterSummary]
     if detail:
-        labels = _labels(request, rows)
-        items = [view(request, row, labels.get(row.cluster_template_id, {})) for row in rows]
+        full_rows = service.list_(svc, ctx, page, rule="bay:detail")
+        labels = _labels(request, full_rows)
+        items = [view(request, row, labels.get(row.cluster_template_id, {}))
+                 for row in full_rows]
+        rows = full_rows
     else:
-        items = [summary(request, row) for row in rows]
+        summaries = service.list_summaries(svc, ctx, page, rule="bay:get_all")
+        items = [summary(request, row) for row in summaries]
+        rows = summaries
     path = "/v1/bays/detail" if detail else "/v1/bays"
     return pagination.collection(request, "bays", items, page, path,
                                  rows[-1].uuid if rows else None)

@@ -12,12 +12,10 @@ from fastapi import APIRouter, Request
 from pydantic import StringConstraints
 
 from magna.api import deps
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import Body, Str255, json_body, parse
 from magna.services import certificates as service
 
 router = APIRouter()
-
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
 class CertificateCreate(Body):

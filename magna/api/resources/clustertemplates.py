@@ -6,17 +6,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
-from sqlalchemy import Row
 
 from magna.api import deps, encoding, pagination
-from magna.api.validation import Body, json_body, parse
-from magna.db.models import ClusterTemplate
+from magna.api.validation import Body, LabelValue, Str255, json_body, parse
 from magna.services import clustertemplates as service
+from magna.services.readmodels import TemplateRow
 
 router = APIRouter()
-
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-LabelValue = str | int | bool | float
 
 
 class TemplateCreate(Body):
@@ -78,21 +74,20 @@ def retype(doc: dict[str, Any]) -> dict[str, Any]:
     return {**{k: None for k in kept}, **values}
 
 
-# The links stand right after cluster_distro, as upstream.
+# The links stand right after cluster_distro, as upstream; the timestamps come last.
 _LINKS_AT = service.FIELDS.index("cluster_distro") + 1
 _HEAD, _TAIL = service.FIELDS[:_LINKS_AT], service.FIELDS[_LINKS_AT:]
+_TIMESTAMPS_AT = len(service.FIELDS)
 
 
-def view(request: Request, row: ClusterTemplate | Row[Any],
-         collection: str = "clustertemplates") -> dict[str, Any]:
-    """A template's body; ``row`` is an ORM object or a row of ``service.VIEW_COLUMNS``."""
-    values = (tuple(row) if isinstance(row, Row)
-              else tuple(getattr(row, name) for name in service.VIEW_NAMES))
-    body: dict[str, Any] = dict(zip(_HEAD, values[:_LINKS_AT], strict=True))
+def view(request: Request, row: TemplateRow, collection: str = "clustertemplates"
+         ) -> dict[str, Any]:
+    """A template's body: ``row``'s values under its field names, in its order."""
+    body: dict[str, Any] = dict(zip(_HEAD, row[:_LINKS_AT], strict=True))
     body["links"] = deps.links(request, collection, row.uuid)
-    body.update(zip(_TAIL, values[_LINKS_AT:-2], strict=True))
-    body["created_at"] = deps.iso(values[-2])
-    body["updated_at"] = deps.iso(values[-1])
+    body.update(zip(_TAIL, row[_LINKS_AT:_TIMESTAMPS_AT], strict=True))
+    body["created_at"] = deps.iso(row.created_at)
+    body["updated_at"] = deps.iso(row.updated_at)
     return body
 
 

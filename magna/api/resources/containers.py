@@ -14,18 +14,17 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, Field, StringConstraints
 
 from magna.api import deps, pagination
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import Body, Str255, json_body, parse
 from magna.common.exceptions import Invalid
-from magna.db.models import Container
 from magna.domain import containers as rules
 from magna.services import containers as service
+from magna.services.readmodels import ContainerRecord
 
 router = APIRouter()
 
 ContainerName = Annotated[str, StringConstraints(min_length=1, max_length=255,
                                                  pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S+$")]
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 EnvName = Annotated[str, StringConstraints(min_length=1, max_length=255,
                                            pattern=r"^[^=\s]+$")]
 MAX_ARGS = 256
@@ -60,7 +59,7 @@ class ExecRequest(Body):
     command: Command
 
 
-def view(request: Request, row: Container) -> dict[str, Any]:
+def view(request: Request, row: ContainerRecord) -> dict[str, Any]:
     return {
         "uuid": row.uuid, "name": row.name, "cluster_uuid": row.cluster_uuid,
         "project_id": row.project_id, "user_id": row.user_id, "image": row.image,

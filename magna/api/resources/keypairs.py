@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import StringConstraints
 
 from magna.api import deps
-from magna.api.validation import Body, json_body, parse
+from magna.api.validation import Body, Str255, json_body, parse
 from magna.drivers.catalog import Keypair
 from magna.services import keypairs as service
 
@@ -21,7 +21,7 @@ router = APIRouter()
 
 
 class KeypairCreate(Body):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    name: Str255
     public_key: Annotated[str, StringConstraints(min_length=1, max_length=16384)]
 
 

@@ -10,22 +10,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from magna.api import deps, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
-from magna.api.validation import Body, json_body, parse
-from magna.db.models import Cluster, NodeGroup
+from magna.api.validation import Body, LabelValue, Str255, json_body, parse
 from magna.domain import labels as label_rules
 from magna.services import nodegroups as service
+from magna.services.readmodels import ClusterRecord, NodeGroupRecord
 
 router = APIRouter()
 
 MINIMUM = Version(1, 9)
-Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Count = Annotated[int, Field(ge=0)]
-LabelValue = str | int | bool | float
 SUMMARY = ("uuid", "name", "flavor_id", "image_id", "node_count", "role", "min_node_count",
            "max_node_count", "is_default", "stack_id", "status")
 READ_ONLY = ("id", "uuid", "cluster_id", "project_id", "links", "node_addresses", "is_default",
@@ -72,15 +70,15 @@ def nodegroup_values(data: Any) -> dict[str, Any]:
     return values
 
 
-def links(request: Request, row: NodeGroup) -> list[dict[str, Any]]:
+def links(request: Request, row: NodeGroupRecord) -> list[dict[str, Any]]:
     return deps.links(request, f"clusters/{row.cluster_id}/nodegroups", row.uuid)
 
 
-def summary(row: NodeGroup) -> dict[str, Any]:
+def summary(row: NodeGroupRecord) -> dict[str, Any]:
     return {**{name: getattr(row, name) for name in SUMMARY}, "merge_labels": False}
 
 
-def view(request: Request, cluster: Cluster, row: NodeGroup) -> dict[str, Any]:
+def view(request: Request, cluster: ClusterRecord, row: NodeGroupRecord) -> dict[str, Any]:
     overridden, added, skipped = label_rules.compare(row.labels, cluster.labels)
     return {
         "id": row.id, "uuid": row.uuid, "name": row.name, "cluster_id": row.cluster_id,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from magna.api import deps, pagination, params
-from magna.api.validation import Body, json_body, parse
-from magna.db.models import Quota
+from magna.api.validation import Body, Str255, json_body, parse
 from magna.services import quotas as service
+from magna.services.readmodels import QuotaRecord
 
 router = APIRouter()
 
@@ -22,7 +22,7 @@ READ_ONLY = ("id", "created_at", "updated_at")
 
 
 class QuotaBody(Body):
-    project_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    project_id: Str255 | None = None
     resource: Literal["Cluster"] = "Cluster"
     hard_limit: Annotated[int, Field(ge=0)] = service.DEFAULT_HARD_LIMIT
     # Read-only attributes clients may echo back; accepted and ignored, as upstream.
@@ -38,7 +38,7 @@ def quota_values(data: Any) -> dict[str, Any]:
     return values
 
 
-def view(row: Quota | service.DefaultQuota) -> dict[str, Any]:
+def view(row: QuotaRecord | service.DefaultQuota) -> dict[str, Any]:
     if isinstance(row, service.DefaultQuota):
         return {"hard_limit": row.hard_limit, "project_id": row.project_id,
                 "resource": row.resource}
