@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
-from magna.drivers.local_swarm import balancer, healing, quorum
-from magna.drivers.local_swarm.driver import planned_names
-from magna.drivers.local_swarm.pki import server_request
+from magna.drivers.local_nodes import balancer, healing
+from magna.drivers.local_nodes.pki import server_request
+from magna.drivers.local_nodes.planning import planned_names
+from magna.drivers.local_swarm import quorum
 from magna.drivers.local_swarm.swarm import SwarmNode
 
 
@@ -97,11 +98,11 @@ def test_managers_certificates_name_the_balancer_address() -> None:
 
 
 def test_an_engine_is_stuck_only_when_it_answers_yet_stays_down_past_the_grace() -> None:
-    from magna.drivers.local_swarm import healing
+    from magna.drivers.local_swarm import health
 
-    late = healing.STUCK_AFTER + 1
-    assert healing.stuck(True, "down active heartbeat failure", late)
-    assert not healing.stuck(True, "down active heartbeat failure", healing.STUCK_AFTER - 1)
-    assert not healing.stuck(False, "engine not answering; down active", late)  # dead: restart
-    assert not healing.stuck(True, "ready pause", late)
-    assert not healing.stuck(True, "manager unreachable", late)
+    late = health.STUCK_AFTER + 1
+    assert health.stuck(True, "down active heartbeat failure", late)
+    assert not health.stuck(True, "down active heartbeat failure", health.STUCK_AFTER - 1)
+    assert not health.stuck(False, "engine not answering; down active", late)  # dead: restart
+    assert not health.stuck(True, "ready pause", late)
+    assert not health.stuck(True, "manager unreachable", late)
