@@ -22,7 +22,8 @@ option because unix socket paths may not exceed 107 bytes and containerd's socke
 
 NOTE: ``engine.started`` records the hash of what the running engine started with (config,
 environment, certificates); a different desired hash (a new certificate after CA rotation, a new
-image or DNS server after an upgrade) means a restart, rolled out by ``rollout.py``.
+image or DNS server after an upgrade) means a restart: ``engines.start_all`` reports it and the
+driver rolls it out, since how many may restart at once is the orchestrator's business.
 ``--live-restore`` is never set: Docker's own cluster mode refuses it, and an engine restart is
 how changes are rolled out anyway.
 """

@@ -10,6 +10,9 @@ repair is replaced: its name goes into ``retired.json`` in the cluster dir, whic
 treats like ``nodes_to_remove``, so the next apply creates a new node (new name, new slot) and
 retires the old one through the ordinary scale-down path, which forgets the name again once its
 slot is gone. Masters are never replaced (a new manager cannot restore a lost raft vote).
+
+Which nodes are unhealthy is the driver's judgement (its orchestrator's view of the nodes); this
+module only restarts engines and keeps the record of the nodes being replaced.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from magna.drivers.local_nodes import engine, network, pki
 
 LABEL = "auto_healing_enabled"
 RETIRED = "retired.json"
+
 
 def auto_healing(spec: ClusterSpec) -> bool:
     return str(spec.labels.get(LABEL, "")).strip().lower() == "true"
