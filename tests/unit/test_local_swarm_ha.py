@@ -4,6 +4,7 @@ planner's treatment of nodes that auto-healing replaces."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
@@ -106,3 +107,22 @@ def test_an_engine_is_stuck_only_when_it_answers_yet_stays_down_past_the_grace()
     assert not health.stuck(False, "engine not answering; down active", late)  # dead: restart
     assert not health.stuck(True, "ready pause", late)
     assert not health.stuck(True, "manager unreachable", late)
+
+
+def test_a_nodes_health_reasons_come_from_its_engine_and_the_managers_view(
+        tmp_path: Path) -> None:
+    from magna.drivers.local_swarm.health import problems_of
+    from tests.unit.test_local_nodes import make_node
+
+    master = make_node(tmp_path, role="master",
+                       engine=dataclasses.replace(make_node(tmp_path).engine, hostname="m"))
+    assert problems_of(master, True, view(manager("m")), "active") == []
+    assert problems_of(master, False, {}, "active") == ["engine not answering",
+                                                        "no manager answers"]
+    assert problems_of(master, True, view(worker("other")), "active") == ["not in the swarm"]
+    assert problems_of(master, True, view(manager("m", reachable=False)), "active") == [
+        "down active", "manager unreachable"]
+    # a tainted node is healthy while paused, as its taints ask
+    paused = dataclasses.replace(manager("m"), availability="pause")
+    assert problems_of(master, True, view(paused), "pause") == []
+    assert problems_of(master, True, view(paused), "active") == ["ready pause"]
