@@ -25,7 +25,7 @@ SETTLE_S = 3.0
 
 def _engine_memory(srv: Server, cluster_uuid: str) -> tuple[float, float]:
     """(RSS, PSS) in MiB of every engine process of one cluster."""
-    from magna.drivers.local_swarm import network
+    from magna.drivers.local_nodes import network
 
     needles = (str(srv.state_dir / "local-swarm" / cluster_uuid),
                f"/run/magna/{network.short_id(cluster_uuid)}/")

@@ -18,7 +18,8 @@ import sys
 import httpx
 import pytest
 
-from magna.drivers.local_swarm.driver import UUID_RE, LocalSwarmDriver
+from magna.drivers.local_nodes.teardown import UUID_RE
+from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional.test_local_swarm import assert_nothing_left, cleaned
 from tests.support.server import magna_server

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from magna.db import migrate
-from magna.drivers.local_swarm.network import short_id
+from magna.drivers.local_nodes.network import short_id
 from tests.functional.test_local_swarm import brute_force_cleanup
 from tests.support import backing
 from tests.support.conductor import wait_for

@@ -22,7 +22,8 @@ from typing import Any
 import docker
 import pytest
 
-from magna.drivers.local_swarm import pki, swarm
+from magna.drivers.local_nodes import pki
+from magna.drivers.local_swarm import swarm
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional.test_containers import act, wait_container

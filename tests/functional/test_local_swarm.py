@@ -28,7 +28,7 @@ import pytest
 from magna.common.exceptions import TemporaryError
 from magna.crypto import x509
 from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
-from magna.drivers.local_swarm import engine, network
+from magna.drivers.local_nodes import engine, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.support.conductor import FAST, conductor_stack
@@ -175,7 +175,7 @@ def ready_hostnames(pki: TinyPKI, api_address: str, tmp_path: Path) -> list[str]
 def engine_pids(driver: LocalSwarmDriver, spec: ClusterSpec) -> dict[str, int | None]:
     allocation = network.read_allocation(os.path.join(driver.root, spec.uuid))
     assert allocation is not None
-    nodes = driver._plan(spec, allocation, assign=False)
+    nodes = driver.nodes.planned(spec, allocation)
     return {node.name: engine.pid_of(node.engine) for node in nodes}
 
 
@@ -294,7 +294,7 @@ def test_a_node_that_lost_its_data_rejoins(driver: LocalSwarmDriver, tmp_path: P
         converge(driver, spec, pki)
         allocation = network.read_allocation(os.path.join(driver.root, spec.uuid))
         assert allocation is not None
-        lost = driver._plan(spec, allocation, assign=False)[2].engine
+        lost = driver.nodes.planned(spec, allocation)[2].engine
         engine.stop(lost, 10)
         engine.unmount_under(lost.node_dir)
         shutil.rmtree(os.path.join(lost.node_dir, "data"))
@@ -331,15 +331,16 @@ def _ping(netns: str | None, address: str) -> bool:
 def test_subnets_are_distinct_and_the_pool_runs_out(driver: LocalSwarmDriver,
                                                     tmp_path: Path) -> None:
     root, run = str(tmp_path / "alloc"), str(tmp_path / "run")
-    first = network.allocate(root, str(uuid.uuid4()), "10.239.0.0/23", 24, run_root=run)
+    pool = network.SubnetPool("10.239.0.0/23", 24, kind="local Swarm", group="local_swarm")
+    first = network.allocate(root, str(uuid.uuid4()), pool, run_root=run)
     # another state dir on the same host sees the first allocation through the run dir
-    second = network.allocate(str(tmp_path / "elsewhere"), str(uuid.uuid4()), "10.239.0.0/23",
-                              24, run_root=run)
+    second = network.allocate(str(tmp_path / "elsewhere"), str(uuid.uuid4()), pool,
+                              run_root=run)
     assert {str(first.subnet), str(second.subnet)} == {"10.239.0.0/24", "10.239.1.0/24"}
     from magna.common.exceptions import PermanentError
 
     with pytest.raises(PermanentError, match="exhausted"):
-        network.allocate(root, str(uuid.uuid4()), "10.239.0.0/23", 24, run_root=run)
+        network.allocate(root, str(uuid.uuid4()), pool, run_root=run)
 
 
 def test_end_to_end_through_the_api(tmp_path: Path, db_url: str) -> None:
@@ -399,7 +400,7 @@ def test_spec_changes_are_what_apply_sees() -> None:
     spec = make_spec()
     grown = replace(spec, nodegroups=(spec.nodegroups[0],
                                       replace(spec.nodegroups[1], node_count=3)))
-    from magna.drivers.local_swarm.driver import assign_slots, planned_names
+    from magna.drivers.local_nodes.planning import assign_slots, planned_names
 
     names = [name for name, _, _ in planned_names(grown, ["default-master-0"])]
     assert names == ["default-master-0", "default-worker-0", "default-worker-1",

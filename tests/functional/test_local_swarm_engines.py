@@ -24,8 +24,10 @@ from pathlib import Path
 import pytest
 
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
-from magna.drivers.local_swarm import engine, limits, network, pki, rollout, swarm
-from magna.drivers.local_swarm.driver import LocalSwarmDriver, Node
+from magna.drivers.local_nodes import engine, limits, network, pki
+from magna.drivers.local_nodes.node import LocalNode as Node
+from magna.drivers.local_swarm import rollout, swarm
+from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional import test_local_swarm
 from tests.functional.test_local_swarm import (
@@ -51,7 +53,7 @@ def _group(name: str, role: str, count: int, flavor: str, **extra: object) -> No
 def nodes_of(driver: LocalSwarmDriver, spec: ClusterSpec) -> dict[str, Node]:
     allocation = network.read_allocation(os.path.join(driver.root, spec.uuid))
     assert allocation is not None
-    return {node.name: node for node in driver._plan(spec, allocation, assign=False)}
+    return {node.name: node for node in driver.nodes.planned(spec, allocation)}
 
 
 def node_docker(node: Node, *args: str, timeout: float = 60) -> str:

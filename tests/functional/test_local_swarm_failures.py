@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import update
 
 from magna.db import models
-from magna.drivers.local_swarm import network
+from magna.drivers.local_nodes import network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional import test_local_swarm

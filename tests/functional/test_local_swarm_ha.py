@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
-from magna.drivers.local_swarm import balancer, engine, network
+from magna.drivers.local_nodes import balancer, engine, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional.test_local_swarm import (
@@ -162,7 +162,7 @@ def test_auto_healing_replaces_a_worker_that_cannot_be_repaired(
         converge(driver, spec, pki)
         allocation = network.read_allocation(os.path.join(driver.root, spec.uuid))
         assert allocation is not None
-        broken = driver._plan(spec, allocation, assign=False)[2]
+        broken = driver.nodes.planned(spec, allocation)[2]
         assert broken.name == "default-worker-1"
         engine.stop(broken.engine, 10)
         engine.unmount_under(broken.engine.node_dir)

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from magna.drivers.base import ClusterSpec
-from magna.drivers.local_swarm import engine, image, network, registry
+from magna.drivers.local_nodes import engine, image, network, registry
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional.test_local_swarm import (
@@ -73,7 +73,7 @@ def small_spec(**overrides: object) -> ClusterSpec:
 def node_socket(driver: LocalSwarmDriver, spec: ClusterSpec, index: int) -> str:
     allocation = network.read_allocation(os.path.join(driver.root, spec.uuid))
     assert allocation is not None
-    return driver._plan(spec, allocation, assign=False)[index].engine.socket
+    return driver.nodes.planned(spec, allocation)[index].engine.socket
 
 
 def node_api(driver: LocalSwarmDriver, spec: ClusterSpec, index: int) -> docker.APIClient:
@@ -127,9 +127,9 @@ def test_registry_image_serves_http_and_delete_removes_registry(
         assert any(pushed in note for note in observed.notes), observed.notes
 
         # One registry process for the cluster, recognised by pid file and command line.
-        reg = driver._registry(spec.uuid, allocation)
+        reg = driver.nodes.registry(spec.uuid, allocation)
         pid = registry.pid_of(reg)
-        assert pid is not None and pid in engine.processes_using(driver._run_dir(spec.uuid))
+        assert pid is not None and pid in engine.processes_using(driver.nodes.run_dir(spec.uuid))
         assert len(input_rules(short)) == 1
 
         # Reachable from a node's namespace; the image is in its catalog.
@@ -231,7 +231,7 @@ def test_garbage_collection_stops_the_registry_of_a_vanished_cluster(tmp_path: P
         converge(first, spec, pki, timeout=240)
         allocation = network.read_allocation(os.path.join(first.root, spec.uuid))
         assert allocation is not None
-        pid = registry.pid_of(first._registry(spec.uuid, allocation))
+        pid = registry.pid_of(first.nodes.registry(spec.uuid, allocation))
         assert pid is not None
         os.rename(tmp_path / "first", moved)
         assert spec.uuid in other.leftovers(set())

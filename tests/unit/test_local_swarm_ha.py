@@ -4,12 +4,14 @@ planner's treatment of nodes that auto-healing replaces."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
-from magna.drivers.local_swarm import balancer, healing, quorum
-from magna.drivers.local_swarm.driver import planned_names
-from magna.drivers.local_swarm.pki import server_request
+from magna.drivers.local_nodes import balancer, healing
+from magna.drivers.local_nodes.pki import server_request
+from magna.drivers.local_nodes.planning import planned_names
+from magna.drivers.local_swarm import quorum
 from magna.drivers.local_swarm.swarm import SwarmNode
 
 
@@ -97,11 +99,30 @@ def test_managers_certificates_name_the_balancer_address() -> None:
 
 
 def test_an_engine_is_stuck_only_when_it_answers_yet_stays_down_past_the_grace() -> None:
-    from magna.drivers.local_swarm import healing
+    from magna.drivers.local_swarm import health
 
-    late = healing.STUCK_AFTER + 1
-    assert healing.stuck(True, "down active heartbeat failure", late)
-    assert not healing.stuck(True, "down active heartbeat failure", healing.STUCK_AFTER - 1)
-    assert not healing.stuck(False, "engine not answering; down active", late)  # dead: restart
-    assert not healing.stuck(True, "ready pause", late)
-    assert not healing.stuck(True, "manager unreachable", late)
+    late = health.STUCK_AFTER + 1
+    assert health.stuck(True, "down active heartbeat failure", late)
+    assert not health.stuck(True, "down active heartbeat failure", health.STUCK_AFTER - 1)
+    assert not health.stuck(False, "engine not answering; down active", late)  # dead: restart
+    assert not health.stuck(True, "ready pause", late)
+    assert not health.stuck(True, "manager unreachable", late)
+
+
+def test_a_nodes_health_reasons_come_from_its_engine_and_the_managers_view(
+        tmp_path: Path) -> None:
+    from magna.drivers.local_swarm.health import problems_of
+    from tests.unit.test_local_nodes import make_node
+
+    master = make_node(tmp_path, role="master",
+                       engine=dataclasses.replace(make_node(tmp_path).engine, hostname="m"))
+    assert problems_of(master, True, view(manager("m")), "active") == []
+    assert problems_of(master, False, {}, "active") == ["engine not answering",
+                                                        "no manager answers"]
+    assert problems_of(master, True, view(worker("other")), "active") == ["not in the swarm"]
+    assert problems_of(master, True, view(manager("m", reachable=False)), "active") == [
+        "down active", "manager unreachable"]
+    # a tainted node is healthy while paused, as its taints ask
+    paused = dataclasses.replace(manager("m"), availability="pause")
+    assert problems_of(master, True, view(paused), "pause") == []
+    assert problems_of(master, True, view(paused), "active") == ["ready pause"]

@@ -7,8 +7,9 @@ import pytest
 
 from magna.common.exceptions import PermanentError
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
-from magna.drivers.local_swarm import engine, limits, profile, rollout
-from magna.drivers.local_swarm.catalog import FLAVORS
+from magna.drivers.local_nodes import engine, limits, planning
+from magna.drivers.local_nodes.catalog import FLAVORS
+from magna.drivers.local_swarm import profile, rollout
 
 
 def _spec(**overrides: object) -> ClusterSpec:
@@ -36,9 +37,9 @@ def test_labels_name_the_nodegroup_role_image_flavor_and_the_users_labels() -> N
 
 
 def test_the_nodegroup_image_wins_over_the_cluster_one_and_unknown_names_pass_through() -> None:
-    assert profile.image_name(_spec(), _group(image_id="fedora-atomic-latest")) == \
+    assert planning.image_name(_spec(), _group(image_id="fedora-atomic-latest")) == \
         "fedora-atomic-latest"
-    assert profile.image_name(_spec(image_id="custom"), None) == "custom"
+    assert planning.image_name(_spec(image_id="custom"), None) == "custom"
 
 
 def test_a_nodegroup_without_flavor_has_no_flavor_label_and_no_limits() -> None:
@@ -77,16 +78,16 @@ def test_merging_replaces_owned_labels_and_keeps_foreign_ones() -> None:
 def test_flavor_limits_are_quota_per_period_and_mebibytes() -> None:
     small = next(f for f in FLAVORS if f.name == "m1.small")
     assert limits.for_flavor(small, 100000) == limits.Limits(100000, 2048 * 1024 * 1024)
-    assert profile.flavor_of("4") == profile.flavor_of("m1.large")
+    assert planning.flavor_of("4") == planning.flavor_of("m1.large")
     with pytest.raises(PermanentError, match="Unable to find flavor m9"):
-        profile.flavor_of("m9")
+        planning.flavor_of("m9")
 
 
 def test_the_template_proxies_become_the_engine_environment() -> None:
     spec = _spec(http_proxy="http://p:3128", no_proxy="10.0.0.0/8")
-    assert profile.engine_environment(spec) == (("HTTP_PROXY", "http://p:3128"),
+    assert planning.engine_environment(spec) == (("HTTP_PROXY", "http://p:3128"),
                                                 ("NO_PROXY", "10.0.0.0/8"))
-    assert profile.engine_environment(_spec()) == ()
+    assert planning.engine_environment(_spec()) == ()
 
 
 def _engine(**overrides: object) -> engine.EngineSpec:

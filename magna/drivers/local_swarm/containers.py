@@ -39,7 +39,8 @@ from magna.drivers.base import (
     ContainerSpec,
     ExecResult,
 )
-from magna.drivers.local_swarm import pki, swarm
+from magna.drivers.local_nodes import pki
+from magna.drivers.local_swarm import swarm
 
 LABEL = "magna.container"
 CLUSTER_LABEL = "magna.cluster"

@@ -1,5 +1,6 @@
-"""What one node should be, from its nodegroup and the cluster's template: its flavor, its
-image, its swarm labels and availability, and the engine settings the template asks for.
+"""What one node should be in the swarm, from its nodegroup and the cluster's template: its
+swarm labels and availability (its flavor, image and engine settings are the node layer's,
+``local_nodes/planning.py``).
 
 Swarm has no taints; they map onto what it has (documented in docs/local-driver.md):
 
@@ -17,16 +18,16 @@ anyone else set on the node are kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker
 
-from magna.common.exceptions import PermanentError
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
-from magna.drivers.catalog import Flavor, find
-from magna.drivers.local_swarm.catalog import FLAVORS, IMAGES
+from magna.drivers.catalog import Flavor
+from magna.drivers.local_nodes.node import LocalNode
+from magna.drivers.local_nodes.planning import flavor_of, image_name
 
 OWNED_PREFIXES = ("magna.", "taint.")
 NODE_LABEL_KEYS = "magna.node-labels"
@@ -41,23 +42,6 @@ class NodeProfile:
     flavor: Flavor | None
     labels: Mapping[str, str] = field(default_factory=dict)
     availability: str = ACTIVE
-
-
-def flavor_of(ident: str | None) -> Flavor | None:
-    """The catalog flavor named by ``ident`` (id or name); None when the nodegroup has none.
-    The API refuses unknown flavors; one here (a catalog that lost it) fails the cluster."""
-    if ident is None:
-        return None
-    flavor = find(FLAVORS, ident)
-    if flavor is None:
-        raise PermanentError(f"Unable to find flavor {ident}.")
-    return flavor
-
-
-def image_name(spec: ClusterSpec, group: NodeGroupSpec | None) -> str:
-    ident = (group.image_id if group is not None else None) or spec.image_id
-    image = find(IMAGES, ident)
-    return image.name if image is not None else ident
 
 
 def availability_for(taints: Sequence[Mapping[str, Any]]) -> str:
@@ -84,6 +68,13 @@ def profile_for(spec: ClusterSpec, group: NodeGroupSpec) -> NodeProfile:
                        availability=availability_for(group.node_taints))
 
 
+def by_node(spec: ClusterSpec, nodes: Iterable[LocalNode]) -> dict[str, NodeProfile]:
+    """Every node's profile, from its nodegroup (none for a node whose group is gone)."""
+    groups = {ng.name: ng for ng in spec.nodegroups}
+    return {node.name: profile_for(spec, groups[node.nodegroup])
+            if node.nodegroup in groups else NodeProfile(None) for node in nodes}
+
+
 def merged_labels(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
     """The node's labels after applying ``wanted``: labels the driver owns (``magna.*``,
     ``taint.*`` and the keys recorded in ``magna.node-labels``) are replaced, others kept."""
@@ -91,14 +82,6 @@ def merged_labels(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict
     kept = {key: value for key, value in current.items()
             if not key.startswith(OWNED_PREFIXES) and key not in recorded}
     return {**kept, **wanted}
-
-
-def engine_environment(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
-    """The template's proxies as dockerd's environment (Docker 20.10 has no daemon.json keys
-    for them); dockerd uses them to pull images."""
-    pairs = (("HTTP_PROXY", spec.http_proxy), ("HTTPS_PROXY", spec.https_proxy),
-             ("NO_PROXY", spec.no_proxy))
-    return tuple((name, value) for name, value in pairs if value)
 
 
 def apply(client: docker.DockerClient, wanted: Mapping[str, NodeProfile]) -> list[str]:

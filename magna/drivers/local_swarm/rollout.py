@@ -28,7 +28,9 @@ import docker
 import requests
 
 from magna.common.exceptions import TemporaryError
-from magna.drivers.local_swarm import engine, swarm
+from magna.drivers.local_nodes import engine
+from magna.drivers.local_nodes.node import LocalNode
+from magna.drivers.local_swarm import swarm
 from magna.drivers.local_swarm.profile import DRAIN
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +49,11 @@ class Member:
     engine: engine.EngineSpec
     config_hash: str
     availability: str
+
+
+def member(node: LocalNode, config_hash: str, availability: str) -> Member:
+    return Member(name=node.name, manager=node.role == "master", engine=node.engine,
+                  config_hash=config_hash, availability=availability)
 
 
 def batches(members: Sequence[Member], max_batch_size: int) -> list[list[Member]]:

@@ -18,8 +18,8 @@ import docker
 import requests
 
 from magna.common.exceptions import TemporaryError
-from magna.drivers.local_swarm.engine import PORT
-from magna.drivers.local_swarm.pki import CertFiles
+from magna.drivers.local_nodes.engine import PORT
+from magna.drivers.local_nodes.pki import CertFiles
 
 SWARM_PORT = 2377
 # NOTE: pinned rather than "auto" (which asks the engine before trust_env can be switched off);

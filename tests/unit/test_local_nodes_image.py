@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from magna.drivers.local_swarm import engine, image, network, registry
+from magna.drivers.local_nodes import engine, image, network, registry
 
 
 @pytest.fixture

@@ -16,14 +16,16 @@ later pass finds it again through its pid file, checks that pid is really this n
 stale pid file after SIGKILL may name a dead or reused pid), and pings its unix socket.
 
 Persistent state (``data-root``, certificates, config, log) lives in the node directory under the
-state dir; runtime state (``exec-root``, sockets, pid file) lives under ``[local_swarm] run_dir``
-because unix socket paths may not exceed 107 bytes and containerd's sockets sit deep inside
+state dir; runtime state (``exec-root``, sockets, pid file) lives under the driver's ``run_dir``
+option because unix socket paths may not exceed 107 bytes and containerd's sockets sit deep inside
 ``exec-root``.
 
 NOTE: ``engine.started`` records the hash of what the running engine started with (config,
 environment, certificates); a different desired hash (a new certificate after CA rotation, a new
-image or DNS server after an upgrade) means a restart, rolled out by ``rollout.py``.
-``--live-restore`` is never set: Swarm refuses it.
+image or DNS server after an upgrade) means a restart: ``engines.start_all`` reports it and the
+driver rolls it out, since how many may restart at once is the orchestrator's business.
+``--live-restore`` is never set: Docker's own cluster mode refuses it, and an engine restart is
+how changes are rolled out anyway.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 
 import docker
 
-from magna.drivers.local_swarm import limits, network
+from magna.drivers.local_nodes import limits, network
 
 PORT = 2375
 CONFIG = "daemon.json"
@@ -58,7 +60,7 @@ class EngineSpec:
     address: str
     cgroup_parent: str
     tls: bool = True
-    dockerd: str = "dockerd"  # [local_swarm] dockerd
+    dockerd: str = "dockerd"  # the driver's dockerd option
     insecure_registries: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()

@@ -1,4 +1,7 @@
-"""What the local Swarm driver offers templates: node images, flavors, networks, keypairs.
+"""What local nodes can be, as templates name it: node images, flavors, networks, keypairs.
+
+It belongs to the node layer because every one of these describes a node, not the orchestrator
+on it: a driver of any COE built from local nodes offers the same catalog.
 
 Flavors become real limits on each node's engine (vCPU and memory cgroup limits). Images describe
 the node OS and engine; every node runs the host's Docker Engine in its own namespaces. Keypairs

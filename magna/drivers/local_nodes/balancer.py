@@ -15,6 +15,9 @@ HAProxy runs as a daemon like the engines, outliving the conductor::
 A later pass recognises it by its pid file (a live, non-zombie process whose command line names
 this configuration) and restarts it when the desired configuration differs from the one it
 started with. ``build_config`` is pure.
+
+It is part of the node layer because it only forwards TCP to the masters' engine port: any
+orchestrator whose masters serve an API on their engines can sit behind it.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from magna.common.exceptions import PermanentError
-from magna.drivers.local_swarm import host
-from magna.drivers.local_swarm.engine import PORT, alive
+from magna.drivers.base import ClusterSpec
+from magna.drivers.local_nodes import host
+from magna.drivers.local_nodes.engine import PORT, alive
 
 BINARY = "haproxy"
 DIRECTORY = "balancer"
@@ -62,6 +66,13 @@ class Balancer:
     @property
     def started_path(self) -> str:
         return os.path.join(self.state_dir, DIRECTORY, STARTED)
+
+
+def balanced(spec: ClusterSpec) -> bool:
+    """The cluster's masters sit behind a load balancer on the host.
+
+    NOTE: with one master too, so the API address stays the same when masters are scaled."""
+    return spec.master_lb_enabled
 
 
 def build_config(name: str, listen: str, backends: Sequence[str]) -> str:

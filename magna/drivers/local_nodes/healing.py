@@ -10,6 +10,9 @@ repair is replaced: its name goes into ``retired.json`` in the cluster dir, whic
 treats like ``nodes_to_remove``, so the next apply creates a new node (new name, new slot) and
 retires the old one through the ordinary scale-down path, which forgets the name again once its
 slot is gone. Masters are never replaced (a new manager cannot restore a lost raft vote).
+
+Which nodes are unhealthy is the driver's judgement (its orchestrator's view of the nodes); this
+module only restarts engines and keeps the record of the nodes being replaced.
 """
 
 from __future__ import annotations
@@ -21,14 +24,10 @@ import time
 from collections.abc import Sequence
 
 from magna.drivers.base import ClusterSpec
-from magna.drivers.local_swarm import engine, network, pki
+from magna.drivers.local_nodes import engine, network, pki
 
 LABEL = "auto_healing_enabled"
 RETIRED = "retired.json"
-
-# Seconds a node may stay ``down`` in the swarm after its engine started before healing
-# restarts that engine again.
-STUCK_AFTER = 30.0
 
 
 def auto_healing(spec: ClusterSpec) -> bool:
@@ -57,14 +56,6 @@ def forget(cluster_dir: str, name: str) -> None:
     if name in current:
         network.write_json(os.path.join(cluster_dir, RETIRED),
                            [other for other in current if other != name])
-
-
-def stuck(answers: bool, reason: str, seconds_since_start: float) -> bool:
-    """An engine that answers but whose node the swarm still lists ``down`` long after the
-    engine started: it came back without re-establishing its session with the managers (seen
-    after a manager's engine was killed and restarted under load), and only another restart
-    brings it back."""
-    return answers and "down" in reason.split() and seconds_since_start > STUCK_AFTER
 
 
 def restart_dead(engines: Sequence[tuple[str, engine.EngineSpec]], *, stop_timeout: float,

@@ -40,7 +40,7 @@ import docker
 import requests
 
 from magna.common.exceptions import PermanentError
-from magna.drivers.local_swarm import engine, host, image, network
+from magna.drivers.local_nodes import engine, host, image, network
 
 PORT = 5000
 BINARY = "docker-registry"

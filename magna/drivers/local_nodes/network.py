@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from magna.common.exceptions import PermanentError
-from magna.drivers.local_swarm import host
+from magna.drivers.local_nodes import host
 
 NETWORK_FILE = "network.json"
 OWNER_FILE = "owner.json"
@@ -65,12 +65,27 @@ def room(prefix: int) -> int:
     return int(2 ** (32 - prefix)) - 3
 
 
-def check_room(nodes: int, prefix: int) -> None:
-    if nodes > room(prefix):
+@dataclass(frozen=True)
+class SubnetPool:
+    """Where cluster subnets come from, and the words a message about it uses.
+
+    NOTE: ``kind`` (how messages name the driver's clusters) and ``group`` (its configuration
+    group) belong to the driver using the node layer: each driver has its own group, and a
+    message must name the option the operator would change."""
+
+    cidr: str
+    prefix: int
+    kind: str
+    group: str
+
+
+def check_room(nodes: int, pool: SubnetPool) -> None:
+    if nodes > room(pool.prefix):
         raise PermanentError(
-            f"A local Swarm cluster holds at most {room(prefix)} nodes (one /{prefix} subnet "
-            f"per cluster), not {nodes}; ask for fewer nodes, or have the operator give "
-            f"clusters larger subnets with a smaller [local_swarm] subnet_prefix.")
+            f"A {pool.kind} cluster holds at most {room(pool.prefix)} nodes (one "
+            f"/{pool.prefix} subnet per cluster), not {nodes}; ask for fewer nodes, or have "
+            f"the operator give clusters larger subnets with a smaller [{pool.group}] "
+            f"subnet_prefix.")
 
 
 @contextlib.contextmanager
@@ -89,8 +104,7 @@ def read_allocation(cluster_dir: str) -> Allocation | None:
         return None
 
 
-def allocate(root: str, cluster_uuid: str, pool: str, prefix: int, *,
-             run_root: str) -> Allocation:
+def allocate(root: str, cluster_uuid: str, pool: SubnetPool, *, run_root: str) -> Allocation:
     """The cluster's subnet: the recorded one, or the first free one (recorded now).
 
     NOTE: the lock and the owner records live in ``run_root``, which every Magna on this host
@@ -101,7 +115,7 @@ def allocate(root: str, cluster_uuid: str, pool: str, prefix: int, *,
         found = read_allocation(cluster_dir)
         if found is None:
             taken = _taken(root) | _taken_on_host(run_root)
-            found = Allocation(_first_free(cluster_uuid, _subnets(pool, prefix), taken))
+            found = Allocation(_first_free(cluster_uuid, pool, taken))
             os.makedirs(cluster_dir, exist_ok=True)
             write_json(os.path.join(cluster_dir, NETWORK_FILE),
                        {"subnet": str(found.subnet), "short_id": short_id(cluster_uuid)})
@@ -129,11 +143,11 @@ def _taken_on_host(run_root: str) -> set[tuple[str, str]]:
     return taken
 
 
-def _subnets(pool: str, prefix: int) -> list[ipaddress.IPv4Network]:
+def _subnets(pool: SubnetPool) -> list[ipaddress.IPv4Network]:
     try:
-        return list(ipaddress.IPv4Network(pool).subnets(new_prefix=prefix))
+        return list(ipaddress.IPv4Network(pool.cidr).subnets(new_prefix=pool.prefix))
     except ValueError as exc:
-        raise PermanentError(f"[local_swarm] subnet_pool/subnet_prefix are unusable: {exc}"
+        raise PermanentError(f"[{pool.group}] subnet_pool/subnet_prefix are unusable: {exc}"
                              ) from None
 
 
@@ -148,8 +162,9 @@ def _taken(root: str) -> set[tuple[str, str]]:
     return taken
 
 
-def _first_free(cluster_uuid: str, subnets: list[ipaddress.IPv4Network],
+def _first_free(cluster_uuid: str, pool: SubnetPool,
                 taken: set[tuple[str, str]]) -> ipaddress.IPv4Network:
+    subnets = _subnets(pool)
     if short_id(cluster_uuid) in {short for _, short in taken}:
         raise PermanentError(f"Another cluster on this host shares the id prefix "
                              f"{short_id(cluster_uuid)}; recreate the cluster.")
@@ -160,8 +175,8 @@ def _first_free(cluster_uuid: str, subnets: list[ipaddress.IPv4Network],
         candidate = subnets[(start + index) % len(subnets)]
         if str(candidate) not in used and not any(candidate.overlaps(n) for n in busy):
             return candidate
-    raise PermanentError(f"The local Swarm subnet pool is exhausted ({len(subnets)} clusters); "
-                         f"delete a cluster or widen [local_swarm] subnet_pool.")
+    raise PermanentError(f"The {pool.kind} subnet pool is exhausted ({len(subnets)} clusters); "
+                         f"delete a cluster or widen [{pool.group}] subnet_pool.")
 
 
 def host_networks() -> list[ipaddress.IPv4Network]:

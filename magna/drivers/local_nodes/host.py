@@ -1,4 +1,4 @@
-"""The host the local Swarm driver builds on: required tools, kernel features, commands, iptables.
+"""The host local nodes are built on: required tools, kernel features, commands, iptables.
 
 Every other module of the driver changes the host only through ``run`` (a command that must
 succeed, its stderr becoming the error text) or ``probe`` (a command whose failure is an answer),
@@ -25,25 +25,21 @@ TOOLS = {
     "nsenter": "util-linux",
     "unshare": "util-linux",
 }
-IPVS_NOTE = ("This host's kernel has no IPVS: Swarm's ingress routing mesh and virtual-IP "
-             "service load balancing do not work. Publish ports with --publish mode=host and "
-             "use --endpoint-mode dnsrr for services (see docs/local-driver.md).")
-
-
 class CommandFailed(Exception):
     def __init__(self, args: Sequence[str], stderr: str) -> None:
         super().__init__(f"{' '.join(args)}: {stderr.strip() or 'failed'}")
         self.stderr = stderr
 
 
-def require_tools(dockerd: str = "dockerd") -> None:
-    """``dockerd``: the engine binary ``[local_swarm] dockerd`` names."""
+def require_tools(kind: str, dockerd: str = "dockerd") -> None:
+    """``kind``: the driver asking, as messages name it; ``dockerd``: the engine binary its
+    ``dockerd`` option names."""
     tools = {**TOOLS, dockerd: TOOLS["dockerd"]}
     if dockerd != "dockerd":
         del tools["dockerd"]
     missing = sorted({pkg for tool, pkg in tools.items() if not _which(tool)})
     if missing:
-        raise PermanentError(f"The local Swarm driver needs {', '.join(missing)} on the "
+        raise PermanentError(f"The {kind} driver needs {', '.join(missing)} on the "
                              f"conductor's host: apt-get install {' '.join(missing)}")
 
 

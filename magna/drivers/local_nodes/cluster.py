@@ -1,0 +1,217 @@
+"""A cluster's nodes on this host, for any COE: ``LocalNodes`` is what a driver holds.
+
+It owns the layout on disk and the order in which a cluster's nodes come to exist::
+
+    subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
+    -> client certificate -> registry (registry_enabled) -> per node: namespace + veth,
+    server certificate, daemon.json                                         (``build``)
+    -> cgroup limits, engines started and answering                  (``start_engines``)
+
+State on disk (``root`` is ``<state_dir>/<driver's directory>``)::
+
+    <root>/<cluster uuid>/          created first, removed last (the anchor)
+        network.json  slots.json  retired.json  notes-sent  client/{ca,cert,key}.pem
+        registry/  balancer/  <node>/ daemon.json engine.log ca.pem server-{cert,key}.pem data/
+    <run_root>/<short id>/<slot>/   exec-root, docker.sock, docker.pid   (owner.json beside)
+
+The orchestrator on top (membership, node labels, rolling restarts, health as the orchestrator
+sees it) is the driver's: it receives ``LocalNode`` objects and mostly uses them through the
+``Node`` interface of ``node.py``. The per-cluster registry and the HAProxy in front of the
+masters are here because they are host processes on the cluster's bridge that know nothing of
+the orchestrator: the registry stores images for any engine, the proxy forwards TCP to the
+masters' engine port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from magna.drivers.base import ClusterPKI, ClusterSpec
+from magna.drivers.local_nodes import (
+    balancer,
+    engine,
+    engines,
+    healing,
+    host,
+    limits,
+    network,
+    pki,
+    planning,
+    registry,
+    teardown,
+)
+from magna.drivers.local_nodes.node import LocalNode
+from magna.drivers.local_nodes.notices import FirstNotes
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """What the node layer takes from its driver's configuration group."""
+
+    kind: str  # how messages name the driver and its clusters, e.g. "local Kubernetes"
+    root: str  # <state_dir>/<the driver's directory>
+    run_root: str  # [group] run_dir
+    pool: network.SubnetPool
+    dockerd: str = "dockerd"
+    stop_timeout: float = 20.0
+    engine_start_timeout: float = 60.0
+
+
+class LocalNodes:
+    def __init__(self, settings: NodeSettings) -> None:
+        self.settings = settings
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def cluster_dir(self, cluster_uuid: str) -> str:
+        return os.path.join(self.settings.root, cluster_uuid)
+
+    def run_dir(self, cluster_uuid: str) -> str:
+        return os.path.join(self.settings.run_root, network.short_id(cluster_uuid))
+
+    def exists(self, cluster_uuid: str) -> bool:
+        return os.path.exists(self.cluster_dir(cluster_uuid))
+
+    def allocation(self, cluster_uuid: str) -> network.Allocation | None:
+        return network.read_allocation(self.cluster_dir(cluster_uuid))
+
+    def client_files(self, spec: ClusterSpec) -> pki.CertFiles | None:
+        """The admin client's certificate for the nodes' engines (None: plain TCP)."""
+        return None if spec.tls_disabled else pki.client_files(self.cluster_dir(spec.uuid))
+
+    def first_notes(self, cluster_uuid: str) -> FirstNotes:
+        return FirstNotes(self.cluster_dir(cluster_uuid))
+
+    def require_tools(self) -> None:
+        host.require_tools(self.settings.kind, self.settings.dockerd)
+
+    def check_size(self, nodes: int) -> None:
+        network.check_room(nodes, self.settings.pool)
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def planned(self, spec: ClusterSpec, allocation: network.Allocation) -> list[LocalNode]:
+        """The nodes the spec asks for that have a slot (all of them after ``claim``)."""
+        slots = self._slots(spec.uuid).read()
+        return [self._node(spec, allocation, name, group, role, slots[name])
+                for name, group, role in self._wanted(spec, slots) if name in slots]
+
+    def claim(self, spec: ClusterSpec, allocation: network.Allocation) -> list[LocalNode]:
+        """Slots for every node the spec asks for, then those nodes."""
+        self._slots(spec.uuid).claim(
+            [name for name, _, _ in self._wanted(spec, self._slots(spec.uuid).read())])
+        return self.planned(spec, allocation)
+
+    def strays(self, spec: ClusterSpec, allocation: network.Allocation) -> list[LocalNode]:
+        """Nodes that exist (have a slot) but the spec no longer asks for."""
+        slots = self._slots(spec.uuid).read()
+        wanted = {name for name, _, _ in self._wanted(spec, slots)}
+        return [self._node(spec, allocation, name, planning.group_of(name), "", slot)
+                for name, slot in sorted(slots.items()) if name not in wanted]
+
+    def retired(self, cluster_uuid: str) -> list[str]:
+        return healing.retired(self.cluster_dir(cluster_uuid))
+
+    def retire(self, cluster_uuid: str, names: Sequence[str]) -> None:
+        healing.retire(self.cluster_dir(cluster_uuid), names)
+
+    def _wanted(self, spec: ClusterSpec, slots: dict[str, int]) -> list[tuple[str, str, str]]:
+        return planning.planned_names(spec, list(slots), self.retired(spec.uuid))
+
+    def _slots(self, cluster_uuid: str) -> planning.Slots:
+        return planning.Slots(root=self.settings.root, cluster_dir=self.cluster_dir(cluster_uuid))
+
+    def _node(self, spec: ClusterSpec, allocation: network.Allocation, name: str, group: str,
+              role: str, slot: int) -> LocalNode:
+        address = str(allocation.address(slot))
+        netns = network.netns_name(spec.uuid, name)
+        short = network.short_id(spec.uuid)
+        ng = next((ng for ng in spec.nodegroups if ng.name == group), None)
+        spec_ = engine.EngineSpec(
+            node_dir=os.path.join(self.cluster_dir(spec.uuid), name),
+            run_dir=os.path.join(self.run_dir(spec.uuid), str(slot)),
+            hostname=planning.hostname(spec.name, name), netns=netns, address=address,
+            cgroup_parent=f"{teardown.cluster_cgroup(spec.uuid)}/{name}",
+            tls=not spec.tls_disabled, dockerd=self.settings.dockerd,
+            insecure_registries=registry.insecure_registries(
+                str(allocation.gateway) if spec.registry_enabled else None,
+                spec.insecure_registry),
+            dns=(spec.dns_nameserver,) if spec.dns_nameserver else (),
+            environment=planning.engine_environment(spec),
+            labels=(f"magna.image={planning.image_name(spec, ng)}",))
+        net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
+                                  bridge=network.bridge_name(spec.uuid),
+                                  address=allocation.address(slot), allocation=allocation)
+        return LocalNode(name=name, nodegroup=group, role=role, slot=slot, address=address,
+                         engine=spec_, net=net,
+                         flavor=planning.flavor_of(ng.flavor_id) if ng else None)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def build(self, spec: ClusterSpec, pki_: ClusterPKI) -> list[LocalNode]:
+        """Everything but the engines' processes, for every node the spec asks for."""
+        allocation = network.allocate(self.settings.root, spec.uuid, self.settings.pool,
+                                      run_root=self.settings.run_root)
+        nodes = self.claim(spec, allocation)
+        network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
+        pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)
+        if spec.registry_enabled:
+            registry.ensure(self.registry(spec.uuid, allocation))
+        for node in nodes:
+            node.net.apply()
+            extra = (str(allocation.gateway),) if node.role == "master" and \
+                balancer.balanced(spec) else ()
+            pki.ensure(pki.server_files(node.engine.node_dir),
+                       pki.server_request(node.engine.hostname, node.address, *extra), pki_)
+            engine.write_config(node.engine)
+        return nodes
+
+    def start_engines(self, nodes: Sequence[LocalNode]) -> list[tuple[LocalNode, str]]:
+        """Engines run and answer; those running an outdated configuration, with the hash
+        they should have started with, are for the driver to restart (``engines.py``)."""
+        return engines.start_all(nodes, start_timeout=self.settings.engine_start_timeout,
+                                 stop_timeout=self.settings.stop_timeout)
+
+    def restart_dead(self, nodes: Sequence[LocalNode], *,
+                     force: Sequence[str]) -> tuple[list[str], list[str]]:
+        return healing.restart_dead([(node.name, node.engine) for node in nodes],
+                                    stop_timeout=self.settings.stop_timeout,
+                                    wait=self.settings.engine_start_timeout, force=force)
+
+    def registry(self, cluster_uuid: str, allocation: network.Allocation) -> registry.Registry:
+        return registry.Registry(
+            state_dir=os.path.join(self.cluster_dir(cluster_uuid), "registry"),
+            run_dir=os.path.join(self.run_dir(cluster_uuid), "registry"),
+            short=network.short_id(cluster_uuid), allocation=allocation)
+
+    def balancer(self, spec: ClusterSpec, nodes: Sequence[LocalNode]) -> balancer.Balancer:
+        """The HAProxy in front of the masters' engines (``balancer.py``)."""
+        gateway = str(nodes[0].net.allocation.gateway) if nodes else ""
+        return balancer.Balancer(
+            name=f"magna-{network.short_id(spec.uuid)}", listen=gateway,
+            backends=[node.address for node in nodes if node.role == "master"],
+            state_dir=self.cluster_dir(spec.uuid), run_dir=self.run_dir(spec.uuid))
+
+    # -- removing ---------------------------------------------------------------------------
+
+    def remove_node(self, spec: ClusterSpec, node: LocalNode) -> None:
+        """A node's namespace, cgroups and files go (its engine stopped before); its slot is
+        dropped last, so a crash in between repeats this (idempotent) removal."""
+        node.net.delete()
+        limits.remove(node.engine.cgroup_parent)
+        for path in (node.engine.node_dir, node.engine.run_dir):
+            engine.unmount_under(path)
+            shutil.rmtree(path, ignore_errors=True)
+        self._slots(spec.uuid).drop(node.name)
+        healing.forget(self.cluster_dir(spec.uuid), node.name)
+
+    def remove(self, cluster_uuid: str) -> None:
+        teardown.remove(cluster_uuid, cluster_dir=self.cluster_dir(cluster_uuid),
+                        run_dir=self.run_dir(cluster_uuid),
+                        stop_timeout=self.settings.stop_timeout)
+
+    def leftovers(self, known_clusters: set[str]) -> list[str]:
+        return teardown.leftovers(self.settings.root, self.settings.run_root, known_clusters)

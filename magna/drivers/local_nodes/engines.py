@@ -1,0 +1,73 @@
+"""Bringing every engine of a cluster up: start those that do not run (all at once), wait until
+all answer, and say which ones run with an outdated configuration or certificates.
+
+Restarting the outdated ones is left to the driver on purpose: how many may restart at once, and
+what must happen around a restart (draining, waiting for the cluster to settle), is the
+orchestrator's business. An engine that exits while we wait is retried; the third time in a row
+it is a ``PermanentError`` carrying the end of its log, for the user to read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers.local_nodes import engine, limits
+from magna.drivers.local_nodes.node import LocalNode
+
+MAX_EXITS = 3
+
+
+def start_all(nodes: Sequence[LocalNode], *, start_timeout: float,
+              stop_timeout: float) -> list[tuple[LocalNode, str]]:
+    """Every engine runs and answers; returns (node, the hash it should have started with) of
+    those that run an outdated configuration."""
+    started: dict[str, int] = {}
+    stale = []
+    for node in nodes:
+        limits.ensure(node.engine.cgroup_parent, node.flavor)
+        want = node.wanted_hash()
+        pid = engine.pid_of(node.engine)
+        if pid is not None and hung(node, start_timeout):
+            engine.stop(node.engine, stop_timeout)
+            pid = None
+        if pid is not None and engine.started_hash(node.engine) != want:
+            stale.append((node, want))
+        started[node.name] = pid if pid is not None else engine.start(node.engine, want)
+    wait(nodes, started, timeout=start_timeout)
+    return stale
+
+
+def hung(node: LocalNode, start_timeout: float) -> bool:
+    """Running for longer than it may take to start, yet not answering on its socket."""
+    age = engine.seconds_since_start(node.engine)
+    return age > start_timeout and not node.answers()
+
+
+def wait(nodes: Sequence[LocalNode], pids: dict[str, int], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(nodes)
+    while True:
+        pending = [node for node in pending if not node.answers()]
+        if not pending:
+            for node in nodes:
+                engine.reset_exits(node.engine)
+            return
+        for node in pending:
+            if not engine.alive(pids[node.name]):
+                exited(node)
+        if time.monotonic() > deadline:
+            raise TemporaryError(f"Waiting for the engines of "
+                                 f"{', '.join(n.name for n in pending)} to start.", delay=2.0)
+        time.sleep(0.2)
+
+
+def exited(node: LocalNode) -> None:
+    """An engine that exits on start is retried; the third time in a row it is a failure
+    the user must look at (the reason carries the end of its log)."""
+    tail = engine.log_tail(node.engine)
+    if engine.record_exit(node.engine) >= MAX_EXITS:
+        raise PermanentError(f"The engine of node {node.name} keeps exiting: {tail}")
+    raise TemporaryError(f"The engine of node {node.name} exited; starting it again.",
+                         delay=1.0)
