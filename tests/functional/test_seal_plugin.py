@@ -1,6 +1,7 @@
 """The seal plugin as a real process: one per root, one unix socket per node directory, Docker's
 authorization protocol over HTTP/1.1 with keep-alive, nodes added and removed while it runs, a
-clean SIGTERM; and a real dockerd that refuses a privileged container through it."""
+clean SIGTERM; and a real dockerd (own mount namespace, own data and exec roots, unix socket
+only) that refuses the attacks through it while the CLI's and the conductor's calls work."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import docker as docker_sdk
 import h11
 import httpx
 import pytest
 
 from magna.common.exceptions import TemporaryError
 from magna.drivers.local_nodes import seal_service
+from magna.drivers.local_swarm import image
 
 PRIVILEGED = {"Image": "busybox", "HostConfig": {"Privileged": True}}
 PLAIN = {"Image": "busybox", "HostConfig": {"Binds": ["data:/data"]}}
@@ -215,24 +218,78 @@ def docker(api: str, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
-@pytest.mark.docker
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                    or shutil.which("docker") is None or shutil.which("unshare") is None,
-                    reason="needs root, docker.io, the docker CLI and unshare")
-def test_a_real_engine_refuses_a_privileged_container(root: str, plugin: int) -> None:
+NEEDS_ENGINE = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("dockerd") is None or shutil.which("docker") is None
+    or shutil.which("unshare") is None, reason="needs root, docker.io, the docker CLI, unshare")
+
+
+@pytest.fixture
+def engine(root: str, plugin: int) -> Iterator[str]:
+    """A sealed dockerd's API socket (the plugin serves it as node d1)."""
     base = tempfile.mkdtemp(prefix="sealed-", dir="/tmp")
     try:
         with sealed_dockerd(base, seal_service.socket_dir(root, "d1")) as api:
             assert wait_for(lambda: docker(api, "version").returncode == 0, timeout=60), \
                 read_text(os.path.join(base, "dockerd.log"))[-3000:]
-            assert "20.10" in docker(api, "version", "--format", "{{.Server.Version}}").stdout
-            refused = docker(api, "run", "--rm", "--privileged", "busybox", "true")
-            assert refused.returncode == 125
-            assert ("authorization denied by plugin magna-seal: This cluster does not allow "
-                    "privileged containers.") in refused.stderr
-            bind = docker(api, "run", "--rm", "-v", "/:/host", "busybox", "true")
-            assert "bind mounts of host paths (/)" in bind.stderr
-            assert docker(api, "volume", "create", "data").returncode == 0
-        assert "refused node=d1 user=- POST" in log_of(root)
+            yield api
+            for name in docker(api, "ps", "-aq").stdout.split():
+                docker(api, "rm", "-f", name)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.docker
+@NEEDS_ENGINE
+def test_a_real_engine_refuses_what_breaks_the_seal(root: str, engine: str) -> None:
+    assert "20.10" in docker(engine, "version", "--format", "{{.Server.Version}}").stdout
+    refused = docker(engine, "run", "--rm", "--privileged", "busybox", "true")
+    assert refused.returncode == 125
+    assert ("authorization denied by plugin magna-seal: This cluster does not allow "
+            "privileged containers.") in refused.stderr
+    for args, words in ((["-v", "/:/host"], "bind mounts of host paths (/)"),
+                        (["--pid=host"], "PidMode=host"), (["--cap-add=ALL"], "ALL"),
+                        (["--device", "/dev/null:/dev/x"], "host devices")):
+        assert words in docker(engine, "run", "--rm", *args, "busybox", "true").stderr
+    assert "volume driver options" in docker(engine, "volume", "create", "-o", "o=bind",
+                                              "-o", "device=/", "-o", "type=none").stderr
+    assert "refused node=d1 user=- POST /v1.41/containers/create" in log_of(root)
+    # bypass 1 of the probe: a service spec in a body dockerd does not show the plugin
+    transport = httpx.HTTPTransport(uds=engine)
+    with httpx.Client(transport=transport, base_url="http://docker") as client:
+        hidden = client.post("/v1.41/services/create", content=b'{"Name":"x"}',
+                             headers={"Content-Type": "text/plain"})
+        encoded = client.post("/v1.41/%63ontainers/create", json={
+            "Image": "busybox", "hostconfig": {"binds": ["/:/host"]}})
+        # dockerd 20.10 reads host settings from the top level when HostConfig is absent,
+        # and applies a HostConfig sent to start under API versions before 1.24
+        top = client.post("/v1.41/containers/create", json={
+            "Image": "busybox", "Binds": ["/:/host"], "Privileged": True})
+        old = client.post("/v1.23/containers/x/start", json={"Binds": ["/:/host"]})
+    assert hidden.status_code == 403 and "without a JSON body" in hidden.json()["message"]
+    assert encoded.status_code == 403 and "bind mounts" in encoded.json()["message"]
+    assert top.status_code == 403 and "privileged containers" in top.json()["message"]
+    assert old.status_code == 403 and "older than 1.40" in old.text  # plain text before 1.24
+
+
+@pytest.mark.docker
+@NEEDS_ENGINE
+def test_a_real_engine_lets_users_and_the_conductor_work(engine: str) -> None:
+    client = docker_sdk.APIClient(base_url=f"unix://{engine}", version="auto", timeout=30)
+    image.load(client, image.rootfs_tar())  # the conductor's import (images/create fromSrc)
+    assert image.present(client)
+    run = docker(engine, "run", "--rm", "--network", "none", "-v", "data:/data", "-e", "A=1",
+                 image.NAME, "sh", "-c", "echo $A > /data/x && cat /data/x")
+    assert (run.returncode, run.stdout) == (0, "1\n"), run.stderr
+    created = client.create_container(image.NAME, command=["sleep", "60"], name="m-1",
+                                      environment={"A": "2"}, labels={"magna": "x"},
+                                      host_config=client.create_host_config(
+                                          mem_limit="64m", network_mode="none"))
+    client.start(created["Id"])
+    exec_id = client.exec_create(created["Id"], ["sh", "-c", "echo $A"])["Id"]
+    assert client.exec_start(exec_id) == b"2\n"
+    assert docker(engine, "exec", "m-1", "echo", "hi").stdout == "hi\n"
+    assert docker(engine, "logs", "m-1").returncode == 0
+    client.tag(image.NAME, "127.0.0.1:5000/magna/busybox", "latest")
+    client.stop(created["Id"], timeout=1)
+    client.remove_container(created["Id"], force=True)
+    client.close()

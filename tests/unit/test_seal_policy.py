@@ -260,6 +260,30 @@ def test_paths_dockerd_would_redirect_or_not_route_are_refused(uri: str) -> None
     assert refused(decide(make_request("POST", uri, make_create())), "the API call")
 
 
+def test_host_settings_at_the_top_level_of_a_create_are_refused() -> None:
+    # dockerd 20.10 takes them as the HostConfig when "HostConfig" is absent (shown on a real
+    # engine: Binds=[/:/host] Privileged=true)
+    body = {"Image": "busybox", "Cmd": ["true"], "Binds": ["/:/host"], "Privileged": True}
+    assert refused(decide(make_request("POST", "/v1.41/containers/create", body)),
+                   "privileged")
+    drivers = {"Image": "busybox", "HostConfig": {}, "VolumeDriver": "sshfs"}
+    assert refused(decide(make_request("POST", "/v1.41/containers/create", drivers)),
+                   "volume drivers")
+
+
+@pytest.mark.parametrize("version", ["1.23", "1.12", "1.39", "1..41", "0.99"])
+def test_old_api_versions_are_refused(version: str) -> None:
+    # before 1.24 a start body is a HostConfig that dockerd applies to the container
+    start = make_request("POST", f"/v{version}/containers/web/start",
+                         {"Binds": ["/:/host"], "Privileged": True})
+    assert refused(decide(start), "API versions older than 1.40", version)
+
+
+def test_a_start_with_a_body_is_refused() -> None:
+    start = make_request("POST", "/v1.41/containers/web/start", {"Privileged": True})
+    assert refused(decide(start), "host settings when a container starts")
+
+
 # --- what users and the conductor do --------------------------------------------------------------
 
 def test_docker_run_with_a_named_volume_ports_and_env_is_allowed() -> None:
@@ -302,6 +326,8 @@ def test_service_create_with_a_volume_and_host_mode_ports_is_allowed() -> None:
     ("GET", "/v1.41/containers/web/logs?stderr=1&stdout=1&tail=all", None),
     ("POST", "/v1.41/containers/web/attach?stderr=1&stdout=1&stream=1", None),
     ("POST", "/v1.41/containers/web/start", None),
+    ("POST", "/v1.40/containers/web/start", None),
+    ("POST", "/v1.45/containers/web/start?detachKeys=ctrl-p", None),
     ("POST", "/v1.41/containers/web/stop?t=10", None),
     ("POST", "/v1.41/containers/web/kill", None),
     ("POST", "/v1.41/containers/web/wait?condition=removed", None),

@@ -57,7 +57,11 @@ DEFAULT_CAPS = frozenset({
 HOST_MODES = ("PidMode", "IpcMode", "UTSMode", "NetworkMode", "UsernsMode", "CgroupnsMode")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 HEX_REFERENCE = re.compile(r"[0-9a-fA-F]+")
-VERSION_PREFIX = re.compile(r"^/v[0-9.]+(?=/)")
+VERSION_PREFIX = re.compile(r"^/v([0-9.]+)(?=/)")
+# NOTE: the oldest API version whose behaviour this policy was written against (docker 19.03);
+# older ones keep legacy behaviour (a HostConfig in a start body before 1.24) and no current
+# client asks for them (the CLI and docker-py negotiate the engine's 1.41).
+MIN_API_VERSION = (1, 40)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -228,7 +232,19 @@ def host_config_refusal(host_config: Any) -> str | None:
 
 
 def _container_create(call: Call) -> str | None:
-    return host_config_refusal(field(call.body, "HostConfig"))
+    # NOTE: dockerd 20.10's create wrapper embeds a second HostConfig at the top level and uses
+    # it when "HostConfig" is absent: {"Image": .., "Binds": ["/:/h"], "Privileged": true}
+    # creates exactly that container. Config has no field of these names, so check both.
+    return (host_config_refusal(field(call.body, "HostConfig"))
+            or host_config_refusal(call.body))
+
+
+def _container_start(call: Call) -> str | None:
+    # NOTE: before API 1.24 a start could carry a HostConfig that dockerd still applies;
+    # old versions are refused in decide(), and no client sends a body to start.
+    if call.body is not None:
+        return "This cluster does not allow host settings when a container starts."
+    return None
 
 
 def _container_update(call: Call) -> str | None:
@@ -329,8 +345,9 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", r"/containers/create", _container_create, needs_body=True),
     _route("POST", r"/containers/prune"),
     _route("GET", rf"/containers/{ID}/(json|top|logs|changes|export|stats|attach/ws)"),
-    _route("POST", rf"/containers/{ID}/(start|stop|restart|kill|pause|unpause|rename|resize"
-                   r"|attach|wait)"),
+    _route("POST", rf"/containers/{ID}/start", _container_start),
+    _route("POST", rf"/containers/{ID}/(stop|restart|kill|pause|unpause|rename|resize|attach"
+                   r"|wait)"),
     _route("POST", rf"/containers/{ID}/update", _container_update, needs_body=True),
     _route("POST", rf"/containers/{ID}/exec", _exec_create, needs_body=True),
     _route("DELETE", rf"/containers/{ID}"),
@@ -375,13 +392,25 @@ ROUTES: tuple[Route, ...] = (
 
 # --- the decision ---------------------------------------------------------------------------------
 
-def routed_path(raw_path: str) -> str | None:
-    """The path dockerd routes on (decoded, ``//`` collapsed, version stripped); None for a
-    path with dot segments."""
+def routed_path(raw_path: str) -> tuple[str | None, str]:
+    """(the path dockerd routes on: decoded, ``//`` collapsed, version stripped, or None for a
+    path with dot segments; the API version asked for, "" when none)."""
     path = re.sub(r"/+", "/", urllib.parse.unquote(raw_path))
     if any(segment in (".", "..") for segment in path.split("/")):
-        return None
-    return VERSION_PREFIX.sub("", path, count=1)
+        return None, ""
+    found = VERSION_PREFIX.match(path)
+    if found is None:
+        return path, ""
+    return path[found.end():], found.group(1)
+
+
+def _too_old(version: str) -> bool:
+    """An API version below MIN_API_VERSION, or one that is not numbers and dots."""
+    try:
+        numbers = tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return True
+    return numbers < MIN_API_VERSION
 
 
 def _call(request: Mapping[str, Any], path: str, body: Any) -> Call:
@@ -405,7 +434,11 @@ def decide(request: Mapping[str, Any]) -> Decision:
     """Allow or refuse one ``AuthZPlugin.AuthZReq`` request of a sealed node's engine."""
     method = str(request.get("RequestMethod") or "").upper()
     uri = str(request.get("RequestUri") or "")
-    path = routed_path(uri.partition("?")[0])
+    path, version = routed_path(uri.partition("?")[0])
+    if version and _too_old(version):
+        return Decision(False, f"This cluster does not allow Docker API versions older than "
+                               f"{'.'.join(map(str, MIN_API_VERSION))} (asked for {version}); "
+                               f"use a newer docker client.")
     route = _find(method, path) if path is not None else None
     if route is None or path is None:
         return Decision(False, f"This cluster does not allow the API call {method} "
