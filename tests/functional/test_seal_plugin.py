@@ -290,6 +290,13 @@ def test_a_real_engine_lets_users_and_the_conductor_work(engine: str) -> None:
     assert docker(engine, "exec", "m-1", "echo", "hi").stdout == "hi\n"
     assert docker(engine, "logs", "m-1").returncode == 0
     client.tag(image.NAME, "127.0.0.1:5000/magna/busybox", "latest")
+    with tempfile.TemporaryDirectory() as context:
+        with open(os.path.join(context, "Dockerfile"), "w", encoding="ascii") as dockerfile:
+            dockerfile.write(f"FROM {image.NAME}\nRUN echo built > /f\n")
+        build = docker(engine, "build", "--network", "none", "-t", "t1", context)
+    assert build.returncode == 0, build.stderr
+    assert docker(engine, "run", "--rm", "--network", "none", "t1", "cat", "/f").stdout == \
+        "built\n"
     client.stop(created["Id"], timeout=1)
     client.remove_container(created["Id"], force=True)
     client.close()

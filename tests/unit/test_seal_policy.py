@@ -181,6 +181,8 @@ def test_build_with_a_cgroup_parent_or_a_form_body_is_refused() -> None:
     form = make_request("POST", "/v1.41/build?remote=http://x/c.tar",
                         RequestHeaders={"Content-Type": "application/x-www-form-urlencoded"})
     assert refused(decide(form), "form-encoded body")
+    buildkit = make_request("POST", "/v1.41/build?version=2&session=abc&remote=client-session")
+    assert refused(decide(buildkit), "BuildKit")
 
 
 @pytest.mark.parametrize(("container_spec", "words"), [

@@ -309,6 +309,10 @@ def _build(call: Call) -> str | None:
     content_type = call.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in FORM_TYPES:
         return "This cluster does not allow build options in a form-encoded body."
+    if any(value != "1" for value in call.query.get("version", [])):
+        # NOTE: BuildKit (version=2) has its own entitlements and a session channel (/session
+        # is refused); the docker CLI without buildx uses the legacy builder (version=1).
+        return "This cluster does not allow BuildKit builds; use the legacy builder."
     if any(value.lower() == "host" for value in call.query.get("networkmode", [])):
         return "This cluster does not allow builds on the host network."
     if any(call.query.get("cgroupparent", [])):
