@@ -125,7 +125,7 @@ async def _next_request(reader: asyncio.StreamReader,
 async def serve_connection(node: str, reader: asyncio.StreamReader,
                            writer: asyncio.StreamWriter) -> None:
     """Answer requests on one keep-alive connection until the client closes it."""
-    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_BODY)
+    conn = h11.Connection(h11.SERVER)
     try:
         while (request := await _next_request(reader, conn)) is not None:
             await _send(writer, conn, *answer(node, *request))
