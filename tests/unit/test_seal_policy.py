@@ -225,6 +225,8 @@ def test_an_inspected_call_without_a_visible_body_is_refused(uri: str) -> None:
                             RequestHeaders={"Content-Type": "text/plain"})
     assert refused(decide(bodyless), "without a JSON body")
     assert refused(decide(make_request("POST", uri, raw=b"not json")), "without a JSON body")
+    deep = b"[" * 100000 + b"]" * 100000
+    assert refused(decide(make_request("POST", uri, raw=deep)), "without a JSON body")
 
 
 @pytest.mark.parametrize("body", [

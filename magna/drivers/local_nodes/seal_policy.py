@@ -137,7 +137,7 @@ def _body(request: Mapping[str, Any]) -> tuple[bool, Any]:
     try:
         return True, json.loads(base64.b64decode(raw, validate=True),
                                 object_pairs_hook=_fold_pairs)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return False, None
 
 
