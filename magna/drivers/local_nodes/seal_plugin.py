@@ -81,7 +81,7 @@ def answer(node: str, target: bytes, body: bytes) -> tuple[int, dict[str, Any]]:
         return 404, {"Err": f"magna-seal does not serve {target.decode(errors='replace')}"}
     try:
         request = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         request = None
     if not isinstance(request, dict):
         return 200, {"Allow": False, "Msg": "This cluster's seal could not read the request."}
