@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from magna.common.exceptions import TemporaryError
-from magna.drivers.local_nodes import seal_service
-from magna.drivers.local_swarm import image
+from magna.drivers.engine_guard import service as seal_service
+from magna.drivers.local_nodes import image
 
 PRIVILEGED = {"Image": "busybox", "HostConfig": {"Privileged": True}}
 PLAIN = {"Image": "busybox", "HostConfig": {"Binds": ["data:/data"]}}

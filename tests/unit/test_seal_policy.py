@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from magna.drivers.local_nodes.seal_policy import Decision, decide
+from magna.drivers.engine_guard.policy import Decision, decide
 
 # POST /v1.41/containers/create?name=web for
 # docker run -d --name web -v data:/data -p 8080:80 -e A=1 busybox httpd -f (captured)

@@ -1,9 +1,9 @@
 """Magna's Docker authorization plugin ``magna-seal``: one host-wide process serving every sealed
 node's dockerd, one unix socket per node.
 
-    python -m magna.drivers.local_nodes.seal_plugin --root <run_dir>/seal
+    python -m magna.drivers.engine_guard.plugin --root <run_dir>/seal
 
-Layout under the root (the driver owns the directories, ``seal_service`` makes and removes them)::
+Layout under the root (the driver owns the directories, ``service`` makes and removes them)::
 
     <root>/plugin.pid            this process, written once it listens
     <root>/plugin.sock           the probe socket: the driver's "is the plugin up?"
@@ -17,7 +17,7 @@ log line with the request's ``User`` (the TLS client's CN).
 
 The protocol is Docker's plugin protocol v1 over HTTP/1.1 (keep-alive, Content-Length bodies),
 parsed with h11: ``/Plugin.Activate`` says ``authz``, ``/AuthZPlugin.AuthZReq`` asks
-``seal_policy.decide``, ``/AuthZPlugin.AuthZRes`` always allows (the reply is not filtered).
+``policy.decide``, ``/AuthZPlugin.AuthZRes`` always allows (the reply is not filtered).
 
 NOTE: dockerd fails closed: with this process down every API call of a sealed engine fails and a
 sealed engine does not start, so the driver starts the plugin before any engine. No FastAPI here:
@@ -40,7 +40,7 @@ from typing import Any
 
 import h11
 
-from magna.drivers.local_nodes import seal_policy
+from magna.drivers.engine_guard import policy
 
 LOG = logging.getLogger("magna.seal")
 CONTENT_TYPE = "application/vnd.docker.plugins.v1+json"
@@ -85,7 +85,7 @@ def answer(node: str, target: bytes, body: bytes) -> tuple[int, dict[str, Any]]:
         request = None
     if not isinstance(request, dict):
         return 200, {"Allow": False, "Msg": "This cluster's seal could not read the request."}
-    decision = seal_policy.decide(request)
+    decision = policy.decide(request)
     if not decision.allow:
         LOG.warning("refused node=%s user=%s %s %s: %s", node, request.get("User") or "-",
                     request.get("RequestMethod"), request.get("RequestUri"), decision.message)

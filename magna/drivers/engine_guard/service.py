@@ -1,4 +1,4 @@
-"""The driver's handle on the host-wide seal plugin (``seal_plugin``): start it once, give each
+"""The driver's handle on the host-wide seal plugin (``plugin.py``): start it once, give each
 sealed node its socket directory, forget a node, stop it.
 
     ensure_running(root)          before any sealed engine starts (dockerd fails closed)
@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from magna.common.exceptions import TemporaryError
 
-MODULE = "magna.drivers.local_nodes.seal_plugin"
+MODULE = "magna.drivers.engine_guard.plugin"
 NAME = "magna-seal"
 SOCKET = "authz.sock"
 PROBE = "plugin.sock"
