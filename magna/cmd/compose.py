@@ -50,8 +50,13 @@ def database_url(conf: cfg.ConfigOpts) -> str:
 
 
 def prepare_database(conf: cfg.ConfigOpts) -> str:
-    """The database's URL, after making the state directory (SQLite lives there by default)."""
+    """The database's URL, after making the state directory (SQLite lives there by default).
+
+    NOTE: the state directory holds the database, the key that seals every CA's private key and
+    the clusters' client certificates: only Magna's own user may enter it, whatever mode an
+    older version (or a hand-made directory) left it with."""
     os.makedirs(conf.state_dir, mode=0o700, exist_ok=True)
+    os.chmod(conf.state_dir, 0o700)
     return database_url(conf)
 
 
