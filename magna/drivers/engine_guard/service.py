@@ -129,15 +129,29 @@ def stop(root: str) -> None:
     pid = running(root)
     if pid is None:
         return
-    root = os.path.abspath(root)
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
-    while _serves(pid, root) and time.monotonic() < deadline:
+    while _exists(pid) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
-    if _serves(pid, root):
+    if _exists(pid):
         os.kill(pid, signal.SIGKILL)
-        while _serves(pid, root):
+        while _exists(pid):
             time.sleep(POLL_SECONDS)
+
+
+def _exists(pid: int) -> bool:
+    """The process has not finished exiting: neither gone nor a zombie.
+
+    NOTE: its command line empties while it is still exiting (sockets not yet closed), so a
+    stop that waited on ``_serves`` could return before the process was over."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaps it when we started it
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _node_dir(root: str, node_id: str) -> str:
