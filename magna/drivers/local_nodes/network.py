@@ -5,7 +5,8 @@ Subnets are allocated under a lock shared by every process using the same state 
 first free subnet, probing from a position derived from the cluster id (deterministic for a
 cluster, collision-free across clusters), recorded in the cluster's ``network.json`` before any
 interface exists. The bridge holds the subnet's first address, so the host reaches every node;
-the iptables rules of ``host.bridge_rules`` keep clusters from reaching each other.
+the iptables rules of ``host.bridge_rules`` keep clusters from reaching each other, and the
+fence of ``fence.py`` keeps nodes from reaching the host's own services.
 
 Each piece has a pure ``build()`` (the names and addresses it stands for) and idempotent
 ``apply()``/``delete()`` that compare with what the kernel has, so any partial state converges.
@@ -182,11 +183,20 @@ def _first_free(cluster_uuid: str, pool: SubnetPool,
 def host_networks() -> list[ipaddress.IPv4Network]:
     """Networks of the host's IPv4 addresses: a subnet in use there (another state dir's
     cluster, or anything else) is not free, whatever our records say."""
+    return [interface.network for interface in host_interfaces()]
+
+
+def host_addresses() -> list[str]:
+    """Every IPv4 address the host holds (loopback, its uplinks, every cluster's gateway)."""
+    return [str(interface.ip) for interface in host_interfaces()]
+
+
+def host_interfaces() -> list[ipaddress.IPv4Interface]:
     found = []
     for line in host.run("ip", "-o", "-4", "addr", "show").splitlines():
         fields = line.split()
         if "inet" in fields:
-            found.append(ipaddress.IPv4Interface(fields[fields.index("inet") + 1]).network)
+            found.append(ipaddress.IPv4Interface(fields[fields.index("inet") + 1]))
     return found
 
 
