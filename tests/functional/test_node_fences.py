@@ -29,16 +29,8 @@ from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import fence, image, network, registry
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import (
-    TinyPKI,
-    _run,
-    assert_nothing_left,
-    cleaned,
-    converge,
-    docker_cli,
-    make_spec,
-    ready_hostnames,
-)
+from tests.functional import test_local_swarm as swarm
+from tests.functional.test_local_swarm import TinyPKI, _run, make_spec
 
 pytestmark = [
     pytest.mark.docker,
@@ -102,7 +94,7 @@ def probe_from_container(pki: TinyPKI, api: str, tmp_path: Path,
     and closed by the peer, 1 when refused or timed out)."""
     script = "; ".join(f"printf x | nc -w 2 {address} {port} >/dev/null 2>&1; "
                        f"echo {address} {port} $?" for address, port in targets)
-    out = docker_cli(pki, api, tmp_path, "run", "--rm", image.NAME, "sh", "-c", script)
+    out = swarm.docker_cli(pki, api, tmp_path, "run", "--rm", image.NAME, "sh", "-c", script)
     found = {}
     for line in out.splitlines():
         address, port, status = line.split()
@@ -141,9 +133,9 @@ def test_a_tenant_reaches_only_its_balancer_and_registry(driver: LocalSwarmDrive
     a = two_node_spec(master_lb_enabled=True, registry_enabled=True)
     b = make_spec(nodegroups=make_spec().nodegroups[:1])
     pki = TinyPKI()
-    with listener() as port, cleaned(driver, b.uuid), cleaned(driver, a.uuid):
-        seen_a = converge(driver, a, pki, timeout=180)
-        seen_b = converge(driver, b, pki, timeout=180)
+    with listener() as port, swarm.cleaned(driver, b.uuid), swarm.cleaned(driver, a.uuid):
+        seen_a = swarm.converge(driver, a, pki, timeout=180)
+        seen_b = swarm.converge(driver, b, pki, timeout=180)
         assert seen_a.api_address is not None and seen_b.api_address is not None
         allocation_a = network.read_allocation(os.path.join(driver.root, a.uuid))
         allocation_b = network.read_allocation(os.path.join(driver.root, b.uuid))
@@ -157,7 +149,7 @@ def test_a_tenant_reaches_only_its_balancer_and_registry(driver: LocalSwarmDrive
         # The stand-in service answers the host on every address: refusals are the fence's.
         assert all(connects(address, port) for address in (gw_a, gw_b, uplink))
         # The swarm still forms behind the fence.
-        assert ready_hostnames(pki, seen_a.api_address, tmp_path) == [
+        assert swarm.ready_hostnames(pki, seen_a.api_address, tmp_path) == [
             "t-default-master-0", "t-default-worker-0"]
 
         refused = [(gw_a, port), (uplink, port), (gw_b, port), (gw_a, 5432),
@@ -195,7 +187,7 @@ def test_a_tenant_reaches_only_its_balancer_and_registry(driver: LocalSwarmDrive
 
         # Delete takes the chain and every rule naming the bridge; B keeps its fence.
         assert driver.delete(a)
-        assert_nothing_left(driver, a.uuid)
+        swarm.assert_nothing_left(driver, a.uuid)
         assert not jumps(bridge_a)
         assert subprocess.run(["iptables", "-w", "-S", chain], capture_output=True,
                               check=False).returncode != 0
