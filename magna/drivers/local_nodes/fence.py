@@ -32,6 +32,7 @@ IPv6 might still arrive on the bridge.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ from magna.drivers.local_nodes import balancer, engine, host, network, registry
 # NOTE: how Go's net/http (dockerd, the proxies' only user here) completes a proxy URL.
 PROXY_PORTS = {"http": 80, "https": 443, "socks5": 1080}
 DNS_PORT = 53
+IPV6 = "/proc/sys/net/ipv6"
 
 
 def chain_name(cluster_uuid: str) -> str:
@@ -122,9 +124,10 @@ class Fence:
         """The chain holds ``build()``, INPUT jumps to it, the bridge has no IPv6."""
         host.replace_chain(self.chain, self.build())
         host.ensure_rule("iptables", self.jump())
-        with open(f"/proc/sys/net/ipv6/conf/{self.bridge}/disable_ipv6", "w") as handle:
-            handle.write("1\n")
-        host.ensure_rule("ip6tables", ["INPUT", "-i", self.bridge, "-j", "DROP"])
+        if os.path.isdir(IPV6):  # NOTE: a kernel without IPv6 has nothing to fence there
+            with open(f"{IPV6}/conf/{self.bridge}/disable_ipv6", "w") as handle:
+                handle.write("1\n")
+            host.ensure_rule("ip6tables", ["INPUT", "-i", self.bridge, "-j", "DROP"])
 
 
 def fence_of(spec: ClusterSpec, allocation: network.Allocation) -> Fence:
