@@ -217,6 +217,16 @@ def _addresses(name: str, netns: str | None = None) -> str:
     return host.run(*prefix, "-o", "addr", "show", "dev", name)
 
 
+def _delete_link(name: str) -> None:
+    """Delete a host interface if it exists.
+
+    NOTE: it may vanish between the check and the deletion (the kernel removing a veth with
+    its namespace, a garbage collector elsewhere on the host removing the same cluster): a
+    failure counts only if the interface is still there."""
+    if _link_exists(name) and not host.probe("ip", "link", "del", name) and _link_exists(name):
+        host.run("ip", "link", "del", name)
+
+
 @dataclass(frozen=True)
 class Bridge:
     name: str
@@ -240,8 +250,7 @@ class Bridge:
             handle.write("1\n")
 
     def delete(self) -> None:
-        if _link_exists(self.name):
-            host.run("ip", "link", "del", self.name)
+        _delete_link(self.name)
         host.delete_rules_mentioning(self.name)
 
 
@@ -277,11 +286,8 @@ class NodeNetwork:
     def delete(self) -> None:
         if os.path.exists(os.path.join(NS_DIR, self.netns)):
             host.run("ip", "netns", "del", self.netns)
-        # NOTE: the kernel removes the veth pair with the namespace, asynchronously: it may
-        # vanish between the check and the deletion.
-        if _link_exists(self.veth) and not host.probe("ip", "link", "del", self.veth) \
-                and _link_exists(self.veth):
-            host.run("ip", "link", "del", self.veth)
+        # NOTE: the kernel removes the veth pair with the namespace, asynchronously.
+        _delete_link(self.veth)
 
 
 def namespaces_of(cluster_uuid: str) -> list[str]:
