@@ -123,6 +123,12 @@ def brute_force_cleanup(short: str) -> None:
             _run("ip", "link", "del", link)
     for rule in _forward_rules(short):
         _run("iptables", "-w", "-D", *rule.split()[1:])
+    for tool in ("iptables", "ip6tables"):
+        for line in _run(tool, "-w", "-S", "INPUT").splitlines():
+            if f"mgb{short}" in line.split():
+                _run(tool, "-w", "-D", *line.split()[1:])
+    _run("iptables", "-w", "-F", f"magna-in-{short}")
+    _run("iptables", "-w", "-X", f"magna-in-{short}")
     engine.unmount_under(f"/run/magna/{short}")
     shutil.rmtree(f"/run/magna/{short}", ignore_errors=True)
 
@@ -141,6 +147,7 @@ def assert_nothing_left(driver: LocalSwarmDriver, cluster_uuid: str) -> None:
     assert f"magna-{short}-" not in _run("ip", "netns", "list")
     assert not [link for link in os.listdir("/sys/class/net") if short in link]
     assert not _forward_rules(short)
+    assert short not in _run("iptables", "-w", "-S") + _run("ip6tables", "-w", "-S")
     assert not engine.processes_using(os.path.join(driver.root, cluster_uuid),
                                       f"/run/magna/{short}")
     assert not os.path.exists(os.path.join(driver.root, cluster_uuid))

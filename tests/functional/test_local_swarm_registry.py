@@ -130,7 +130,8 @@ def test_registry_image_serves_http_and_delete_removes_registry(
         reg = driver.nodes.registry(spec.uuid, allocation)
         pid = registry.pid_of(reg)
         assert pid is not None and pid in engine.processes_using(driver.nodes.run_dir(spec.uuid))
-        assert len(input_rules(short)) == 1
+        assert len(input_rules(f"magna-registry-{short}")) == 1  # the guard
+        assert len(input_rules(f"magna-in-{short}")) == 1  # the jump to the fence
 
         # Reachable from a node's namespace; the image is in its catalog.
         netns = network.netns_name(spec.uuid, "default-worker-0")

@@ -3,8 +3,8 @@
 It owns the layout on disk and the order in which a cluster's nodes come to exist::
 
     subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
-    -> client certificate -> registry (registry_enabled) -> per node: namespace + veth,
-    server certificate, daemon.json                                         (``build``)
+    -> fence (``fence.py``) -> client certificate -> registry (registry_enabled) -> per node:
+    namespace + veth, server certificate, daemon.json                       (``build``)
     -> cgroup limits, engines started and answering                  (``start_engines``)
 
 State on disk (``root`` is ``<state_dir>/<driver's directory>``)::
@@ -34,6 +34,7 @@ from magna.drivers.local_nodes import (
     balancer,
     engine,
     engines,
+    fence,
     healing,
     host,
     limits,
@@ -157,6 +158,7 @@ class LocalNodes:
                                       run_root=self.settings.run_root)
         nodes = self.claim(spec, allocation)
         network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
+        fence.fence_of(spec, allocation).apply()
         pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)
         if spec.registry_enabled:
             registry.ensure(self.registry(spec.uuid, allocation))

@@ -75,8 +75,7 @@ class ForwardRule:
         return ["FORWARD", *self.spec]
 
     def apply(self) -> None:
-        if not probe("iptables", "-w", "-C", *self.build()):
-            run("iptables", "-w", "-I", *self.build())
+        ensure_rule("iptables", self.build())
 
     def delete(self) -> None:
         while probe("iptables", "-w", "-C", *self.build()):
@@ -97,10 +96,16 @@ def bridge_rules(bridge: str) -> list[ForwardRule]:
             ForwardRule(("-o", bridge, "!", "-i", bridge, "-j", "DROP"))]
 
 
-def rules_mentioning(word: str) -> list[list[str]]:
-    """FORWARD rules (as ``iptables -S`` arguments after ``-A``) that name ``word``."""
+# NOTE: the chains our rules live in: FORWARD (``bridge_rules``) and INPUT (the fence's jump,
+# the registry's guard), for IPv6 INPUT too (the fence's drop).
+SCANNED = (("iptables", "FORWARD"), ("iptables", "INPUT"), ("ip6tables", "INPUT"))
+
+
+def rules_mentioning(word: str, *, tool: str = "iptables",
+                     chain: str = "FORWARD") -> list[list[str]]:
+    """Rules of ``chain`` (as ``iptables -S`` arguments after ``-A``) that name ``word``."""
     found = []
-    for line in run("iptables", "-w", "-S", "FORWARD").splitlines():
+    for line in run(tool, "-w", "-S", chain).splitlines():
         fields = line.split()
         if fields[:1] == ["-A"] and word in fields:
             found.append(fields[1:])
@@ -108,5 +113,41 @@ def rules_mentioning(word: str) -> list[list[str]]:
 
 
 def delete_rules_mentioning(word: str) -> None:
-    for rule in rules_mentioning(word):
-        probe("iptables", "-w", "-D", *rule)
+    """Every FORWARD or INPUT rule naming ``word`` (a bridge, a chain) goes."""
+    for tool, chain in SCANNED:
+        try:
+            found = rules_mentioning(word, tool=tool, chain=chain)
+        except CommandFailed:
+            if tool == "iptables":
+                raise
+            found = []  # NOTE: a kernel without IPv6 has no ip6tables rules to remove
+        for rule in found:
+            probe(tool, "-w", "-D", *rule)
+
+
+def ensure_rule(tool: str, rule: Sequence[str]) -> None:
+    """``rule`` (a chain, then a match) exists, inserted first in its chain if it did not."""
+    if not probe(tool, "-w", "-C", *rule):
+        run(tool, "-w", "-I", *rule)
+
+
+def replace_chain(chain: str, rules: Sequence[Sequence[str]]) -> None:
+    """The filter table's ``chain`` holds exactly ``rules`` (each without ``-A chain``).
+
+    NOTE: one ``iptables-restore --noflush`` transaction declares (creating or flushing) the
+    chain and fills it, so no packet ever meets the chain half-written; the other chains are
+    left alone."""
+    lines = ["*filter", f":{chain} - [0:0]",
+             *(" ".join(["-A", chain, *rule]) for rule in rules), "COMMIT", ""]
+    done = subprocess.run(["iptables-restore", "-w", "--noflush"], input="\n".join(lines),
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CommandFailed(["iptables-restore", "--noflush", chain], done.stderr)
+
+
+def delete_chain(chain: str) -> None:
+    """Remove the filter table's ``chain`` and every rule jumping to it (idempotent)."""
+    delete_rules_mentioning(chain)
+    if probe("iptables", "-w", "-S", chain):
+        probe("iptables", "-w", "-F", chain)
+        probe("iptables", "-w", "-X", chain)

@@ -5,7 +5,8 @@ Subnets are allocated under a lock shared by every process using the same state 
 first free subnet, probing from a position derived from the cluster id (deterministic for a
 cluster, collision-free across clusters), recorded in the cluster's ``network.json`` before any
 interface exists. The bridge holds the subnet's first address, so the host reaches every node;
-the iptables rules of ``host.bridge_rules`` keep clusters from reaching each other.
+the iptables rules of ``host.bridge_rules`` keep clusters from reaching each other, and the
+fence of ``fence.py`` keeps nodes from reaching the host's own services.
 
 Each piece has a pure ``build()`` (the names and addresses it stands for) and idempotent
 ``apply()``/``delete()`` that compare with what the kernel has, so any partial state converges.
@@ -182,11 +183,20 @@ def _first_free(cluster_uuid: str, pool: SubnetPool,
 def host_networks() -> list[ipaddress.IPv4Network]:
     """Networks of the host's IPv4 addresses: a subnet in use there (another state dir's
     cluster, or anything else) is not free, whatever our records say."""
+    return [interface.network for interface in host_interfaces()]
+
+
+def host_addresses() -> list[str]:
+    """Every IPv4 address the host holds (loopback, its uplinks, every cluster's gateway)."""
+    return [str(interface.ip) for interface in host_interfaces()]
+
+
+def host_interfaces() -> list[ipaddress.IPv4Interface]:
     found = []
     for line in host.run("ip", "-o", "-4", "addr", "show").splitlines():
         fields = line.split()
         if "inet" in fields:
-            found.append(ipaddress.IPv4Interface(fields[fields.index("inet") + 1]).network)
+            found.append(ipaddress.IPv4Interface(fields[fields.index("inet") + 1]))
     return found
 
 
@@ -205,6 +215,16 @@ def _link_exists(name: str, netns: str | None = None) -> bool:
 def _addresses(name: str, netns: str | None = None) -> str:
     prefix = ("ip", "-n", netns) if netns else ("ip",)
     return host.run(*prefix, "-o", "addr", "show", "dev", name)
+
+
+def _delete_link(name: str) -> None:
+    """Delete a host interface if it exists.
+
+    NOTE: it may vanish between the check and the deletion (the kernel removing a veth with
+    its namespace, a garbage collector elsewhere on the host removing the same cluster): a
+    failure counts only if the interface is still there."""
+    if _link_exists(name) and not host.probe("ip", "link", "del", name) and _link_exists(name):
+        host.run("ip", "link", "del", name)
 
 
 @dataclass(frozen=True)
@@ -230,8 +250,7 @@ class Bridge:
             handle.write("1\n")
 
     def delete(self) -> None:
-        if _link_exists(self.name):
-            host.run("ip", "link", "del", self.name)
+        _delete_link(self.name)
         host.delete_rules_mentioning(self.name)
 
 
@@ -267,11 +286,8 @@ class NodeNetwork:
     def delete(self) -> None:
         if os.path.exists(os.path.join(NS_DIR, self.netns)):
             host.run("ip", "netns", "del", self.netns)
-        # NOTE: the kernel removes the veth pair with the namespace, asynchronously: it may
-        # vanish between the check and the deletion.
-        if _link_exists(self.veth) and not host.probe("ip", "link", "del", self.veth) \
-                and _link_exists(self.veth):
-            host.run("ip", "link", "del", self.veth)
+        # NOTE: the kernel removes the veth pair with the namespace, asynchronously.
+        _delete_link(self.veth)
 
 
 def namespaces_of(cluster_uuid: str) -> list[str]:

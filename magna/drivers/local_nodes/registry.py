@@ -15,9 +15,10 @@ restarts it when the configuration changed.
 
 The registry speaks plain HTTP. That is acceptable here because it is only reachable on the
 cluster's private bridge: the bridge's FORWARD rules keep other networks out, and one INPUT
-rule (``guard``) rejects connections to it from any source outside the cluster's subnet, i.e. from
-other clusters' nodes, which would otherwise reach the host's address on this bridge. Engines
-list it in ``insecure-registries``.
+rule (``guard``) rejects connections to it from any source outside the cluster's subnet. Other
+clusters' nodes, which would otherwise reach the host's address on this bridge, also meet their
+own bridge's fence (``fence.py``), which only opens their own gateway; the guard still keeps out
+whatever arrives on the host's other interfaces. Engines list it in ``insecure-registries``.
 
 ``publish`` pushes the busybox image (see ``image``) from master 0 once per cluster; a marker
 file next to the blobs records it.
@@ -186,9 +187,7 @@ def _guard_rule(reg: Registry) -> list[str]:
 def guard(reg: Registry) -> None:
     """Only the cluster's own subnet (its nodes, and the host through the bridge's address)
     may connect to the registry."""
-    rule = _guard_rule(reg)
-    if not host.probe("iptables", "-w", "-C", *rule):
-        host.run("iptables", "-w", "-I", *rule)
+    host.ensure_rule("iptables", _guard_rule(reg))
 
 
 def unguard(short: str) -> None:

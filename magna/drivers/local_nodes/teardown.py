@@ -21,7 +21,7 @@ import shutil
 import signal
 import time
 
-from magna.drivers.local_nodes import balancer, engine, host, limits, network, registry
+from magna.drivers.local_nodes import balancer, engine, fence, host, limits, network, registry
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ANY = ipaddress.IPv4Network("0.0.0.0/32")
@@ -46,7 +46,7 @@ def remove(cluster_uuid: str, *, cluster_dir: str, run_dir: str, stop_timeout: f
     bridge = network.bridge_name(cluster_uuid)
     if allocation is not None or os.path.exists(f"/sys/class/net/{bridge}"):
         network.Bridge(bridge, allocation or network.Allocation(_ANY)).delete()
-    host.delete_rules_mentioning(bridge)
+    fence.remove(cluster_uuid)  # also every rule naming the bridge
     limits.remove(cluster_cgroup(cluster_uuid))
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(cluster_dir, ignore_errors=True)
