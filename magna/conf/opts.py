@@ -166,6 +166,11 @@ LOCAL_SWARM_OPTS: list[cfg.Opt] = [
                  help="Seconds a swarm init or join may take before the apply is retried."),
     cfg.FloatOpt("stop_timeout", default=20.0, min=1.0,
                  help="Seconds a node's dockerd gets to exit after SIGTERM before SIGKILL."),
+    cfg.ListOpt("host_services", default=[],
+                help="Services on this host (IPv4 address:port) that a cluster template may "
+                     "name as its DNS server (port 53) or HTTP(S) proxy. A cluster's nodes "
+                     "reach exactly those it names; every other host address and port stays "
+                     "fenced off from them, whatever a template says."),
     cfg.StrOpt("dockerd", default="dockerd", advanced=True,
                help="The Docker Engine binary each node runs (a name on PATH or a path). Only "
                     "for testing failure paths, e.g. an engine that will not start; leave it."),

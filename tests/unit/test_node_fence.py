@@ -8,7 +8,14 @@ import uuid
 import pytest
 
 from magna.drivers.base import ClusterSpec
-from magna.drivers.local_nodes.fence import Fence, Opening, chain_name, openings, proxy_target
+from magna.drivers.local_nodes.fence import (
+    Fence,
+    Opening,
+    chain_name,
+    openings,
+    parse_host_services,
+    proxy_target,
+)
 
 GATEWAY = "10.231.1.1"
 HOST = ("127.0.0.1", "192.0.2.2", GATEWAY, "10.231.2.1")
@@ -22,8 +29,13 @@ def spec(**overrides: object) -> ClusterSpec:
     return ClusterSpec(**fields)  # type: ignore[arg-type]
 
 
-def opened(**overrides: object) -> tuple[Opening, ...]:
-    return openings(spec(**overrides), gateway=GATEWAY, host_addresses=HOST)
+SERVICES = frozenset({("192.0.2.2", 53), ("192.0.2.2", 3128), (GATEWAY, 8443)})
+
+
+def opened(services: frozenset[tuple[str, int]] = SERVICES,
+           **overrides: object) -> tuple[Opening, ...]:
+    return openings(spec(**overrides), gateway=GATEWAY, host_addresses=HOST,
+                    host_services=services)
 
 
 def test_a_plain_cluster_needs_nothing_of_the_host() -> None:
@@ -76,3 +88,19 @@ def test_the_chain_accepts_replies_and_openings_then_rejects() -> None:
 def test_chain_names_fit_iptables() -> None:
     name = chain_name(str(uuid.uuid4()))
     assert name.startswith("magna-in-") and len(name) <= 28
+
+
+def test_only_host_services_the_operator_lists_are_opened() -> None:
+    """A template is user input: a proxy or DNS server on a host address the operator did not
+    list opens nothing (else any template could open PostgreSQL's port by calling it a
+    proxy)."""
+    assert opened(http_proxy="http://192.0.2.2:5432") == ()
+    assert opened(dns_nameserver="192.0.2.2", services=frozenset()) == ()
+    assert opened(http_proxy="http://192.0.2.2:3128", services=frozenset()) == ()
+
+
+def test_host_services_are_parsed_or_refused() -> None:
+    assert parse_host_services(["192.0.2.2:3128", " 10.0.0.1:53"]) == {
+        ("192.0.2.2", 3128), ("10.0.0.1", 53)}
+    with pytest.raises(ValueError, match=r"proxy\.example:3128"):
+        parse_host_services(["proxy.example:3128"])

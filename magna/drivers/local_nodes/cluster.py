@@ -59,6 +59,8 @@ class NodeSettings:
     dockerd: str = "dockerd"
     stop_timeout: float = 20.0
     engine_start_timeout: float = 60.0
+    # (address, port) of host services a template may name as DNS server or proxy (fence.py)
+    host_services: frozenset[tuple[str, int]] = frozenset()
 
 
 class LocalNodes:
@@ -158,7 +160,7 @@ class LocalNodes:
                                       run_root=self.settings.run_root)
         nodes = self.claim(spec, allocation)
         network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
-        fence.fence_of(spec, allocation).apply()
+        fence.fence_of(spec, allocation, self.settings.host_services).apply()
         pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)
         if spec.registry_enabled:
             registry.ensure(self.registry(spec.uuid, allocation))

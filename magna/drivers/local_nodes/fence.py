@@ -20,10 +20,10 @@ can change), jumped to from INPUT for packets arriving on that bridge::
 The first rule lets in the replies to the host's own connections to the nodes (the conductor,
 HAProxy's health checks). ``openings`` (pure) says what else the cluster needs from the host:
 its load balancer and its registry on the gateway, a DNS server or proxy of its template when
-that is an address of this host. Everything else is rejected, not dropped, so a client fails at
-once. IPv6 is switched off on the bridge: with it, a node reaches the host's ``[::]`` listeners
-through the bridge's link-local address (seen on this kernel), and one ip6tables rule drops what
-IPv6 might still arrive on the bridge.
+that is an address of this host the operator lists in ``host_services``. Everything else is
+rejected, not dropped, so a client fails at once. IPv6 is switched off on the bridge: with it,
+a node reaches the host's ``[::]`` listeners through the bridge's link-local address (seen on
+this kernel), and one ip6tables rule drops what IPv6 might still arrive on the bridge.
 
 ``Fence.apply`` is idempotent and converges from any partial state (it rewrites the chain in one
 ``iptables-restore`` transaction); ``remove`` works from the cluster id alone.
@@ -60,30 +60,45 @@ class Opening:
     port: int
 
 
-def openings(spec: ClusterSpec, *, gateway: str,
-             host_addresses: Collection[str]) -> tuple[Opening, ...]:
+def openings(spec: ClusterSpec, *, gateway: str, host_addresses: Collection[str],
+             host_services: Collection[tuple[str, int]] = ()) -> tuple[Opening, ...]:
     """What the cluster's nodes need from the host, in a stable order.
 
-    NOTE: a DNS server or proxy of the template is opened only when it is an address of this
-    host: anything else is beyond the bridge, where FORWARD rejects all traffic anyway. A proxy
-    given by name is not resolved (nothing is opened for it): the address a name stands for may
-    change after the rule is written, and a name the host resolves to itself is unusual enough
-    to ask for its address. Template fields are user input: whoever writes a template's
-    proxy opens that one host port to their own cluster's nodes (the operator may want to
-    limit which proxies templates may name)."""
+    A DNS server or proxy of the template is opened only when it is an address of this host
+    AND the operator lists it (``host_services``, address and port): template fields are
+    user input, and without that list whoever writes a template could open any port of the
+    host (PostgreSQL on the uplink, say) to their own cluster by calling it a proxy. Anything
+    beyond this host needs no opening here (FORWARD rejects all traffic leaving the bridge
+    anyway). A proxy given by name is not resolved: the address a name stands for may change
+    after the rule is written."""
     local = {gateway, *host_addresses}
+    allowed = set(host_services)
     found = set()
     if balancer.balanced(spec):
         found.add(Opening(gateway, "tcp", engine.PORT))
     if spec.registry_enabled:
         found.add(Opening(gateway, "tcp", registry.PORT))
-    if spec.dns_nameserver in local:
+    if spec.dns_nameserver in local and (spec.dns_nameserver, DNS_PORT) in allowed:
         found |= {Opening(spec.dns_nameserver, proto, DNS_PORT) for proto in ("tcp", "udp")}
     for proxy in (spec.http_proxy, spec.https_proxy):
         target = proxy_target(proxy) if proxy else None
-        if target is not None and target[0] in local:
+        if target is not None and target[0] in local and target in allowed:
             found.add(Opening(target[0], "tcp", target[1]))
     return tuple(sorted(found))
+
+
+def parse_host_services(entries: Collection[str]) -> frozenset[tuple[str, int]]:
+    """``[group] host_services`` entries (``address:port``) as pairs; ValueError names a bad
+    one."""
+    found = set()
+    for entry in entries:
+        address, _, port = entry.strip().rpartition(":")
+        try:
+            found.add((str(ipaddress.IPv4Address(address)), int(port)))
+        except ValueError:
+            raise ValueError(f"host_services entry {entry!r} is not an IPv4 address:port") \
+                from None
+    return frozenset(found)
 
 
 def proxy_target(url: str) -> tuple[str, int] | None:
@@ -130,11 +145,13 @@ class Fence:
             host.ensure_rule("ip6tables", ["INPUT", "-i", self.bridge, "-j", "DROP"])
 
 
-def fence_of(spec: ClusterSpec, allocation: network.Allocation) -> Fence:
+def fence_of(spec: ClusterSpec, allocation: network.Allocation,
+             host_services: Collection[tuple[str, int]] = ()) -> Fence:
     gateway = str(allocation.gateway)
     return Fence(bridge=network.bridge_name(spec.uuid), chain=chain_name(spec.uuid),
                  gateway=gateway, openings=openings(spec, gateway=gateway,
-                                                    host_addresses=network.host_addresses()))
+                                                    host_addresses=network.host_addresses(),
+                                                    host_services=host_services))
 
 
 def remove(cluster_uuid: str) -> None:

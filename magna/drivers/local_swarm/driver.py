@@ -70,7 +70,7 @@ from magna.drivers.base import (
     Observed,
 )
 from magna.drivers.catalog import Catalog
-from magna.drivers.local_nodes import balancer, host, image, network, registry
+from magna.drivers.local_nodes import balancer, fence, host, image, network, registry
 from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
 from magna.drivers.local_nodes.cluster import LocalNodes, NodeSettings
 from magna.drivers.local_nodes.node import LocalNode
@@ -93,7 +93,8 @@ def node_settings(state_dir: str, opts: cfg.ConfigOpts.GroupAttr) -> NodeSetting
         pool=network.SubnetPool(cidr=opts.subnet_pool, prefix=opts.subnet_prefix, kind=KIND,
                                 group=GROUP),
         dockerd=opts.dockerd, stop_timeout=opts.stop_timeout,
-        engine_start_timeout=opts.engine_start_timeout)
+        engine_start_timeout=opts.engine_start_timeout,
+        host_services=fence.parse_host_services(opts.host_services))
 
 
 class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
