@@ -11,8 +11,13 @@ State on disk (``root`` is ``<state_dir>/<driver's directory>``)::
 
     <root>/<cluster uuid>/          created first, removed last (the anchor)
         network.json  slots.json  retired.json  notes-sent  client/{ca,cert,key}.pem
-        registry/  balancer/  <node>/ daemon.json engine.log ca.pem server-{cert,key}.pem data/
-    <run_root>/<short id>/<slot>/   exec-root, docker.sock, docker.pid   (owner.json beside)
+        registry/  balancer/  <node>/ engine.log engine.pid ca.pem server-{cert,key}.pem
+                                      root/ (the node's own /: etc/, var/lib/docker/, ...)
+    <run_root>/<short id>/<slot>/   the node's /run: docker.sock, docker/ (owner.json beside)
+    <run_root>/seal/<netns>/        the seal plugin's socket for the node (when installed)
+
+Every node's engine runs sealed (``engine.py``): its own root, its own namespaces, container
+root remapped to the cluster's id range (``rootfs.id_base`` of the cluster's subnet).
 
 The orchestrator on top (membership, node labels, rolling restarts, health as the orchestrator
 sees it) is the driver's: it receives ``LocalNode`` objects and mostly uses them through the
@@ -41,6 +46,7 @@ from magna.drivers.local_nodes import (
     pki,
     planning,
     registry,
+    rootfs,
     teardown,
 )
 from magna.drivers.local_nodes.node import LocalNode
@@ -71,6 +77,11 @@ class LocalNodes:
 
     def run_dir(self, cluster_uuid: str) -> str:
         return os.path.join(self.settings.run_root, network.short_id(cluster_uuid))
+
+    @property
+    def authz_root(self) -> str | None:
+        """The seal plugin's directory on this host, when Magna ships the plugin."""
+        return os.path.join(self.settings.run_root, "seal") if engine.authz_available() else None
 
     def exists(self, cluster_uuid: str) -> bool:
         return os.path.exists(self.cluster_dir(cluster_uuid))
@@ -141,7 +152,8 @@ class LocalNodes:
                 spec.insecure_registry),
             dns=(spec.dns_nameserver,) if spec.dns_nameserver else (),
             environment=planning.engine_environment(spec),
-            labels=(f"magna.image={planning.image_name(spec, ng)}",))
+            labels=(f"magna.image={planning.image_name(spec, ng)}",),
+            id_base=rootfs.id_base(allocation.subnet), authz_root=self.authz_root)
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
@@ -201,7 +213,9 @@ class LocalNodes:
         """A node's namespace, cgroups and files go (its engine stopped before); its slot is
         dropped last, so a crash in between repeats this (idempotent) removal."""
         node.net.delete()
+        engine.kill_node(node.engine.cgroup_parent)
         limits.remove(node.engine.cgroup_parent)
+        engine.forget_authz(node.engine.authz_root, node.engine.netns)
         for path in (node.engine.node_dir, node.engine.run_dir):
             engine.unmount_under(path)
             shutil.rmtree(path, ignore_errors=True)
@@ -210,7 +224,7 @@ class LocalNodes:
 
     def remove(self, cluster_uuid: str) -> None:
         teardown.remove(cluster_uuid, cluster_dir=self.cluster_dir(cluster_uuid),
-                        run_dir=self.run_dir(cluster_uuid),
+                        run_dir=self.run_dir(cluster_uuid), authz_root=self.authz_root,
                         stop_timeout=self.settings.stop_timeout)
 
     def leftovers(self, known_clusters: set[str]) -> list[str]:
