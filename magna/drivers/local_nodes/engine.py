@@ -77,6 +77,7 @@ AUTHZ_MODULE = "magna.drivers.local_nodes.seal_service"
 AUTHZ_PLUGIN = "magna-seal"
 AUTHZ_SOCKET = "unix:///run/magna-seal/authz.sock"
 NODE_TLS = "/etc/docker/tls"
+OWN_PROGRAM = "/usr/local/sbin/dockerd"
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,8 @@ def start(spec: EngineSpec, config_hash: str) -> int:
     join = ('netns=$1 && shift && for procs; do shift; [ "$procs" = -- ] && break; '
             'echo $$ > "$procs" || exit 1; done && '
             f'exec nsenter --net="$netns" {" ".join(UNSHARE)} sh "$@"')
-    mounts = [f"ro:{path}" for path in rootfs.read_only_dirs()]
+    program, mounts = _program(spec)
+    mounts += [f"ro:{path}" for path in rootfs.read_only_dirs()]
     mounts += [f"cg:{h.fstype}:{h.name}:{h.options}" for h in limits.hierarchies()]
     env = {name: value for name, value in os.environ.items()
            if name.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")}
@@ -241,13 +243,27 @@ def start(spec: EngineSpec, config_hash: str) -> int:
         process = subprocess.Popen(
             ["sh", "-c", join, "sh", os.path.join(network.NS_DIR, spec.netns),
              *limits.procs_files(spec.cgroup_parent), "--", SEAL_SCRIPT, spec.root,
-             spec.run_dir, spec.hostname, authz, spec.dockerd, *mounts],
+             spec.run_dir, spec.hostname, authz, program, *mounts],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd=spec.node_dir, env=env)
     rootfs.write(spec.pid_file, f"{process.pid}\n".encode())
     with open(os.path.join(spec.node_dir, STARTED), "w") as handle:
         handle.write(config_hash)
     return process.pid
+
+
+def _program(spec: EngineSpec) -> tuple[str, list[str]]:
+    """The engine's program as the node sees it, and the mount bringing it in: a program in the
+    host's read-only program directories is there already; another (the operator's dockerd
+    option naming, say, /opt/docker/dockerd) is bound read-only at ``OWN_PROGRAM``."""
+    found = shutil.which(spec.dockerd, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if found is None:
+        return spec.dockerd, []  # NOTE: the node's log then says what is missing
+    real = os.path.realpath(found)
+    if any(real.startswith(directory + os.sep) for directory in rootfs.read_only_dirs()):
+        return real, []
+    rootfs.write(spec.root + OWN_PROGRAM, b"", 0o755)  # the mount point
+    return OWN_PROGRAM, [f"file:{real}:{OWN_PROGRAM}"]
 
 
 def _authz_dir(spec: EngineSpec) -> str:

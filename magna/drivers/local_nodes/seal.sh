@@ -9,6 +9,7 @@
 # RUN       the node's host run dir (emptied by the caller), mounted as the node's /run
 # AUTHZ     the host directory of the node's authorization-plugin socket, or "-"
 # ro:DIR    a host directory of programs bound read-only at the same path (/usr/bin, ...)
+# file:F:P  a host program F bound read-only at P in the node (a dockerd outside those dirs)
 # cg:...    a cgroup hierarchy to mount fresh under /sys/fs/cgroup (its root is the node's cgroup)
 #
 # Every mount is made in the node's private mount namespace: none reaches the host, and all go
@@ -24,6 +25,10 @@ for item; do
     mkdir -p "$R$dir"
     mount --bind "$dir" "$R$dir"
     mount -o remount,bind,ro,nosuid,nodev "$R$dir" ;;
+  file:*)  # file:HOST_FILE:NODE_PATH, the operator's own engine program (a mount point exists)
+    rest=${item#file:}; source=${rest%%:*}; target=${rest#*:}
+    mount --bind "$source" "$R$target"
+    mount -o remount,bind,ro,nosuid,nodev "$R$target" ;;
   esac
 done
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
