@@ -22,9 +22,11 @@ cgroup namespace; ``limits.py`` caps it below the node's flavor).
 Identity: inside the node, the pid file says a pid of the node's namespace and every node's
 dockerd has the same command line, so Magna records the host pid of ``unshare`` in
 ``<node dir>/engine.pid`` and recognises it by its command line (which names the node's root)
-and its cgroup. Stopping sends SIGTERM to the node's PID 1 (``docker-init``, which passes it to
-dockerd), then SIGKILL to everything in the node's cgroup; once PID 1 is gone the kernel ends
-the whole node and its mounts go with its mount namespace.
+and its cgroup. ``unshare --kill-child`` ties the node to that process: when it dies, the
+kernel kills the node's PID 1 and with it the whole node. Stopping sends SIGTERM to the node's
+PID 1 (``docker-init``, which passes it to dockerd), then SIGKILL to everything in the node's
+cgroup; once PID 1 is gone the kernel ends the whole node and its mounts go with its mount
+namespace.
 
 Persistent state (the root, certificates, log) lives in the node directory under the state dir;
 the node's /run lives under the driver's ``run_dir`` option because the conductor reaches the
@@ -71,7 +73,9 @@ STARTED = "engine.started"
 FAILURES = "engine.exits"
 PID_FILE = "engine.pid"  # the host pid of the node's ``unshare``
 SEAL_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seal.sh")
-UNSHARE = ("unshare", "--mount", "--uts", "--ipc", "--cgroup", "--pid", "--fork",
+# NOTE: --kill-child: the node's PID 1 gets SIGKILL when unshare dies, so the node lives exactly
+# as long as the process Magna records (a SIGKILL to it, from Magna or anyone, ends the node).
+UNSHARE = ("unshare", "--mount", "--uts", "--ipc", "--cgroup", "--pid", "--fork", "--kill-child",
            "--propagation", "private")
 AUTHZ_MODULE = "magna.drivers.local_nodes.seal_service"
 AUTHZ_PLUGIN = "magna-seal"

@@ -82,7 +82,9 @@ def prepare(root: str, files: dict[str, str]) -> None:
     """The root's directories, mount points and ``/etc`` (idempotent; files written only when
     they differ, so an unchanged node costs a few reads)."""
     for directory in MOUNT_POINTS:
-        os.makedirs(os.path.join(root, directory), exist_ok=True)
+        # NOTE: whatever is in the way stays: the engine, not this, says what is wrong with it
+        if not os.path.lexists(os.path.join(root, directory)):
+            os.makedirs(os.path.join(root, directory))
     os.chmod(os.path.join(root, "tmp"), 0o1777)
     os.makedirs(os.path.join(root, "root"), mode=0o700, exist_ok=True)
     for name in TOP_LEVEL:
