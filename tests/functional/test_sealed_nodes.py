@@ -208,6 +208,8 @@ def test_a_memory_hog_is_killed_inside_the_node_and_the_engine_stays_up(
                            "head -c 800m /dev/zero > /t/fill; echo survived")
     assert "survived" not in filled.stdout
     assert engine.pid_of(node) == before and engine.ping(node)
+    with open(os.path.join(node.run_dir, "docker.pid")) as handle:  # the README kills this one
+        assert int(handle.read()) == before
     assert tenant.ok("info", "--format", "{{.ContainersRunning}}").strip() == "0"
     workloads = limits.path("memory", f"{node.cgroup_parent}/{limits.WORKLOADS}")
     with open(os.path.join(workloads, "memory.limit_in_bytes")) as handle:

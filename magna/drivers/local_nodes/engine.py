@@ -21,9 +21,11 @@ cgroup namespace; ``limits.py`` caps it below the node's flavor).
 
 Identity: inside the node, the pid file says a pid of the node's namespace and every node's
 dockerd has the same command line, so Magna records the host pid of ``unshare`` in
-``<node dir>/engine.pid`` and recognises it by its command line (which names the node's root)
-and its cgroup. ``unshare --kill-child`` ties the node to that process: when it dies, the
-kernel kills the node's PID 1 and with it the whole node. Stopping sends SIGTERM to the node's
+``<node dir>/engine.pid`` (and, for operators, ``<run dir>/docker.pid``, where it always
+was; dockerd's own pid file is the node's ``/run/dockerd.pid``) and recognises it by its
+command line (which names the node's root) and its cgroup. ``unshare --kill-child`` ties the
+node to that process: when it dies, the kernel kills the node's PID 1 and with it the whole
+node. Stopping sends SIGTERM to the node's
 PID 1 (``docker-init``, which passes it to dockerd), then SIGKILL to everything in the node's
 cgroup; once PID 1 is gone the kernel ends the whole node and its mounts go with its mount
 namespace.
@@ -71,7 +73,8 @@ PORT = 2375
 LOG = "engine.log"
 STARTED = "engine.started"
 FAILURES = "engine.exits"
-PID_FILE = "engine.pid"  # the host pid of the node's ``unshare``
+PID_FILE = "engine.pid"  # the host pid of the node's ``unshare``: what Magna trusts
+HOST_PID_FILE = "docker.pid"  # the same, in the run dir, for operators (the README kills it)
 SEAL_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seal.sh")
 # NOTE: --kill-child: the node's PID 1 gets SIGKILL when unshare dies, so the node lives exactly
 # as long as the process Magna records (a SIGKILL to it, from Magna or anyone, ends the node).
@@ -125,7 +128,9 @@ class EngineSpec:
         config: dict[str, Any] = {
             "data-root": "/var/lib/docker",
             "exec-root": "/run/docker",
-            "pidfile": "/run/docker.pid",
+            # NOTE: /run/docker.pid (the host's <run dir>/docker.pid) is Magna's: the host pid
+            # of the node's unshare, which an operator may kill -9 as an engine crash would.
+            "pidfile": "/run/dockerd.pid",
             "hosts": ["unix:///run/docker.sock", f"tcp://{self.address}:{PORT}"],
             "userns-remap": rootfs.REMAP_USER,
             "oom-score-adjust": 0,  # NOTE: the engine's OOM protection is limits.WORKLOADS
@@ -251,6 +256,7 @@ def start(spec: EngineSpec, config_hash: str) -> int:
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd=spec.node_dir, env=env)
     rootfs.write(spec.pid_file, f"{process.pid}\n".encode())
+    rootfs.write(os.path.join(spec.run_dir, HOST_PID_FILE), f"{process.pid}\n".encode())
     with open(os.path.join(spec.node_dir, STARTED), "w") as handle:
         handle.write(config_hash)
     return process.pid
