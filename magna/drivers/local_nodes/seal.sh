@@ -22,13 +22,11 @@ for item; do
   case $item in
   ro:*)
     dir=${item#ro:}
-    mkdir -p "$R$dir"
-    mount --bind "$dir" "$R$dir"
-    mount -o remount,bind,ro,nosuid,nodev "$R$dir" ;;
+    # NOTE: util-linux >= 2.27 makes a read-only bind in one call (bind, then the remount)
+    mount -o bind,ro,nosuid,nodev "$dir" "$R$dir" ;;
   file:*)  # file:HOST_FILE:NODE_PATH, the operator's own engine program (a mount point exists)
     rest=${item#file:}; source=${rest%%:*}; target=${rest#*:}
-    mount --bind "$source" "$R$target"
-    mount -o remount,bind,ro,nosuid,nodev "$R$target" ;;
+    mount -o bind,ro,nosuid,nodev "$source" "$R$target" ;;
   esac
 done
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
