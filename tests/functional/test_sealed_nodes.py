@@ -93,7 +93,17 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> LocalSwarmDriver:
 @pytest.fixture(scope="module")
 def tenants(driver: LocalSwarmDriver, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[tuple[Tenant, Tenant]]:
+    """Two clusters whose engines run without the authorization plugin, whether Magna ships it
+    or not: these tests try what the node's own root, namespaces and id remapping show a
+    workload the plugin would let through (the plugin's refusals have their own tests)."""
     built: list[Tenant] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "authz_available", lambda: False)
+        yield from _built(driver, tmp_path_factory, built)
+
+
+def _built(driver: LocalSwarmDriver, tmp_path_factory: pytest.TempPathFactory,
+           built: list[Tenant]) -> Iterator[tuple[Tenant, Tenant]]:
     try:
         for name in ("first", "second"):
             built.append(build(driver, tmp_path_factory.mktemp(name)))
