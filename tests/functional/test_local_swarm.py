@@ -304,7 +304,7 @@ def test_a_node_that_lost_its_data_rejoins(driver: LocalSwarmDriver, tmp_path: P
         lost = driver.nodes.planned(spec, allocation)[2].engine
         engine.stop(lost, 10)
         engine.unmount_under(lost.node_dir)
-        shutil.rmtree(os.path.join(lost.node_dir, "data"))
+        shutil.rmtree(lost.data_root)
         observed = converge(driver, spec, pki)
         assert observed.api_address is not None
         out = docker_cli(pki, observed.api_address, tmp_path, "node", "ls", "--format",

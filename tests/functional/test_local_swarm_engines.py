@@ -112,13 +112,15 @@ def test_flavors_are_cgroup_limits_of_the_engine_and_its_containers(
         image = busybox_image(worker, tmp_path)
         container = node_docker(worker, "run", "-d", "--network", "none", image,
                                 "/bin/busybox", "sleep", "600").strip()
-        inspected = json.loads(node_docker(worker, "inspect", container))[0]
-        pid = inspected["State"]["Pid"]
+        # NOTE: inspect's State.Pid is a pid of the sealed node's own namespace: the host pid
+        # comes from the container's cgroup, below the node's workloads cgroup.
+        workloads = f"/magna/{short}/default-worker-0/{limits.WORKLOADS}/{container}"
+        with open(f"/sys/fs/cgroup/memory{workloads}/cgroup.procs") as handle:
+            pid = min(int(found) for found in handle.read().split())
         for controller in limits.CONTROLLERS:
-            assert cgroup_of(pid, controller) == f"/magna/{short}/default-worker-0/{container}"
+            assert cgroup_of(pid, controller) == workloads
         # the node's limits are the container's ceiling (cgroup v1 limits are hierarchical)
-        with open(f"/sys/fs/cgroup/memory/magna/{short}/default-worker-0/{container}/"
-                  "memory.use_hierarchy") as handle:
+        with open(f"/sys/fs/cgroup/memory{workloads}/memory.use_hierarchy") as handle:
             assert handle.read().strip() == "1"
 
         # A flavor change is applied live: same engine, new limits, new label.

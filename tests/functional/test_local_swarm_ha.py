@@ -166,7 +166,7 @@ def test_auto_healing_replaces_a_worker_that_cannot_be_repaired(
         assert broken.name == "default-worker-1"
         engine.stop(broken.engine, 10)
         engine.unmount_under(broken.engine.node_dir)
-        data = Path(broken.engine.node_dir, "data")
+        data = Path(broken.engine.data_root)
         _run("rm", "-rf", str(data))
         data.write_text("not a directory: dockerd cannot start\n")
 

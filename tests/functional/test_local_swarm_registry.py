@@ -139,8 +139,9 @@ def test_registry_image_serves_http_and_delete_removes_registry(
                        f"http://{gateway}:5000/v2/_catalog")
         assert done.returncode == 0, done.stderr
         assert "magna/busybox" in json.loads(done.stdout)["repositories"]
-        daemon = json.loads(Path(driver.root, spec.uuid, "default-worker-0",
-                                 "daemon.json").read_text())
+        worker = driver.nodes.planned(spec, allocation)[1]
+        assert worker.name == "default-worker-0"
+        daemon = json.loads(Path(worker.engine.config_path).read_text())
         assert daemon["insecure-registries"] == [f"{gateway}:5000"]
 
         # A second pass finds the running registry and does not push again.

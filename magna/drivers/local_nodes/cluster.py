@@ -11,8 +11,13 @@ State on disk (``root`` is ``<state_dir>/<driver's directory>``)::
 
     <root>/<cluster uuid>/          created first, removed last (the anchor)
         network.json  slots.json  retired.json  notes-sent  client/{ca,cert,key}.pem
-        registry/  balancer/  <node>/ daemon.json engine.log ca.pem server-{cert,key}.pem data/
-    <run_root>/<short id>/<slot>/   exec-root, docker.sock, docker.pid   (owner.json beside)
+        registry/  balancer/  <node>/ engine.log engine.pid ca.pem server-{cert,key}.pem
+                                      root/ (the node's own /: etc/, var/lib/docker/, ...)
+    <run_root>/<short id>/<slot>/   the node's /run: docker.sock, docker/ (owner.json beside)
+    <run_root>/seal/<netns>/        the engine guard's socket for the node
+
+Every node's engine runs sealed (``engine.py``): its own root, its own namespaces, container
+root remapped to the cluster's id range (``rootfs.id_base`` of the cluster's subnet).
 
 The orchestrator on top (membership, node labels, rolling restarts, health as the orchestrator
 sees it) is the driver's: it receives ``LocalNode`` objects and mostly uses them through the
@@ -30,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from magna.drivers.base import ClusterPKI, ClusterSpec
+from magna.drivers.engine_guard import service as guard
 from magna.drivers.local_nodes import (
     balancer,
     engine,
@@ -42,6 +48,7 @@ from magna.drivers.local_nodes import (
     pki,
     planning,
     registry,
+    rootfs,
     teardown,
 )
 from magna.drivers.local_nodes.node import LocalNode
@@ -74,6 +81,11 @@ class LocalNodes:
 
     def run_dir(self, cluster_uuid: str) -> str:
         return os.path.join(self.settings.run_root, network.short_id(cluster_uuid))
+
+    @property
+    def authz_root(self) -> str | None:
+        """The engine guard's directory on this host (a socket directory per node)."""
+        return os.path.join(self.settings.run_root, "seal")
 
     def exists(self, cluster_uuid: str) -> bool:
         return os.path.exists(self.cluster_dir(cluster_uuid))
@@ -144,7 +156,8 @@ class LocalNodes:
                 spec.insecure_registry),
             dns=(spec.dns_nameserver,) if spec.dns_nameserver else (),
             environment=planning.engine_environment(spec),
-            labels=(f"magna.image={planning.image_name(spec, ng)}",))
+            labels=(f"magna.image={planning.image_name(spec, ng)}",),
+            id_base=rootfs.id_base(allocation.subnet), authz_root=self.authz_root)
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
@@ -159,6 +172,10 @@ class LocalNodes:
         allocation = network.allocate(self.settings.root, spec.uuid, self.settings.pool,
                                       run_root=self.settings.run_root)
         nodes = self.claim(spec, allocation)
+        if self.authz_root is not None:
+            # NOTE: first, so a heal after the guard died finds the engines answering again
+            # instead of restarting every engine of the host (they refuse all calls without it).
+            guard.ensure_running(self.authz_root)
         network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
         fence.fence_of(spec, allocation, self.settings.host_services).apply()
         pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)
@@ -205,7 +222,9 @@ class LocalNodes:
         """A node's namespace, cgroups and files go (its engine stopped before); its slot is
         dropped last, so a crash in between repeats this (idempotent) removal."""
         node.net.delete()
+        engine.kill_node(node.engine.cgroup_parent)
         limits.remove(node.engine.cgroup_parent)
+        engine.forget_authz(node.engine.authz_root, node.engine.netns)
         for path in (node.engine.node_dir, node.engine.run_dir):
             engine.unmount_under(path)
             shutil.rmtree(path, ignore_errors=True)
@@ -214,7 +233,7 @@ class LocalNodes:
 
     def remove(self, cluster_uuid: str) -> None:
         teardown.remove(cluster_uuid, cluster_dir=self.cluster_dir(cluster_uuid),
-                        run_dir=self.run_dir(cluster_uuid),
+                        run_dir=self.run_dir(cluster_uuid), authz_root=self.authz_root,
                         stop_timeout=self.settings.stop_timeout)
 
     def leftovers(self, known_clusters: set[str]) -> list[str]:

@@ -1,31 +1,54 @@
-"""One node's Docker Engine: its configuration, starting it inside the node's namespaces,
+"""One node's Docker Engine: its configuration, starting it sealed in the node's own namespaces,
 recognising a live one after a conductor crash, and stopping it for good.
 
-``EngineSpec.build()`` is the node's ``daemon.json`` (pure). The engine runs as::
+``EngineSpec.build()`` is the node's ``daemon.json`` (pure), as the engine reads it inside the
+node. The sealed start runs::
 
-    unshare --uts sh -c 'hostname <node>; echo $$ > <node cgroups>/cgroup.procs;
-                         exec nsenter --net=/run/netns/<ns> dockerd
-                         --config-file <node dir>/daemon.json'
+    sh -c '<join the node cgroup in every hierarchy>;
+           exec nsenter --net=/run/netns/<ns> unshare --mount --uts --ipc --cgroup --pid --fork
+                --propagation private sh seal.sh <node dir>/root <run dir> <hostname> ...'
 
-so it has the node's hostname and network but the host's mount namespace (``ip netns exec``
-would remount /sys and hide the cgroup files). Before the ``exec`` the shell writes its pid into
-the node's cgroups (``limits.procs_files``), so dockerd, containerd and the containers run within
-the node's flavor. The template's proxies are dockerd's environment (``HTTP_PROXY`` ...).
-The process is in its own session and logs to ``engine.log``, so it outlives the conductor; a
-later pass finds it again through its pid file, checks that pid is really this node's dockerd (a
-stale pid file after SIGKILL may name a dead or reused pid), and pings its unix socket.
+``seal.sh`` (shipped beside this module) runs as PID 1 of the node's new namespaces: it mounts
+the node's root (``rootfs.py``: generated /etc, the data root, the host's programs read-only),
+fresh /proc, /sys, cgroup hierarchies, a minimal /dev, /tmp, and the node's host run dir as
+/run, pivots into it and ``exec``s ``docker-init -- dockerd``. Joining the cgroups comes first
+(the cgroup namespace's root is the cgroup one is in) and the network namespace before the mount
+namespace (sysfs shows the netns of whoever mounts it). So the engine, containerd and every
+container see only the node: a tenant's ``-v /:/host`` shows the node's root. The containers'
+root is an unprivileged host id (``userns-remap``, the cluster's range from ``rootfs.id_base``),
+and their cgroups land in ``<node cgroup>/docker`` (the engine's default parent inside the
+cgroup namespace; ``limits.py`` caps it below the node's flavor).
 
-Persistent state (``data-root``, certificates, config, log) lives in the node directory under the
-state dir; runtime state (``exec-root``, sockets, pid file) lives under the driver's ``run_dir``
-option because unix socket paths may not exceed 107 bytes and containerd's sockets sit deep inside
-``exec-root``.
+Identity: inside the node, the pid file says a pid of the node's namespace and every node's
+dockerd has the same command line, so Magna records the host pid of ``unshare`` in
+``<node dir>/engine.pid`` (and, for operators, ``<run dir>/docker.pid``, where it always
+was; dockerd's own pid file is the node's ``/run/dockerd.pid``) and recognises it by its
+command line (which names the node's root) and its cgroup. ``unshare --kill-child`` ties the
+node to that process: when it dies, the kernel kills the node's PID 1 and with it the whole
+node. Stopping sends SIGTERM to the node's
+PID 1 (``docker-init``, which passes it to dockerd), then SIGKILL to everything in the node's
+cgroup; once PID 1 is gone the kernel ends the whole node and its mounts go with its mount
+namespace.
+
+Persistent state (the root, certificates, log) lives in the node directory under the state dir;
+the node's /run lives under the driver's ``run_dir`` option because the conductor reaches the
+engine through ``<run dir>/docker.sock`` and unix socket paths may not exceed 107 bytes. The run
+dir is emptied at every start, so no stale pid file blocks a restart.
 
 NOTE: ``engine.started`` records the hash of what the running engine started with (config,
 environment, certificates); a different desired hash (a new certificate after CA rotation, a new
 image or DNS server after an upgrade) means a restart: ``engines.start_all`` reports it and the
 driver rolls it out, since how many may restart at once is the orchestrator's business.
 ``--live-restore`` is never set: Docker's own cluster mode refuses it, and an engine restart is
-how changes are rolled out anyway.
+how changes are rolled out anyway. A node created unsealed (data root in ``<node dir>/data``)
+is not migrated: with remapping, its images and membership would be hidden; recreate it.
+
+Every engine consults the engine guard (``magna.drivers.engine_guard``, one host-wide
+authorization plugin process): daemon.json names the plugin, its spec file points at
+``/run/magna-seal/authz.sock``, and the host's socket directory for the node is bound there. The
+guard is started (if it is not running) before any engine, since an engine refuses to start,
+and then every call, without it. ``EngineSpec.authz_root = None`` leaves it out (a test that
+looks at the layers beneath the guard does so).
 """
 
 from __future__ import annotations
@@ -34,6 +57,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -42,51 +66,77 @@ from typing import Any
 
 import docker
 
-from magna.drivers.local_nodes import limits, network
+from magna.drivers.engine_guard import service as guard
+from magna.drivers.local_nodes import limits, network, pki, rootfs
 
 PORT = 2375
-CONFIG = "daemon.json"
 LOG = "engine.log"
 STARTED = "engine.started"
 FAILURES = "engine.exits"
+PID_FILE = "engine.pid"  # the host pid of the node's ``unshare``: what Magna trusts
+HOST_PID_FILE = "docker.pid"  # the same, in the run dir, for operators (the README kills it)
+SEAL_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seal.sh")
+# NOTE: --kill-child: the node's PID 1 gets SIGKILL when unshare dies, so the node lives exactly
+# as long as the process Magna records (a SIGKILL to it, from Magna or anyone, ends the node).
+UNSHARE = ("unshare", "--mount", "--uts", "--ipc", "--cgroup", "--pid", "--fork", "--kill-child",
+           "--propagation", "private")
+AUTHZ_PLUGIN = "magna-seal"
+AUTHZ_SOCKET = "unix:///run/magna-seal/authz.sock"
+NODE_TLS = "/etc/docker/tls"
+OWN_PROGRAM = "/usr/local/sbin/dockerd"
 
 
 @dataclass(frozen=True)
 class EngineSpec:
     node_dir: str
-    run_dir: str
+    run_dir: str  # the node's /run on the host
     hostname: str
     netns: str
     address: str
-    cgroup_parent: str
+    cgroup_parent: str  # the node's cgroup: everything the node runs is in it or below it
     tls: bool = True
-    dockerd: str = "dockerd"  # the driver's dockerd option
+    dockerd: str = "dockerd"  # the driver's dockerd option (a program under /usr, or on PATH)
     insecure_registries: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     labels: tuple[str, ...] = ()
+    id_base: int = rootfs.ID_BASE  # the cluster's first remapped host id
+    authz_root: str | None = None  # the seal plugin's directory; None: no plugin
+
+    @property
+    def root(self) -> str:
+        return os.path.join(self.node_dir, rootfs.ROOT)
 
     @property
     def config_path(self) -> str:
-        return os.path.join(self.node_dir, CONFIG)
+        return os.path.join(self.root, rootfs.DAEMON_JSON)
+
+    @property
+    def data_root(self) -> str:
+        return os.path.join(self.root, rootfs.DATA_ROOT)
 
     @property
     def socket(self) -> str:
         return os.path.join(self.run_dir, "docker.sock")
 
     @property
-    def pidfile(self) -> str:
-        return os.path.join(self.run_dir, "docker.pid")
+    def pid_file(self) -> str:
+        return os.path.join(self.node_dir, PID_FILE)
 
     def build(self) -> dict[str, Any]:
         config: dict[str, Any] = {
-            "data-root": os.path.join(self.node_dir, "data"),
-            "exec-root": self.run_dir,
-            "pidfile": self.pidfile,
-            "hosts": [f"unix://{self.socket}", f"tcp://{self.address}:{PORT}"],
-            "cgroup-parent": self.cgroup_parent,
+            "data-root": "/var/lib/docker",
+            "exec-root": "/run/docker",
+            # NOTE: /run/docker.pid (the host's <run dir>/docker.pid) is Magna's: the host pid
+            # of the node's unshare, which an operator may kill -9 as an engine crash would.
+            "pidfile": "/run/dockerd.pid",
+            "hosts": ["unix:///run/docker.sock", f"tcp://{self.address}:{PORT}"],
+            "userns-remap": rootfs.REMAP_USER,
+            "oom-score-adjust": 0,  # NOTE: the engine's OOM protection is limits.WORKLOADS
             "live-restore": False,
         }
+        if self.authz_root is not None:
+            config["authorization-plugins"] = [AUTHZ_PLUGIN]
         if self.dns:
             config["dns"] = list(self.dns)
         if self.labels:
@@ -94,9 +144,9 @@ class EngineSpec:
         if self.tls:  # NOTE: a template's tls_disabled serves plain TCP on 2375, as upstream
             config.update({
                 "tls": True, "tlsverify": True,
-                "tlscacert": os.path.join(self.node_dir, "ca.pem"),
-                "tlscert": os.path.join(self.node_dir, "server-cert.pem"),
-                "tlskey": os.path.join(self.node_dir, "server-key.pem"),
+                "tlscacert": f"{NODE_TLS}/ca.pem",
+                "tlscert": f"{NODE_TLS}/cert.pem",
+                "tlskey": f"{NODE_TLS}/key.pem",
             })
         if self.insecure_registries:  # plain HTTP, see registry.py for why that is acceptable
             config["insecure-registries"] = list(self.insecure_registries)
@@ -104,38 +154,59 @@ class EngineSpec:
 
 
 def desired_hash(spec: EngineSpec, certs_digest: str) -> str:
-    """What the engine must have started with: its config, its environment and its certificates
-    (dockerd rejects unknown keys in daemon.json, so the certificates' digest and the environment
-    only enter the hash)."""
-    text = json.dumps([spec.build(), spec.environment], sort_keys=True) + certs_digest
-    return hashlib.sha256(text.encode()).hexdigest()
+    """What the engine must have started with: its config, its environment, its id range and
+    its certificates (dockerd rejects unknown keys in daemon.json, so the certificates' digest,
+    the ids and the environment only enter the hash)."""
+    text = json.dumps([spec.build(), spec.environment, spec.id_base], sort_keys=True)
+    return hashlib.sha256((text + certs_digest).encode()).hexdigest()
 
 
 def write_config(spec: EngineSpec) -> None:
+    """The node's root with its /etc, daemon.json, certificates and plugin spec (idempotent)."""
     os.makedirs(spec.node_dir, exist_ok=True)
     os.makedirs(spec.run_dir, exist_ok=True)
-    network.write_json(spec.config_path, spec.build())
+    rootfs.prepare(spec.root, rootfs.etc_files(hostname=spec.hostname, address=spec.address,
+                                               first_id=spec.id_base, dns=spec.dns))
+    rootfs.write(spec.config_path, json.dumps(spec.build(), indent=1).encode())
+    spec_file = os.path.join(spec.root, rootfs.PLUGINS_DIR, f"{AUTHZ_PLUGIN}.spec")
+    if spec.authz_root is not None:
+        rootfs.write(spec_file, f"{AUTHZ_SOCKET}\n".encode())
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(spec_file)
+    if spec.tls:
+        files = pki.server_files(spec.node_dir)
+        tls = os.path.join(spec.root, rootfs.TLS_DIR)
+        for source, name, mode in ((files.ca, "ca.pem", 0o644), (files.cert, "cert.pem", 0o644),
+                                   (files.key, "key.pem", 0o600)):
+            with contextlib.suppress(FileNotFoundError), open(source, "rb") as handle:
+                rootfs.write(os.path.join(tls, name), handle.read(), mode)
 
 
 def pid_of(spec: EngineSpec) -> int | None:
-    """The pid of this node's running dockerd, or None (no pid file, dead, zombie, reused)."""
+    """The host pid of this node's running engine (its ``unshare``), or None (no record, dead,
+    zombie, reused)."""
     try:
-        with open(spec.pidfile) as handle:
+        with open(spec.pid_file) as handle:
             pid = int(handle.read().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _is_our_dockerd(pid, spec.config_path) else None
+    return pid if _is_our_engine(pid, spec) else None
 
 
-def _is_our_dockerd(pid: int, config_path: str) -> bool:
+def _is_our_engine(pid: int, spec: EngineSpec) -> bool:
+    """``pid`` is a live ``unshare`` naming this node's root, in this node's cgroup."""
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             argv = handle.read().split(b"\0")
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+        with open(f"/proc/{pid}/cgroup") as handle:
+            cgroups = handle.read().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return state not in ("Z", "X") and config_path.encode() in argv
+    in_node = any(line.split(":", 2)[2] == spec.cgroup_parent for line in cgroups
+                  if line.split(":", 2)[1] == "memory")
+    return (alive(pid) and in_node and os.path.basename(argv[0]) == b"unshare"
+            and spec.root.encode() in argv)
 
 
 def ping(spec: EngineSpec) -> bool:
@@ -154,39 +225,88 @@ def ping(spec: EngineSpec) -> bool:
 
 
 def start(spec: EngineSpec, config_hash: str) -> int:
+    """Start the node's engine, sealed (see the module's docstring); the host pid of its
+    ``unshare``, which lives exactly as long as the node's engine."""
     clear_remains(spec)
-    # NOTE: joining the node's cgroups is not optional: an engine must not run beyond its flavor.
-    script = ('hostname "$1" && netns=$2 config=$3 dockerd=$4 && shift 4 && '
-              'for procs; do echo $$ > "$procs" || exit 1; done && '
-              'exec nsenter --net=/run/netns/"$netns" "$dockerd" --config-file "$config"')
+    write_config(spec)
+    authz = _authz_dir(spec) if spec.authz_root is not None else "-"
+    # NOTE: joining the node's cgroups is not optional: a node must not run beyond its flavor.
+    join = ('netns=$1 && shift && for procs; do shift; [ "$procs" = -- ] && break; '
+            'echo $$ > "$procs" || exit 1; done && '
+            f'exec nsenter --net="$netns" {" ".join(UNSHARE)} sh "$@"')
+    program, mounts = _program(spec)
+    mounts += [f"ro:{path}" for path in rootfs.read_only_dirs()]
+    mounts += [f"cg:{h.fstype}:{h.name}:{h.options}" for h in limits.hierarchies()]
     env = {name: value for name, value in os.environ.items()
            if name.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")}
     env.update(spec.environment)
     env["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     with open(os.path.join(spec.node_dir, LOG), "ab") as log:
         process = subprocess.Popen(
-            ["unshare", "--uts", "sh", "-c", script, "sh", spec.hostname, spec.netns,
-             spec.config_path, spec.dockerd, *limits.procs_files(spec.cgroup_parent)],
+            ["sh", "-c", join, "sh", os.path.join(network.NS_DIR, spec.netns),
+             *limits.procs_files(spec.cgroup_parent), "--", SEAL_SCRIPT, spec.root,
+             spec.run_dir, spec.hostname, authz, program, *mounts],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd=spec.node_dir, env=env)
+    rootfs.write(spec.pid_file, f"{process.pid}\n".encode())
+    rootfs.write(os.path.join(spec.run_dir, HOST_PID_FILE), f"{process.pid}\n".encode())
     with open(os.path.join(spec.node_dir, STARTED), "w") as handle:
         handle.write(config_hash)
     return process.pid
 
 
+def _program(spec: EngineSpec) -> tuple[str, list[str]]:
+    """The engine's program as the node sees it, and the mount bringing it in: a program in the
+    host's read-only program directories is there already; another (the operator's dockerd
+    option naming, say, /opt/docker/dockerd) is bound read-only at ``OWN_PROGRAM``."""
+    found = shutil.which(spec.dockerd, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if found is None:
+        return spec.dockerd, []  # NOTE: the node's log then says what is missing
+    real = os.path.realpath(found)
+    if any(real.startswith(directory + os.sep) for directory in rootfs.read_only_dirs()):
+        return real, []
+    rootfs.write(spec.root + OWN_PROGRAM, b"", 0o755)  # the mount point
+    return OWN_PROGRAM, [f"file:{real}:{OWN_PROGRAM}"]
+
+
+def _authz_dir(spec: EngineSpec) -> str:
+    """The host directory of the node's plugin socket, once the plugin serves it."""
+    assert spec.authz_root is not None
+    guard.ensure_running(spec.authz_root)
+    return guard.socket_dir(spec.authz_root, spec.netns)
+
+
+def forget_authz(authz_root: str | None, prefix: str, *, exact: bool = True) -> None:
+    """The plugin no longer serves the node named ``prefix`` (its netns name), or with
+    ``exact=False`` any node whose name starts with it (a whole cluster being removed)."""
+    if authz_root is None or not os.path.isdir(authz_root):
+        return
+    for entry in os.listdir(authz_root):
+        if entry == prefix or (not exact and entry.startswith(prefix)):
+            guard.forget(authz_root, entry)
+
+
 def clear_remains(spec: EngineSpec) -> None:
-    """Before a start: kill what is left of the node's previous engine (a containerd whose
-    dockerd was killed) and drop stale pid files. dockerd takes a pid file naming a zombie for a
-    live containerd and then waits for it in vain."""
-    remains = processes_using(spec.run_dir, spec.config_path)
-    for pid in remains:
-        _signal(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5.0
-    while any(alive(pid) for pid in remains) and time.monotonic() < deadline:
+    """Before a start: kill what is left of the node's previous engine (anything still in its
+    cgroup) and give the node an empty /run (a stale pid file stops dockerd from starting)."""
+    kill_node(spec.cgroup_parent)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(spec.pid_file)
+    unmount_under(spec.run_dir)
+    shutil.rmtree(spec.run_dir, ignore_errors=True)
+    os.makedirs(spec.run_dir, exist_ok=True)
+
+
+def kill_node(cgroup: str, timeout: float = 5.0) -> None:
+    """SIGKILL every process in the node's cgroup until none is left (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = {pid for pid in limits.pids_in(cgroup) if pid != os.getpid() and alive(pid)}
+        if not pids or time.monotonic() > deadline:
+            return
+        for pid in pids:
+            _signal(pid, signal.SIGKILL)
         time.sleep(0.05)
-    for path in (spec.pidfile, os.path.join(spec.run_dir, "containerd", "containerd.pid")):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
 
 
 def record_exit(spec: EngineSpec) -> int:
@@ -239,15 +359,23 @@ def alive(pid: int) -> bool:
 
 
 def stop(spec: EngineSpec, timeout: float) -> None:
-    """Stop the node's dockerd (SIGTERM, then SIGKILL) and anything else left of the node."""
+    """Stop the node's engine: SIGTERM to the node's PID 1 (docker-init hands it to dockerd),
+    SIGKILL after ``timeout``, then SIGKILL to whatever is left in the node's cgroup."""
     pid = pid_of(spec)
     if pid is not None:
-        _signal(pid, signal.SIGTERM)
+        _signal(next(iter(children(pid)), pid), signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-    for other in processes_using(spec.run_dir, spec.node_dir, spec.config_path):
-        _signal(other, signal.SIGKILL)
+    kill_node(spec.cgroup_parent)
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return []
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

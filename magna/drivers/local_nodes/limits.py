@@ -1,12 +1,20 @@
 """A node's flavor as real limits: its cgroup (v1) caps the CPU and memory of everything the
 node runs.
 
-Each node has the cgroup ``/magna/<short id>/<node>`` in the ``cpu`` and ``memory`` hierarchies
-(the engine's ``cgroup-parent``). ``ensure`` creates it and writes the flavor's limits
-(``cpu.cfs_quota_us = vcpus * cpu.cfs_period_us``, ``memory.limit_in_bytes = ram_mb MiB``);
-writing again after a flavor change updates the limits of a running node in place. The engine's
-start script joins the cgroup before it ``exec``s dockerd (``procs_files``), so dockerd,
-containerd and, through ``cgroup-parent``, every container count against the node's limits.
+Each node has the cgroup ``/magna/<short id>/<node>`` in EVERY mounted hierarchy (cpu, cpuacct,
+cpuset, memory, devices, freezer, blkio, pids, name=systemd and the unified one): the engine's
+start joins all of them (``procs_files``) and then enters a cgroup namespace, so the node's
+engine sees that cgroup as ``/`` and nothing it starts can leave it. ``ensure`` creates the
+cgroups (``cpuset.cpus``/``cpuset.mems`` copied down from the parent: a new cpuset is empty and
+cannot be joined) and writes the flavor's limits (``cpu.cfs_quota_us = vcpus *
+cpu.cfs_period_us``, ``memory.limit_in_bytes = ram_mb MiB``); writing again after a flavor change
+updates the limits of a running node in place.
+
+Below the node, ``<node>/docker`` in the memory hierarchy (where the engine's default cgroup
+parent ``/docker`` lands inside the cgroup namespace) holds every container with the flavor's
+memory minus an engine reserve (``engine_reserve``: 128 MiB or a quarter of the flavor, whichever
+is smaller). A workload filling its memory then meets the OOM killer inside ``docker``, and the
+engine, outside it, survives (without it the kernel picked dockerd as the node's largest task).
 """
 
 from __future__ import annotations
@@ -20,9 +28,11 @@ from magna.common.exceptions import TemporaryError
 from magna.drivers.catalog import Flavor
 
 CGROUP_ROOT = "/sys/fs/cgroup"
-CONTROLLERS = ("cpu", "memory")
+CONTROLLERS = ("cpu", "memory")  # the ones carrying a flavor's limits
+WORKLOADS = "docker"  # the engine's default cgroup parent, relative to the node's cgroup
 UNLIMITED = -1
 MIB = 1024 * 1024
+ENGINE_RESERVE = 128 * MIB
 
 
 @dataclass(frozen=True)
@@ -40,32 +50,94 @@ def for_flavor(flavor: Flavor | None, period_us: int) -> Limits:
     return Limits(cpu_quota_us=flavor.vcpus * period_us, memory_bytes=flavor.ram_mb * MIB)
 
 
+def engine_reserve(memory_bytes: int) -> int:
+    """What of a node's memory the workloads' cgroup leaves to the engine."""
+    return min(ENGINE_RESERVE, memory_bytes // 4)
+
+
+def workloads_memory(limits: Limits) -> int:
+    if limits.memory_bytes == UNLIMITED:
+        return UNLIMITED
+    return limits.memory_bytes - engine_reserve(limits.memory_bytes)
+
+
 def path(controller: str, cgroup: str) -> str:
     return os.path.join(CGROUP_ROOT, controller, cgroup.lstrip("/"))
 
 
+@dataclass(frozen=True)
+class Hierarchy:
+    """One mounted cgroup hierarchy: where (``/sys/fs/cgroup/<name>``), which filesystem
+    (``cgroup`` or ``cgroup2``) and the mount options naming it (``cpu``, ``none,name=systemd``)."""
+
+    name: str
+    fstype: str
+    options: str
+
+
+def hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:
+    """Every cgroup hierarchy mounted under ``CGROUP_ROOT``, as /proc/self/mountinfo says."""
+    found = []
+    with open(mountinfo) as handle:
+        for line in handle:
+            head, _, tail = line.partition(" - ")
+            point = head.split()[4]
+            fstype, _, superopts = [*tail.split(), "", "", ""][:3]
+            if fstype not in ("cgroup", "cgroup2") or os.path.dirname(point) != CGROUP_ROOT:
+                continue
+            options = [opt for opt in superopts.split(",") if opt not in ("rw", "ro")]
+            if fstype == "cgroup" and all(opt.startswith("name=") for opt in options):
+                options.insert(0, "none")  # NOTE: a named hierarchy without controllers
+            found.append(Hierarchy(os.path.basename(point), fstype, ",".join(options)))
+    return found
+
+
 def procs_files(cgroup: str) -> list[str]:
-    """The files a process writes its pid into to join the node's cgroup."""
-    return [os.path.join(path(controller, cgroup), "cgroup.procs") for controller in CONTROLLERS]
+    """The files a process writes its pid into to join the node's cgroup, in every hierarchy."""
+    return [os.path.join(path(h.name, cgroup), "cgroup.procs") for h in hierarchies()]
 
 
 def ensure(cgroup: str, flavor: Flavor | None) -> Limits:
-    """Create the node's cgroups and set the flavor's limits (only the values that differ)."""
-    for controller in CONTROLLERS:
-        os.makedirs(path(controller, cgroup), exist_ok=True)
+    """Create the node's cgroups in every hierarchy and set the flavor's limits (only the values
+    that differ), the workloads' memory cgroup below the node's included."""
+    for hierarchy in hierarchies():
+        _make(hierarchy.name, cgroup)
+    _make("memory", f"{cgroup}/{WORKLOADS}")
     period = int(_read(cgroup, "cpu", "cpu.cfs_period_us"))
     wanted = for_flavor(flavor, period)
     _write(cgroup, "cpu", "cpu.cfs_quota_us", wanted.cpu_quota_us)
+    # NOTE: v1 takes a child's limit above its parent's (the parent's then holds), so the
+    # order of these two writes does not matter when a flavor grows or shrinks.
     _write(cgroup, "memory", "memory.limit_in_bytes", wanted.memory_bytes)
+    _write(f"{cgroup}/{WORKLOADS}", "memory", "memory.limit_in_bytes", workloads_memory(wanted))
     return wanted
+
+
+def _make(controller: str, cgroup: str) -> None:
+    """Create ``cgroup`` and its parents; in ``cpuset`` copy cpus and mems down at each level
+    (a new cpuset has none, and a process cannot join it)."""
+    os.makedirs(path(controller, cgroup), exist_ok=True)
+    if controller != "cpuset":
+        return
+    parts = [part for part in cgroup.split("/") if part]
+    for depth in range(1, len(parts) + 1):
+        here, parent = "/".join(parts[:depth]), "/".join(parts[:depth - 1])
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if not _read(here, controller, name):
+                with open(os.path.join(path(controller, here), name), "w") as handle:
+                    handle.write(_read(parent, controller, name) + "\n")
+
+
+def _memory(cgroup: str) -> int:
+    value = int(_read(cgroup, "memory", "memory.limit_in_bytes"))
+    return UNLIMITED if value >= 2 ** 62 else value
 
 
 def current(cgroup: str) -> Limits:
     """The limits the node's cgroups have now (memory: the kernel's "no limit" is a huge
     number, reported as ``UNLIMITED``)."""
-    memory = int(_read(cgroup, "memory", "memory.limit_in_bytes"))
     return Limits(cpu_quota_us=int(_read(cgroup, "cpu", "cpu.cfs_quota_us")),
-                  memory_bytes=UNLIMITED if memory >= 2 ** 62 else memory)
+                  memory_bytes=_memory(cgroup))
 
 
 def pids_in(cgroup: str) -> set[int]:
@@ -105,7 +177,7 @@ def _read(cgroup: str, controller: str, name: str) -> str:
 
 def _write(cgroup: str, controller: str, name: str, value: int) -> None:
     if value == UNLIMITED and name == "memory.limit_in_bytes":
-        if current(cgroup).memory_bytes == UNLIMITED:
+        if _memory(cgroup) == UNLIMITED:
             return
     elif int(_read(cgroup, controller, name)) == value:
         return

@@ -1,9 +1,9 @@
 """Removing a cluster's nodes from this host, and finding clusters whose removal is due.
 
 ``remove`` takes away processes, mounts, namespaces, veths, the bridge, its iptables rules,
-cgroups, the run dir and finally the state dir (the anchor: created first, removed last). Every
-step is idempotent and works from names derived from the cluster id, not from records, so it
-also cleans up after a crash that lost some of them.
+cgroups, the seal plugin's sockets, the run dir and finally the state dir (the anchor: created
+first, removed last). Every step is idempotent and works from names derived from the cluster
+id, not from records, so it also cleans up after a crash that lost some of them.
 
 ``leftovers`` finds clusters to collect: directories in the driver's state root without a
 database row, and clusters of any state root on this host whose state dir is gone (a test's
@@ -27,7 +27,8 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 _ANY = ipaddress.IPv4Network("0.0.0.0/32")
 
 
-def remove(cluster_uuid: str, *, cluster_dir: str, run_dir: str, stop_timeout: float) -> None:
+def remove(cluster_uuid: str, *, cluster_dir: str, run_dir: str, stop_timeout: float,
+           authz_root: str | None = None) -> None:
     balancer.stop(balancer.Balancer(name="", listen="", backends=(), state_dir=cluster_dir,
                                     run_dir=run_dir))
     stop_processes(cluster_uuid, cluster_dir=cluster_dir, run_dir=run_dir,
@@ -48,6 +49,7 @@ def remove(cluster_uuid: str, *, cluster_dir: str, run_dir: str, stop_timeout: f
         network.Bridge(bridge, allocation or network.Allocation(_ANY)).delete()
     fence.remove(cluster_uuid)  # also every rule naming the bridge
     limits.remove(cluster_cgroup(cluster_uuid))
+    engine.forget_authz(authz_root, f"magna-{network.short_id(cluster_uuid)}-", exact=False)
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(cluster_dir, ignore_errors=True)
 
