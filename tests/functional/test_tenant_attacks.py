@@ -260,6 +260,18 @@ def test_memory_past_the_flavor_kills_the_workload_not_the_node(site: Site) -> N
     _docker(site.alpha, "version", check=True)
 
 
+def test_the_readme_example_is_what_a_tenant_sees(site: Site) -> None:
+    """The README's example of a refused attack, run as written."""
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## What a cluster's users can reach", 1)[1]
+    match = re.search(r"```console\n\$ (.*?)\n(.*?)\n```", block, re.S)
+    assert match, "the README shows a refused attack"
+    command, expected = match.group(1), match.group(2)
+    result = _docker(site.alpha, *shlex.split(command)[1:])
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[0] == expected.strip()
+
+
 # -- the bystander -----------------------------------------------------------------------------
 
 def test_zz_the_other_tenants_cluster_is_untouched(site: Site) -> None:
@@ -274,3 +286,4 @@ def test_zz_the_other_tenants_cluster_is_untouched(site: Site) -> None:
         time.sleep(1)
     assert shown["status"] == "CREATE_COMPLETE"
     assert shown["health_status"] == "HEALTHY", shown
+
