@@ -18,8 +18,6 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional import test_local_swarm as swarm
 from tests.functional.test_local_swarm import TinyPKI, _run, make_spec
+from tests.support.listener import stand_in_listener
 
 pytestmark = [
     pytest.mark.docker,
@@ -45,31 +44,6 @@ pytestmark = [
 @pytest.fixture
 def driver(tmp_path: Path) -> LocalSwarmDriver:
     return LocalSwarmDriver(make_conf(tmp_path / "state"))
-
-
-@contextlib.contextmanager
-def listener() -> Iterator[int]:
-    """A stand-in for the host's services: a TCP server on 0.0.0.0 (a free port) that accepts
-    and closes; stopped on exit."""
-    server = socket.socket()
-    server.bind(("0.0.0.0", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError, OSError):
-                server.accept()[0].close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
 
 
 def uplink_address() -> str:
@@ -133,7 +107,8 @@ def test_a_tenant_reaches_only_its_balancer_and_registry(driver: LocalSwarmDrive
     a = two_node_spec(master_lb_enabled=True, registry_enabled=True)
     b = make_spec(nodegroups=make_spec().nodegroups[:1])
     pki = TinyPKI()
-    with listener() as port, swarm.cleaned(driver, b.uuid), swarm.cleaned(driver, a.uuid):
+    with stand_in_listener() as port, swarm.cleaned(driver, b.uuid), \
+            swarm.cleaned(driver, a.uuid):
         seen_a = swarm.converge(driver, a, pki, timeout=180)
         seen_b = swarm.converge(driver, b, pki, timeout=180)
         assert seen_a.api_address is not None and seen_b.api_address is not None

@@ -20,7 +20,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests.support.listener import stand_in_listener
 from tests.support.server import RunningServer, magna_server
 
 pytestmark = [
@@ -80,35 +80,11 @@ def _cluster(server: RunningServer, cwd: pathlib.Path, name: str) -> Cluster:
     return Cluster(name, env, host.group(1))
 
 
-@contextlib.contextmanager
-def _stand_in_listener() -> Iterator[int]:
-    """A host service bound to every address (as SSH or a careless daemon would be)."""
-    server = socket.create_server(("0.0.0.0", 0))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError, OSError):
-                conn, _ = server.accept()
-                conn.sendall(b"host secret\n")
-                conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("attacks")
     state = work / "state"
-    with magna_server(str(state)) as server, _stand_in_listener() as port:
+    with magna_server(str(state)) as server, stand_in_listener() as port:
         _magna(server, work, "cluster-template-create", "--name", "tiny", "--coe",
                "swarm-mode", "--image", "debian-12-docker", "--external-network", "public",
                "--flavor", "m1.tiny", "--master-flavor", "m1.tiny")
