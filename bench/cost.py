@@ -3,7 +3,8 @@ and create time as a cluster grows.
 
 The control plane is one ``magna serve`` process (API plus conductor). Node memory is read two
 ways: the resident (RSS) and proportional (PSS: shared pages split between the processes that
-map them) memory of each node's ``dockerd`` and ``containerd``, and the change in the host's
+map them) memory of every process in each node's cgroup (its engine, containerd and the
+sealed node's docker-init), and the change in the host's
 used memory across the create (noisy on a shared machine).
 """
 
@@ -24,18 +25,14 @@ SETTLE_S = 3.0
 
 
 def _engine_memory(srv: Server, cluster_uuid: str) -> tuple[float, float]:
-    """(RSS, PSS) in MiB of every engine process of one cluster."""
-    from magna.drivers.local_nodes import network
+    """(RSS, PSS) in MiB of every process of one cluster's nodes: each node's cgroup holds its
+    whole node (docker-init, dockerd, containerd, shims), whatever its command lines say."""
+    from magna.drivers.local_nodes import limits, network
 
-    needles = (str(srv.state_dir / "local-swarm" / cluster_uuid),
-               f"/run/magna/{network.short_id(cluster_uuid)}/")
     rss = pss = 0
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or ())
-        if not any(needle in cmdline for needle in needles):
-            continue
+    for pid in limits.pids_in(f"/magna/{network.short_id(cluster_uuid)}"):
         try:
-            info = proc.memory_full_info()
+            info = psutil.Process(pid).memory_full_info()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         rss += info.rss
