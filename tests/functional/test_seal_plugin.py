@@ -300,3 +300,14 @@ def test_a_real_engine_lets_users_and_the_conductor_work(engine: str) -> None:
     client.stop(created["Id"], timeout=1)
     client.remove_container(created["Id"], force=True)
     client.close()
+
+
+def test_it_stops_when_the_last_node_is_forgotten(root: str, plugin: int) -> None:
+    seal_service.socket_dir(root, "n1")
+    seal_service.socket_dir(root, "n2")
+    seal_service.forget(root, "n1")
+    assert not seal_service.stop_if_unused(root)
+    assert seal_service.running(root) == plugin
+    seal_service.forget(root, "n2")
+    assert seal_service.stop_if_unused(root)
+    assert gone(plugin) and seal_service.running(root) is None

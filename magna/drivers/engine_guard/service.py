@@ -180,3 +180,16 @@ def socket_dir(root: str, node_id: str, timeout: float = 10.0) -> str:
 def forget(root: str, node_id: str) -> None:
     """Remove ``node_id``'s socket directory; the plugin closes its listener on its next scan."""
     shutil.rmtree(_node_dir(root, node_id), ignore_errors=True)
+
+
+def stop_if_unused(root: str) -> bool:
+    """Stop the plugin when no node has a socket directory any more (the last cluster of the
+    host was removed); True if it was stopped or was not running.
+
+    NOTE: a node being built at the same moment may find the plugin gone before its socket
+    answers; ``socket_dir`` then raises ``TemporaryError`` and the next pass starts it again."""
+    with contextlib.suppress(FileNotFoundError):
+        if any(entry.is_dir() for entry in os.scandir(root)):
+            return False
+    stop(root)
+    return True

@@ -66,6 +66,7 @@ from typing import Any
 
 import docker
 
+from magna.common.exceptions import TemporaryError
 from magna.drivers.engine_guard import service as guard
 from magna.drivers.local_nodes import limits, network, pki, rootfs
 
@@ -273,7 +274,13 @@ def _authz_dir(spec: EngineSpec) -> str:
     """The host directory of the node's plugin socket, once the plugin serves it."""
     assert spec.authz_root is not None
     guard.ensure_running(spec.authz_root)
-    return guard.socket_dir(spec.authz_root, spec.netns)
+    try:
+        return guard.socket_dir(spec.authz_root, spec.netns, timeout=5.0)
+    except TemporaryError:
+        # NOTE: the guard may have stopped as this node's directory appeared (the host's last
+        # other cluster was being removed, see ``forget_authz``): start it once more.
+        guard.ensure_running(spec.authz_root)
+        return guard.socket_dir(spec.authz_root, spec.netns, timeout=5.0)
 
 
 def forget_authz(authz_root: str | None, prefix: str, *, exact: bool = True) -> None:
@@ -284,6 +291,9 @@ def forget_authz(authz_root: str | None, prefix: str, *, exact: bool = True) -> 
     for entry in os.listdir(authz_root):
         if entry == prefix or (not exact and entry.startswith(prefix)):
             guard.forget(authz_root, entry)
+    # NOTE: the guard runs while any node of the host may call it, and no longer: a host whose
+    # last cluster is gone keeps no process of Magna's (the next node starts it again).
+    guard.stop_if_unused(authz_root)
 
 
 def clear_remains(spec: EngineSpec) -> None:
