@@ -11,8 +11,9 @@ partial state a crash left (a namespace without an engine, an engine outside the
 pid file)::
 
     tools present -> [nodes] subnet allocated (network.json) -> node slots (slots.json)
-    -> bridge + iptables -> client certificate -> registry (registry_enabled) -> per node:
-    namespace + veth, server certificate, daemon.json, cgroup limits, engine -> engines answer
+    -> engine guard -> bridge + iptables + fence -> client certificate -> registry
+    (registry_enabled) -> per node: namespace + veth, server certificate, the node's root and
+    daemon.json, cgroup limits, sealed engine -> engines answer
     -> [swarm] outdated engines restart a batch at a time (``rollout.py``) -> swarm init on
     master 0 -> other nodes join through a manager with quorum (``forming.py``) -> labels and
     availability (``profile.py``) -> busybox image on every node, pushed once to the registry
