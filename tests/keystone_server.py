@@ -22,7 +22,6 @@ import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.server import free_port
 
 KEYSTONE_VERSION = "30.0.0"
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,11 +82,6 @@ def ensure_venv() -> Path:
     return VENV
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _config(workdir: Path) -> str:

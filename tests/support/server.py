@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,12 +15,22 @@ from dataclasses import dataclass
 
 import httpx
 
+# NOTE: below the kernel's ephemeral range (32768-60999 here): a port the kernel handed out for
+# a moment can be taken as the source port of any outgoing connection (the other test worker's
+# docker and HTTP clients) before the server binds it; a port of this range only by a listener.
+PORTS = range(20000, 32000)
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nothing listens on now, outside the ephemeral range."""
+    while True:
+        port = random.choice(PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @dataclass
@@ -49,6 +60,28 @@ def write_config(path: str, sections: dict[str, dict[str, object]]) -> None:
 @contextmanager
 def magna_server(state_dir: str, db_url: str | None = None,
                  extra: dict[str, dict[str, object]] | None = None) -> Iterator[RunningServer]:
+    """``magna serve`` on a free port, ready; another port when the one chosen was taken in
+    between (another test's server bound it first)."""
+    for attempt in range(3):
+        try:
+            server = _start(state_dir, db_url, extra)
+        except PortTaken:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield server
+        finally:
+            stop_process(server.process)
+        return
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start(state_dir: str, db_url: str | None,
+           extra: dict[str, dict[str, object]] | None) -> RunningServer:
     port = free_port()
     sections: dict[str, dict[str, object]] = {"DEFAULT": {"state_dir": state_dir},
                                               "api": {"port": port}}
@@ -67,9 +100,12 @@ def magna_server(state_dir: str, db_url: str | None = None,
     server = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait_ready(server)
-        yield server
-    finally:
+    except RuntimeError:
         stop_process(process)
+        if "address already in use" in server.log():
+            raise PortTaken(server.log()) from None
+        raise
+    return server
 
 
 def _wait_ready(server: RunningServer, timeout: float = 30) -> None:
