@@ -24,7 +24,7 @@ from bench.settings import Settings
 SETTLE_S = 3.0
 
 
-def _engine_memory(srv: Server, cluster_uuid: str) -> tuple[float, float]:
+def _engine_memory(cluster_uuid: str) -> tuple[float, float]:
     """(RSS, PSS) in MiB of every process of one cluster's nodes: each node's cgroup holds its
     whole node (docker-init, dockerd, containerd, shims), whatever its command lines say."""
     from magna.drivers.local_nodes import limits, network
@@ -69,7 +69,7 @@ def _nodes(srv: Server, settings: Settings) -> list[dict[str, Any]]:
             used_before = psutil.virtual_memory().used
             uuid, took = fleet.create(f"cost-{workers}", 1, workers)
             time.sleep(SETTLE_S)
-            rss, pss = _engine_memory(srv, uuid)
+            rss, pss = _engine_memory(uuid)
             nodes = 1 + workers
             rows.append({
                 "masters": 1, "workers": workers, "nodes": nodes, "create_s": round(took, 3),

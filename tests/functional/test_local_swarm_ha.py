@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from magna.common import processes
 from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
 from magna.drivers.local_nodes import balancer, engine, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
@@ -273,7 +274,7 @@ def test_the_balancer_is_recognised_after_a_crash(driver: LocalSwarmDriver) -> N
         moved = replace(lb, backends=["127.0.0.2", "127.0.0.3"])
         assert balancer.ensure(moved)
         second = balancer.pid_of(moved)
-        assert second is not None and second != first and not engine.alive(first)
+        assert second is not None and second != first and not processes.alive(first)
     finally:
         balancer.stop(lb)
     assert balancer.pid_of(lb) is None

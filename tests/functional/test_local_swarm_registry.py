@@ -22,6 +22,7 @@ import docker
 import pytest
 import requests
 
+from magna.common import processes
 from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import engine, image, network, registry
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
@@ -176,7 +177,7 @@ def test_registry_image_serves_http_and_delete_removes_registry(
 
         assert driver.delete(spec)
         assert not engine.processes_using(f"/run/magna/{short}")
-        assert not engine.alive(pid)
+        assert not processes.alive(pid)
         assert not input_rules(short)
         assert_nothing_left(driver, spec.uuid)
 
@@ -238,7 +239,7 @@ def test_garbage_collection_stops_the_registry_of_a_vanished_cluster(tmp_path: P
         os.rename(tmp_path / "first", moved)
         assert spec.uuid in other.leftovers(set())
         other.collect(spec.uuid)
-        assert not engine.alive(pid)
+        assert not processes.alive(pid)
         assert not input_rules(short)
         engine.unmount_under(str(moved))
         shutil.rmtree(moved)

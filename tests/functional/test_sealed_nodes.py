@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from magna.common import processes
 from magna.crypto import x509
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
 from magna.drivers.local_nodes import engine, limits, network, rootfs
@@ -239,7 +240,7 @@ def test_delete_leaves_nothing_behind(tenants: tuple[Tenant, Tenant],
     pids = limits.pids_in(node.cgroup_parent)
     assert len(pids) >= 4  # unshare, docker-init, dockerd, containerd, the shim, sleep
     assert driver.delete(first.spec)
-    assert not [pid for pid in pids if engine.alive(pid)]
+    assert not [pid for pid in pids if processes.alive(pid)]
     assert_no_cluster_left(driver, first.spec.uuid)
     for hierarchy in limits.hierarchies():
         assert not os.path.exists(limits.path(hierarchy.name, f"/magna/{short}"))

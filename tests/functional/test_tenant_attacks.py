@@ -189,11 +189,16 @@ def _reaches(cluster: Cluster, address: str, port: int) -> bool:
     return result.returncode == 0
 
 
-def _host_addresses() -> list[str]:
+def _host_addresses(site: Site) -> list[str]:
+    """The host's own addresses, and the two clusters' gateways; other magna bridges (another
+    test's clusters, which may come and go meanwhile) are left out."""
     output = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
                             text=True, check=True).stdout
-    found = re.findall(r"inet ([\d.]+)/", output)
-    return [address for address in found if not address.startswith("127.")]
+    found = [match.group(2) for match in re.finditer(r"^\d+: (\S+)\s+inet ([\d.]+)/", output,
+                                                     re.M)
+             if not match.group(1).startswith("mgb") and not match.group(2).startswith("127.")]
+    gateways = [cluster.manager.rsplit(".", 1)[0] + ".1" for cluster in (site.alpha, site.beta)]
+    return [*found, *gateways]
 
 
 def test_host_services_are_out_of_reach(site: Site) -> None:
@@ -201,7 +206,7 @@ def test_host_services_are_out_of_reach(site: Site) -> None:
     the tenant's containers on none. PostgreSQL, RabbitMQ and the API listen on loopback on
     this machine, and stay out of reach on every host address too."""
     api_port = int(httpx.URL(site.server.url).port or 0)
-    addresses = _host_addresses()
+    addresses = _host_addresses(site)
     assert addresses
     for address in addresses:
         with socket.create_connection((address, site.listener_port), timeout=2):

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from magna.common import processes
 from magna.common.exceptions import TemporaryError
 
 MODULE = "magna.drivers.engine_guard.plugin"
@@ -146,12 +147,7 @@ def _exists(pid: int) -> bool:
     stop that waited on ``_serves`` could return before the process was over."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaps it when we started it
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            state = handle.read().rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    return processes.alive(pid)
 
 
 def _node_dir(root: str, node_id: str) -> str:

@@ -33,9 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from magna.common.exceptions import PermanentError
+from magna.common.processes import alive
 from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import host
-from magna.drivers.local_nodes.engine import PORT, alive
+from magna.drivers.local_nodes.engine import PORT
 
 BINARY = "haproxy"
 DIRECTORY = "balancer"

@@ -67,6 +67,7 @@ from typing import Any
 import docker
 
 from magna.common.exceptions import TemporaryError
+from magna.common.processes import alive
 from magna.drivers.engine_guard import service as guard
 from magna.drivers.local_nodes import limits, network, pki, rootfs
 
@@ -358,14 +359,6 @@ def log_tail(spec: EngineSpec, lines: int = 5) -> str:
             return " | ".join(handle.read().strip().splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def stop(spec: EngineSpec, timeout: float) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from magna.common import processes
 from magna.common.exceptions import PermanentError, TemporaryError
 from magna.drivers.local_nodes import engine, limits
 from magna.drivers.local_nodes.node import LocalNode
@@ -55,7 +56,7 @@ def wait(nodes: Sequence[LocalNode], pids: dict[str, int], *, timeout: float) ->
                 engine.reset_exits(node.engine)
             return
         for node in pending:
-            if not engine.alive(pids[node.name]):
+            if not processes.alive(pids[node.name]):
                 exited(node)
         if time.monotonic() > deadline:
             raise TemporaryError(f"Waiting for the engines of "

@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Sequence
 
+from magna.common import processes
 from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import engine, network, pki
 
@@ -89,7 +90,7 @@ def restart_dead(engines: Sequence[tuple[str, engine.EngineSpec]], *, stop_timeo
                 restarted.append(name)
                 engine.reset_exits(spec)
                 del pending[name]
-            elif not engine.alive(pid) or time.monotonic() > deadline:
+            elif not processes.alive(pid) or time.monotonic() > deadline:
                 with contextlib.suppress(OSError):
                     engine.record_exit(spec)
                 failed.append(name)

@@ -40,6 +40,7 @@ from typing import Any
 import docker
 import requests
 
+from magna.common import processes
 from magna.common.exceptions import PermanentError
 from magna.drivers.local_nodes import engine, host, image, network
 
@@ -168,7 +169,7 @@ def stop(reg: Registry, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while engine.alive(pid) and time.monotonic() < deadline:
+    while processes.alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)

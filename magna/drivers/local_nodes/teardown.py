@@ -21,6 +21,7 @@ import shutil
 import signal
 import time
 
+from magna.common import processes
 from magna.drivers.local_nodes import balancer, engine, fence, host, limits, network, registry
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -74,7 +75,7 @@ def stop_processes(cluster_uuid: str, *, cluster_dir: str, run_dir: str,
         pids |= limits.pids_in(cluster_cgroup(cluster_uuid))
         for netns in network.namespaces_of(cluster_uuid):
             pids.update(int(p) for p in host.run("ip", "netns", "pids", netns).split())
-        pids = {pid for pid in pids if pid != os.getpid() and engine.alive(pid)}
+        pids = {pid for pid in pids if pid != os.getpid() and processes.alive(pid)}
         if not pids or time.monotonic() > deadline:
             return
         for pid in pids:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import docker
 import requests
 
+from magna.common import processes
 from magna.common.exceptions import TemporaryError
 from magna.drivers.local_nodes import engine
 from magna.drivers.local_nodes.node import LocalNode
@@ -166,7 +167,7 @@ class Rollout:
 
     def _back(self, member: Member, via: Member, node_id: str, pid: int) -> bool:
         if not engine.ping(member.engine):
-            if not engine.alive(pid):
+            if not processes.alive(pid):
                 raise TemporaryError(f"The engine of {member.name} exited after a restart.",
                                      delay=1.0)
             return False
