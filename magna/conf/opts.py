@@ -176,6 +176,26 @@ LOCAL_SWARM_OPTS: list[cfg.Opt] = [
                     "for testing failure paths, e.g. an engine that will not start; leave it."),
 ]
 
+# NOTE: the node layer's settings for Kubernetes clusters; the defaults match [local_swarm]
+# (subnets and the run dir are shared host-wide, so both drivers may use the same ones).
+LOCAL_KUBERNETES_NODE_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt("subnet_pool", default="10.231.0.0/16",
+               help="IPv4 range the local-kubernetes driver carves per-cluster node subnets "
+                    "from (clusters of both local drivers never share a subnet)."),
+    cfg.IntOpt("subnet_prefix", default=24, min=8, max=29,
+               help="Prefix length of each cluster's node subnet."),
+    cfg.StrOpt("run_dir", default="/run/magna",
+               help="Directory for the engines' runtime state (sockets, pid files)."),
+    cfg.FloatOpt("engine_start_timeout", default=60.0, min=1.0,
+                 help="Seconds one apply waits for a node's dockerd to answer before it "
+                      "reports the cluster as still converging."),
+    cfg.FloatOpt("stop_timeout", default=20.0, min=1.0,
+                 help="Seconds a node's dockerd gets to exit after SIGTERM before SIGKILL."),
+    cfg.ListOpt("host_services", default=[],
+                help="Services on this host (IPv4 address:port) that a cluster template may "
+                     "name as its DNS server (port 53) or HTTP(S) proxy (see [local_swarm])."),
+]
+
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """All option groups, for registration and for the sample generator."""
@@ -191,4 +211,5 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("cluster_template", CLUSTER_TEMPLATE_OPTS),
         ("conductor", CONDUCTOR_OPTS),
         ("local_swarm", LOCAL_SWARM_OPTS),
+        ("local_kubernetes", LOCAL_KUBERNETES_NODE_OPTS),
     ]

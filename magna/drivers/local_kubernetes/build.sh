@@ -9,8 +9,6 @@
 #   CACHE_DIR/VERSION/BUILT       what was built from which Debian source, with checksums
 #   CACHE_DIR/VERSION.progress    "<step>/<steps> <what>", rewritten at every step
 #   CACHE_DIR/VERSION.log         everything the build printed
-#   CACHE_DIR/go-build            Go's build cache, kept so a rebuild takes minutes, not a quarter
-#                                 of an hour
 #
 # Only one build runs on a host at a time (flock on CACHE_DIR/build.lock); a second caller waits,
 # then finds the result. The result appears atomically (renamed into place once checked), so a
@@ -101,9 +99,9 @@ mkdir -p "$vendored"
 cp -a "$REFLECT2"/. "$vendored"/
 rm -f "$vendored/go.mod"
 
-step 4 "compiling ${BINARIES[*]} (about 13 minutes on 2 cores the first time)"
+step 4 "compiling ${BINARIES[*]} (7 to 15 minutes on 2 cores)"
 export PATH="/usr/lib/go-$GO_VERSION/bin:$PATH"
-export GOCACHE="$CACHE/go-build" GOFLAGS=-mod=vendor GOPROXY=off GO111MODULE=on
+export GOFLAGS=-mod=vendor GOPROXY=off GO111MODULE=on
 export CGO_ENABLED=0 HOME="$WORK/home" GOPATH="$WORK/gopath"
 mkdir -p "$HOME" "$GOPATH"
 make WHAT="$(printf 'cmd/%s ' "${BINARIES[@]}")"

@@ -55,6 +55,7 @@ class Balancer:
     backends: Sequence[str]
     state_dir: str
     run_dir: str
+    port: int = PORT
 
     @property
     def config_path(self) -> str:
@@ -76,9 +77,10 @@ def balanced(spec: ClusterSpec) -> bool:
     return spec.master_lb_enabled
 
 
-def build_config(name: str, listen: str, backends: Sequence[str]) -> str:
-    """HAProxy's configuration: TCP on ``listen``:2375 to every backend address's 2375."""
-    servers = "".join(f"    server m{index} {address}:{PORT} check inter 1s fall 2 rise 1\n"
+def build_config(name: str, listen: str, backends: Sequence[str], port: int = PORT) -> str:
+    """HAProxy's configuration: TCP on ``listen``:``port`` to every backend address's
+    ``port`` (the engines' 2375, or an orchestrator's API port)."""
+    servers = "".join(f"    server m{index} {address}:{port} check inter 1s fall 2 rise 1\n"
                       for index, address in enumerate(backends))
     return (
         "global\n"
@@ -93,7 +95,7 @@ def build_config(name: str, listen: str, backends: Sequence[str]) -> str:
         "    option redispatch\n"
         "\n"
         f"frontend {name}\n"
-        f"    bind {listen}:{PORT}\n"
+        f"    bind {listen}:{port}\n"
         f"    default_backend {name}-managers\n"
         "\n"
         f"backend {name}-managers\n"
@@ -112,7 +114,7 @@ def binary() -> str:
 
 def ensure(lb: Balancer) -> bool:
     """Make the cluster's HAProxy run with the desired configuration; True if (re)started."""
-    text = build_config(lb.name, lb.listen, lb.backends)
+    text = build_config(lb.name, lb.listen, lb.backends, lb.port)
     digest = hashlib.sha256(text.encode()).hexdigest()
     pid = pid_of(lb)
     if pid is not None and _read(lb.started_path) == digest:

@@ -23,6 +23,12 @@ IMAGES = (
     # walk-throughs run unchanged. The node is the same local engine either way.
     Image(id="5e2b7a94-0c3d-4f61-8b27-6d9e0a4c7f12", name="fedora-atomic-latest",
           os_distro="fedora-atomic", properties={"docker_engine": "docker.io (Debian 12)"}),
+    # NOTE: the distros upstream Magnum's Kubernetes drivers accept, so templates written for
+    # upstream (--image fedora-coreos-latest) work unchanged; again the same local node.
+    Image(id="0c6f4e1a-8d2b-4a37-9e55-3b1d7f9a2c61", name="fedora-coreos-latest",
+          os_distro="fedora-coreos", properties={"docker_engine": "docker.io (Debian 12)"}),
+    Image(id="7d3a9b10-5e4c-4f2a-8c61-2e9f0b7a4d83", name="ubuntu-22.04",
+          os_distro="ubuntu", properties={"docker_engine": "docker.io (Debian 12)"}),
 )
 
 FLAVORS = (

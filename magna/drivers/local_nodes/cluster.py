@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from magna.drivers.base import ClusterPKI, ClusterSpec
@@ -56,6 +56,21 @@ from magna.drivers.local_nodes.notices import FirstNotes
 
 
 @dataclass(frozen=True)
+class EngineProfile:
+    """What an orchestrator needs of every engine of a cluster beyond the node layer's
+    defaults (``engine.EngineSpec`` has the details)."""
+
+    tcp: bool = True  # the engine's API on <node>:2375 (TLS) as well as its unix socket
+    guard: bool = True  # every call is put to the engine guard (``magna.drivers.engine_guard``)
+    options: tuple[tuple[str, str], ...] = ()  # daemon.json settings (JSON values)
+    seal: tuple[str, ...] = ()  # more ``seal.sh`` items
+
+
+def default_profile(spec: ClusterSpec) -> EngineProfile:
+    return EngineProfile()
+
+
+@dataclass(frozen=True)
 class NodeSettings:
     """What the node layer takes from its driver's configuration group."""
 
@@ -68,6 +83,10 @@ class NodeSettings:
     engine_start_timeout: float = 60.0
     # (address, port) of host services a template may name as DNS server or proxy (fence.py)
     host_services: frozenset[tuple[str, int]] = frozenset()
+    engine_profile: Callable[[ClusterSpec], EngineProfile] = default_profile
+    # the port of the masters' API, which the master load balancer forwards and nodes may
+    # reach on the gateway (the engines' own port unless the orchestrator serves another)
+    api_port: int = engine.PORT
 
 
 class LocalNodes:
@@ -145,6 +164,7 @@ class LocalNodes:
         netns = network.netns_name(spec.uuid, name)
         short = network.short_id(spec.uuid)
         ng = next((ng for ng in spec.nodegroups if ng.name == group), None)
+        profile = self.settings.engine_profile(spec)
         spec_ = engine.EngineSpec(
             node_dir=os.path.join(self.cluster_dir(spec.uuid), name),
             run_dir=os.path.join(self.run_dir(spec.uuid), str(slot)),
@@ -157,7 +177,9 @@ class LocalNodes:
             dns=(spec.dns_nameserver,) if spec.dns_nameserver else (),
             environment=planning.engine_environment(spec),
             labels=(f"magna.image={planning.image_name(spec, ng)}",),
-            id_base=rootfs.id_base(allocation.subnet), authz_root=self.authz_root)
+            id_base=rootfs.id_base(allocation.subnet),
+            authz_root=self.authz_root if profile.guard else None,
+            tcp=profile.tcp, options=profile.options, seal=profile.seal)
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
@@ -172,12 +194,13 @@ class LocalNodes:
         allocation = network.allocate(self.settings.root, spec.uuid, self.settings.pool,
                                       run_root=self.settings.run_root)
         nodes = self.claim(spec, allocation)
-        if self.authz_root is not None:
+        if self.authz_root is not None and self.settings.engine_profile(spec).guard:
             # NOTE: first, so a heal after the guard died finds the engines answering again
             # instead of restarting every engine of the host (they refuse all calls without it).
             guard.ensure_running(self.authz_root)
         network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
-        fence.fence_of(spec, allocation, self.settings.host_services).apply()
+        fence.fence_of(spec, allocation, self.settings.host_services,
+                       self.settings.api_port).apply()
         pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)
         if spec.registry_enabled:
             registry.ensure(self.registry(spec.uuid, allocation))
@@ -214,7 +237,8 @@ class LocalNodes:
         return balancer.Balancer(
             name=f"magna-{network.short_id(spec.uuid)}", listen=gateway,
             backends=[node.address for node in nodes if node.role == "master"],
-            state_dir=self.cluster_dir(spec.uuid), run_dir=self.run_dir(spec.uuid))
+            state_dir=self.cluster_dir(spec.uuid), run_dir=self.run_dir(spec.uuid),
+            port=self.settings.api_port)
 
     # -- removing ---------------------------------------------------------------------------
 

@@ -104,6 +104,12 @@ class EngineSpec:
     labels: tuple[str, ...] = ()
     id_base: int = rootfs.ID_BASE  # the cluster's first remapped host id
     authz_root: str | None = None  # the seal plugin's directory; None: no plugin
+    # NOTE: what an orchestrator needs beyond this (``cluster.EngineProfile``): False keeps the
+    # engine's API on the node's unix socket only; daemon.json settings as JSON texts; more
+    # ``seal.sh`` items (read-only program directories, pinned sysctls, /dev/kmsg).
+    tcp: bool = True
+    options: tuple[tuple[str, str], ...] = ()
+    seal: tuple[str, ...] = ()
 
     @property
     def root(self) -> str:
@@ -132,7 +138,8 @@ class EngineSpec:
             # NOTE: /run/docker.pid (the host's <run dir>/docker.pid) is Magna's: the host pid
             # of the node's unshare, which an operator may kill -9 as an engine crash would.
             "pidfile": "/run/dockerd.pid",
-            "hosts": ["unix:///run/docker.sock", f"tcp://{self.address}:{PORT}"],
+            "hosts": ["unix:///run/docker.sock",
+                      *([f"tcp://{self.address}:{PORT}"] if self.tcp else [])],
             "userns-remap": rootfs.REMAP_USER,
             "oom-score-adjust": 0,  # NOTE: the engine's OOM protection is limits.WORKLOADS
             "live-restore": False,
@@ -143,7 +150,8 @@ class EngineSpec:
             config["dns"] = list(self.dns)
         if self.labels:
             config["labels"] = list(self.labels)
-        if self.tls:  # NOTE: a template's tls_disabled serves plain TCP on 2375, as upstream
+        config.update({key: json.loads(value) for key, value in self.options})
+        if self.tls and self.tcp:  # NOTE: tls_disabled serves plain TCP on 2375, as upstream
             config.update({
                 "tls": True, "tlsverify": True,
                 "tlscacert": f"{NODE_TLS}/ca.pem",
@@ -159,7 +167,7 @@ def desired_hash(spec: EngineSpec, certs_digest: str) -> str:
     """What the engine must have started with: its config, its environment, its id range and
     its certificates (dockerd rejects unknown keys in daemon.json, so the certificates' digest,
     the ids and the environment only enter the hash)."""
-    text = json.dumps([spec.build(), spec.environment, spec.id_base], sort_keys=True)
+    text = json.dumps([spec.build(), spec.environment, spec.id_base, spec.seal], sort_keys=True)
     return hashlib.sha256((text + certs_digest).encode()).hexdigest()
 
 
@@ -239,6 +247,7 @@ def start(spec: EngineSpec, config_hash: str) -> int:
     program, mounts = _program(spec)
     mounts += [f"ro:{path}" for path in rootfs.read_only_dirs()]
     mounts += [f"cg:{h.fstype}:{h.name}:{h.options}" for h in limits.hierarchies()]
+    mounts += list(spec.seal)
     env = {name: value for name, value in os.environ.items()
            if name.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")}
     env.update(spec.environment)

@@ -61,7 +61,8 @@ class Opening:
 
 
 def openings(spec: ClusterSpec, *, gateway: str, host_addresses: Collection[str],
-             host_services: Collection[tuple[str, int]] = ()) -> tuple[Opening, ...]:
+             host_services: Collection[tuple[str, int]] = (),
+             api_port: int = engine.PORT) -> tuple[Opening, ...]:
     """What the cluster's nodes need from the host, in a stable order.
 
     A DNS server or proxy of the template is opened only when it is an address of this host
@@ -75,7 +76,7 @@ def openings(spec: ClusterSpec, *, gateway: str, host_addresses: Collection[str]
     allowed = set(host_services)
     found = set()
     if balancer.balanced(spec):
-        found.add(Opening(gateway, "tcp", engine.PORT))
+        found.add(Opening(gateway, "tcp", api_port))
     if spec.registry_enabled:
         found.add(Opening(gateway, "tcp", registry.PORT))
     if spec.dns_nameserver in local and (spec.dns_nameserver, DNS_PORT) in allowed:
@@ -146,12 +147,14 @@ class Fence:
 
 
 def fence_of(spec: ClusterSpec, allocation: network.Allocation,
-             host_services: Collection[tuple[str, int]] = ()) -> Fence:
+             host_services: Collection[tuple[str, int]] = (), api_port: int = engine.PORT
+             ) -> Fence:
     gateway = str(allocation.gateway)
     return Fence(bridge=network.bridge_name(spec.uuid), chain=chain_name(spec.uuid),
                  gateway=gateway, openings=openings(spec, gateway=gateway,
                                                     host_addresses=network.host_addresses(),
-                                                    host_services=host_services))
+                                                    host_services=host_services,
+                                                    api_port=api_port))
 
 
 def remove(cluster_uuid: str) -> None:

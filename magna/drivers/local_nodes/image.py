@@ -46,21 +46,21 @@ def rootfs_tar(busybox: str = BUSYBOX) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for path, mode in (("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777),
                            ("www", 0o755)):
-            tar.addfile(_member(path, tarfile.DIRTYPE, mode))
-        tar.addfile(_member("bin/busybox", tarfile.REGTYPE, 0o755, len(binary)),
+            tar.addfile(tar_member(path, tarfile.DIRTYPE, mode))
+        tar.addfile(tar_member("bin/busybox", tarfile.REGTYPE, 0o755, len(binary)),
                     io.BytesIO(binary))
         for name in applets(busybox):
             if name != "busybox":
-                link = _member(f"bin/{name}", tarfile.SYMTYPE, 0o777)
+                link = tar_member(f"bin/{name}", tarfile.SYMTYPE, 0o777)
                 link.linkname = "busybox"
                 tar.addfile(link)
         for path, data in (("etc/passwd", PASSWD), ("etc/group", GROUP),
                            ("www/index.html", INDEX)):
-            tar.addfile(_member(path, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
+            tar.addfile(tar_member(path, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
     return buffer.getvalue()
 
 
-def _member(path: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
+def tar_member(path: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
     info = tarfile.TarInfo(path)
     info.type, info.mode, info.size, info.mtime = kind, mode, size, MTIME
     info.uid = info.gid = 0

@@ -11,6 +11,10 @@
 # ro:DIR    a host directory of programs bound read-only at the same path (/usr/bin, ...)
 # file:F:P  a host program F bound read-only at P in the node (a dockerd outside those dirs)
 # cg:...    a cgroup hierarchy to mount fresh under /sys/fs/cgroup (its root is the node's cgroup)
+# dir:D:P   a host directory D bound read-only at P in the node (an orchestrator's programs)
+# sysctl:P:V  the node sees V in /proc/sys/P and cannot change it there (the host's stays as
+#           it is): for agents that would otherwise write host-wide kernel settings
+# kmsg      a /dev/kmsg (the kernel log, read by agents that watch for OOM kills)
 #
 # Every mount is made in the node's private mount namespace: none reaches the host, and all go
 # with the namespace when the node's last process ends.
@@ -26,6 +30,10 @@ for item; do
     mount -o bind,ro,nosuid,nodev "$dir" "$R$dir" ;;
   file:*)  # file:HOST_FILE:NODE_PATH, the operator's own engine program (a mount point exists)
     rest=${item#file:}; source=${rest%%:*}; target=${rest#*:}
+    mount -o bind,ro,nosuid,nodev "$source" "$R$target" ;;
+  dir:*)
+    rest=${item#dir:}; source=${rest%%:*}; target=${rest#*:}
+    mkdir -p "$R$target"
     mount -o bind,ro,nosuid,nodev "$source" "$R$target" ;;
   esac
 done
@@ -53,6 +61,24 @@ ln -s pts/ptmx "$R/dev/ptmx"
 mount -t tmpfs -o nosuid,nodev,size=64m shm "$R/dev/shm"
 mount -t mqueue -o nosuid,nodev,noexec mqueue "$R/dev/mqueue"
 ln -s /proc/self/fd "$R/dev/fd"
+mkdir "$R/dev/.sysctl"
+for item; do
+  case $item in
+  sysctl:*)  # NOTE: a read-only file over the /proc/sys entry: reads say V, writes fail
+    if [ ! -d "$R/dev/.proc" ]; then
+      # NOTE: the kernel lets a container (a user namespace) mount a new proc only while an
+      # instance without anything mounted over its files is visible: this one, untouched.
+      mkdir "$R/dev/.proc"
+      mount -t proc -o nosuid,nodev,noexec proc "$R/dev/.proc"
+    fi
+    rest=${item#sysctl:}; key=${rest%%:*}; value=${rest#*:}
+    file="$R/dev/.sysctl/$(echo "$key" | tr / .)"
+    echo "$value" > "$file"
+    mount --bind "$file" "$R/proc/sys/$key"
+    mount -o remount,bind,ro "$R/proc/sys/$key" ;;
+  kmsg) mknod -m 600 "$R/dev/kmsg" c 1 11 ;;
+  esac
+done
 ln -s /proc/self/fd/0 "$R/dev/stdin"
 ln -s /proc/self/fd/1 "$R/dev/stdout"
 ln -s /proc/self/fd/2 "$R/dev/stderr"

@@ -1,0 +1,433 @@
+"""The local Kubernetes driver (entry point ``local-kubernetes``): real Kubernetes clusters whose
+nodes are sealed local nodes (``magna/drivers/local_nodes``), like swarm-mode's.
+
+Every node is a sealed node with its own engine; inside it (``local_nodes/daemons.py``) run
+kubelet and kube-proxy, and on masters etcd (stacked, one member per master), kube-apiserver,
+kube-controller-manager and kube-scheduler (``agents.py``). The programs come from the
+host-wide build of Debian's Kubernetes source (``binaries.py``): a cluster asked for while the
+build runs waits in ``CREATE_IN_PROGRESS`` with the build's step as its status reason.
+
+``apply`` runs these steps, each idempotent, so a pass converges from whatever a crash left::
+
+    binaries built -> [nodes] subnet, slots, bridge, fence (API port on the gateway with a
+    load balancer), node namespaces -> per node: credentials from the cluster's CA and
+    kubeconfigs, the CNI configuration of its pod subnet, the runtime wrapper -> engines
+    (unix socket only, no engine guard: tenants reach the cluster through the API server, whose
+    admission refuses what would leave the node) -> images (pause, busybox) -> pod routes
+    between nodes (``podnet.py``) -> etcd, API servers, controller managers, schedulers
+    -> API answers -> admission policy -> kubelets, kube-proxies -> nodes registered: labels
+    and taints of their nodegroups -> unwanted nodes drained, deleted and destroyed
+    -> load balancer (``master_lb_enabled``) -> nodes Ready -> Observed
+
+The cluster's API address is ``https://<master 0, or the load balancer>:6443``; the driver
+itself authenticates with the node layer's admin client certificate (CN=admin,
+O=system:masters) from the cluster's CA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import ipaddress
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+
+import docker
+import requests
+from oslo_config import cfg
+
+from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers.base import (
+    ClusterPKI,
+    ClusterSpec,
+    ClusterType,
+    Driver,
+    GarbageCollecting,
+    NodeStatus,
+    Observed,
+)
+from magna.drivers.catalog import Catalog
+from magna.drivers.local_kubernetes import (
+    admission,
+    agents,
+    binaries,
+    credentials,
+    health,
+    images,
+    layout,
+    podnet,
+)
+from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeError
+from magna.drivers.local_nodes import balancer, daemons, fence, host, network
+from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
+from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
+from magna.drivers.local_nodes.node import LocalNode
+
+ROOT = "local-kubernetes"
+KIND = "local Kubernetes"
+GROUP = "local_kubernetes"
+RUNTIME_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runc.sh")
+# NOTE: the kernel settings kubelet would otherwise write host-wide, pinned in every node to
+# the values it expects (seal.sh "sysctl:" items).
+PINNED_SYSCTLS = ("vm/overcommit_memory:1", "kernel/panic:10", "kernel/panic_on_oops:1")
+API_WAIT = 60.0
+READY_WAIT = 30.0
+DRAIN_TIMEOUT = 60.0
+_UNREACHABLE = (docker.errors.DockerException, requests.RequestException)
+
+
+def engine_options() -> tuple[tuple[str, str], ...]:
+    """daemon.json for kubelet's engine: no Docker networking (CNI does it), cgroupfs, and the
+    runtime wrapper in front of runc (``runc.sh``)."""
+    return (("bridge", '"none"'), ("iptables", "false"), ("ip-masq", "false"),
+            ("exec-opts", '["native.cgroupdriver=cgroupfs"]'),
+            ("runtimes", json.dumps({"magna-runc": {"path": layout.RUNTIME}})),
+            ("default-runtime", '"magna-runc"'))
+
+
+class LocalKubernetesDriver(Driver, GarbageCollecting):
+    name = "local-kubernetes"
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self._catalog = LocalCatalog(conf.state_dir)
+        self.opts = conf.local_kubernetes
+        self.binaries = binaries.Binaries(self.opts.cache_dir,
+                                          retry_after=self.opts.build_retry_after)
+        self.nodes = LocalNodes(NodeSettings(
+            kind=KIND, root=os.path.join(conf.state_dir, ROOT), run_root=self.opts.run_dir,
+            pool=network.SubnetPool(cidr=self.opts.subnet_pool, prefix=self.opts.subnet_prefix,
+                                    kind=KIND, group=GROUP),
+            stop_timeout=self.opts.stop_timeout,
+            engine_start_timeout=self.opts.engine_start_timeout,
+            host_services=fence.parse_host_services(self.opts.host_services),
+            engine_profile=self._engine_profile, api_port=layout.API_PORT))
+
+    @property
+    def provides(self) -> Sequence[ClusterType]:
+        distros = sorted({image.os_distro for image in IMAGES if image.os_distro})
+        return [ClusterType(server, distro, "kubernetes")
+                for server in ("vm", "bm") for distro in distros]
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def version(self, spec: ClusterSpec) -> str:
+        return binaries.version_of(spec.labels.get("kube_tag"), self.opts.default_kube_tag)
+
+    def check_labels(self, labels: Mapping[str, str]) -> None:
+        binaries.version_of(labels.get("kube_tag"), self.opts.default_kube_tag)
+        addressing_of(labels)
+
+    def validate(self, spec: ClusterSpec) -> None:
+        if spec.coe != "kubernetes":
+            raise PermanentError(f"The local Kubernetes driver builds kubernetes clusters, not "
+                                 f"{spec.coe}.")
+        masters = spec.nodegroup("master")
+        if masters is None or masters.node_count < 1:
+            raise PermanentError("A Kubernetes cluster needs at least one master.")
+        if masters.node_count % 2 == 0:
+            raise PermanentError(f"{masters.node_count} masters cannot keep an etcd quorum "
+                                 f"better than {masters.node_count - 1}; use an odd number.")
+        self.version(spec)
+        addressing = addressing_of(spec.labels)
+        nodes = sum(ng.node_count for ng in spec.nodegroups if ng.present)
+        if nodes > addressing.node_room:
+            raise PermanentError(f"{nodes} nodes do not fit the pod network "
+                                 f"{addressing.pod_cidr} in /{addressing.pod_prefix} subnets.")
+        if balancer.balanced(spec):
+            balancer.binary()
+        self.check_size(nodes)
+
+    def check_size(self, nodes: int) -> None:
+        self.nodes.check_size(nodes)
+
+    def _engine_profile(self, spec: ClusterSpec) -> EngineProfile:
+        bin_dir = self.binaries.bin_dir(self.version(spec))
+        return EngineProfile(
+            tcp=False, guard=False, options=engine_options(),
+            seal=(f"dir:{bin_dir}:{layout.BIN}", *(f"sysctl:{s}" for s in PINNED_SYSCTLS),
+                  "kmsg"))
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def apply(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        self.nodes.require_tools()
+        require_node_tools()
+        version = self.version(spec)
+        bin_dir = self.binaries.require(version)
+        try:
+            members = self.nodes.build(spec, pki_)
+            return self._converge(spec, pki_, members, bin_dir, version)
+        except host.CommandFailed as exc:
+            raise PermanentError(f"Building the cluster on this host failed: {exc}") from None
+        except daemons.NodeDown as exc:
+            raise TemporaryError(f"A node is not running: {exc}", delay=2.0) from None
+        except KubeError as exc:
+            raise TemporaryError(f"The cluster's API server: {exc}", delay=2.0) from None
+        except _UNREACHABLE as exc:
+            raise TemporaryError(f"The cluster's engines are not answering yet: {exc}",
+                                 delay=2.0) from None
+
+    def delete(self, spec: ClusterSpec) -> bool:
+        try:
+            self.nodes.remove(spec.uuid)
+        except host.CommandFailed as exc:
+            raise TemporaryError(f"Removing the cluster is not finished: {exc}",
+                                 delay=5.0) from None
+        return not self.nodes.exists(spec.uuid)
+
+    def observe(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        members = self._members(spec)
+        if not members:
+            return Observed(converged=False)
+        return self._look(spec, members, self.version(spec))
+
+    def leftovers(self, known_clusters: set[str]) -> list[str]:
+        return self.nodes.leftovers(known_clusters)
+
+    def collect(self, cluster_uuid: str) -> None:
+        self.nodes.remove(cluster_uuid)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _members(self, spec: ClusterSpec) -> list[LocalNode]:
+        allocation = self.nodes.allocation(spec.uuid)
+        return [] if allocation is None else self.nodes.planned(spec, allocation)
+
+    def _converge(self, spec: ClusterSpec, pki_: ClusterPKI, members: list[LocalNode],
+                  bin_dir: str, version: str) -> Observed:
+        addressing = addressing_of(spec.labels)
+        masters = [node for node in members if node.role == "master"]
+        gateway = str(members[0].net.allocation.gateway)
+        api_server = f"https://{gateway if balancer.balanced(spec) else masters[0].address}" \
+                     f":{layout.API_PORT}"
+        digests = {node.name: self._write_node(spec, pki_, node, addressing, api_server,
+                                               gateway) for node in members}
+        build_id = _built_digest(bin_dir)
+        for node, _ in self.nodes.start_engines(members):
+            node.stop_engine(self.opts.stop_timeout)  # agents end with the node's namespaces
+        self.nodes.start_engines(members)
+        for node in members:
+            with contextlib.closing(docker.APIClient(base_url=f"unix://{node.engine.socket}",
+                                                     version="auto", timeout=30)) as api:
+                images.ensure(api, os.path.join(bin_dir, "pause"))
+        peers = [(node.slot, node.address) for node in members]
+        for node in members:
+            own = addressing.pod_subnet(node.slot)
+            podnet.apply(node.net.netns, addressing, own,
+                         podnet.routes(addressing, node.slot, peers))
+        self._control_plane(spec, masters, addressing, digests, build_id)
+        with self._api(spec, masters) as api:
+            for manifest in admission.manifests():
+                api.apply(manifest)
+        for node in members:
+            extra = f"{digests[node.name]}|{build_id}"
+            daemons.ensure(node, agents.kubelet(hostname=node.hostname, address=node.address,
+                                                master=node.role == "master"), extra)
+            daemons.ensure(node, agents.kube_proxy(hostname=node.hostname, address=node.address,
+                                                   addressing=addressing), extra)
+        self._retire(spec, members, masters)
+        lb = self.nodes.balancer(spec, members)
+        if balancer.balanced(spec):
+            balancer.ensure(lb)
+        else:
+            balancer.stop(lb)
+        deadline = time.monotonic() + READY_WAIT
+        while True:
+            self._profiles(spec, members, masters)
+            observed = self._look(spec, members, version)
+            if observed.converged or time.monotonic() >= deadline:
+                return observed
+            time.sleep(0.5)
+
+    def _write_node(self, spec: ClusterSpec, pki_: ClusterPKI, node: LocalNode,
+                    addressing: layout.Addressing, api_server: str, gateway: str) -> str:
+        """The node's credentials, kubeconfigs, CNI configuration and runtime wrapper; a digest
+        of what its agents read."""
+        root = node.engine.root
+        master = node.role == "master"
+        api_names = (addressing.api_service_ip, gateway) if balancer.balanced(spec) else \
+            (addressing.api_service_ip,)
+        issued = credentials.plan(hostname=node.hostname, address=node.address, master=master,
+                                  api_names=api_names)
+        digest = credentials.write(root, issued, pki_, master=master, api_server=api_server,
+                                   sa_dir=os.path.join(self.nodes.cluster_dir(spec.uuid),
+                                                       credentials.SA_DIRECTORY))
+        conflist = podnet.conflist(addressing.pod_subnet(node.slot))
+        node.place(f"root{layout.CNI_CONF}", conflist.encode())
+        with open(RUNTIME_SCRIPT, "rb") as handle:
+            node.place(f"root{layout.RUNTIME}", handle.read(), 0o755)
+        return f"{digest}|{conflist}"
+
+    def _control_plane(self, spec: ClusterSpec, masters: Sequence[LocalNode],
+                       addressing: layout.Addressing, digests: dict[str, str],
+                       build_id: str) -> None:
+        members = [agents.Member(node.hostname, node.address) for node in masters]
+        token = f"magna-{network.short_id(spec.uuid)}"
+        for node, me in zip(masters, members, strict=True):
+            extra = f"{digests[node.name]}|{build_id}"
+            daemons.ensure(node, agents.etcd(me, members, token), extra)
+            daemons.ensure(node, agents.apiserver(me, addressing), extra)
+        deadline = time.monotonic() + API_WAIT
+        while not any(self._answers(spec, node) for node in masters):
+            if time.monotonic() >= deadline:
+                tails = "; ".join(f"{node.name}: {daemons.log_tail(node, agents.APISERVER)}"
+                                  for node in masters)
+                raise TemporaryError(f"Waiting for the API server to answer ({tails}).",
+                                     delay=2.0)
+            time.sleep(0.3)
+        # NOTE: after the API answers: its bootstrap roles exist only then, and a controller
+        # manager started earlier exits when it may not read its configuration.
+        for node in masters:
+            extra = f"{digests[node.name]}|{build_id}"
+            daemons.ensure(node, agents.controller_manager(len(masters)), extra)
+            daemons.ensure(node, agents.scheduler(len(masters)), extra)
+
+    def _access(self, spec: ClusterSpec, server: str, timeout: float = 10.0) -> Access:
+        files = self.nodes.client_files(spec)
+        if files is None:
+            raise PermanentError("A Kubernetes cluster needs TLS; this template disables it.")
+        return Access(server=server, ca_file=files.ca, cert_file=files.cert,
+                      key_file=files.key, timeout=timeout)
+
+    def _answers(self, spec: ClusterSpec, node: LocalNode) -> bool:
+        server = f"https://{node.address}:{layout.API_PORT}"
+        with KubeAPI(self._access(spec, server, timeout=2.0)) as api:
+            return api.healthy()
+
+    def _api(self, spec: ClusterSpec, masters: Sequence[LocalNode]) -> KubeAPI:
+        """A client of a master whose API server answers (the first one otherwise)."""
+        for node in masters:
+            if self._answers(spec, node):
+                return KubeAPI(self._access(spec, f"https://{node.address}:{layout.API_PORT}"))
+        return KubeAPI(self._access(spec, f"https://{masters[0].address}:{layout.API_PORT}"))
+
+    def _profiles(self, spec: ClusterSpec, members: Sequence[LocalNode],
+                  masters: Sequence[LocalNode]) -> None:
+        """Registered nodes carry their nodegroup's labels and taints."""
+        with self._api(spec, masters) as api:
+            registered = {str(item["metadata"]["name"]) for item in api.nodes()}
+            for node in members:
+                if node.hostname not in registered:
+                    continue
+                group = next(ng for ng in spec.nodegroups if ng.name == node.nodegroup)
+                labels = {"magnum.openstack.org/role": group.role,
+                          "magnum.openstack.org/nodegroup": group.name, **group.node_labels}
+                taints = list(group.node_taints)
+                if node.role == "master":
+                    labels["node-role.kubernetes.io/master"] = ""
+                    taints.append({"key": agents.MASTER_TAINT, "effect": "NoSchedule"})
+                api.set_node_profile(node.hostname, labels, taints)
+
+    def _retire(self, spec: ClusterSpec, members: Sequence[LocalNode],
+                masters: Sequence[LocalNode]) -> None:
+        """Nodes the spec no longer asks for: drained, deleted from the API, destroyed."""
+        allocation = members[0].net.allocation
+        for node in self.nodes.strays(spec, allocation):
+            with self._api(spec, masters) as api:
+                with contextlib.suppress(KubeError):
+                    api.drain(node.hostname, DRAIN_TIMEOUT)
+                api.delete_node(node.hostname)
+            node.stop_engine(self.opts.stop_timeout)
+            self.nodes.remove_node(spec, node)
+
+    # -- looking ----------------------------------------------------------------------------
+
+    def _look(self, spec: ClusterSpec, members: Sequence[LocalNode], version: str) -> Observed:
+        masters = [node for node in members if node.role == "master"]
+        answers = {node.name: self._answers(spec, node) for node in masters}
+        expected = [health.ExpectedNode(node.name, node.nodegroup, node.role, node.address,
+                                        node.hostname) for node in members]
+        listed = None
+        if any(answers.values()):
+            with self._api(spec, masters) as api, contextlib.suppress(KubeError):
+                listed = api.nodes()
+        statuses = [_with_agents(status, node) for status, node in
+                    zip(health.node_statuses(listed, expected, answers), members, strict=True)]
+        strays = self.nodes.strays(spec, members[0].net.allocation)
+        address = str(members[0].net.allocation.gateway) if balancer.balanced(spec) \
+            else masters[0].address
+        converged = all(status.healthy for status in statuses) and not strays and (
+            not balancer.balanced(spec) or balancer.pid_of(
+                self.nodes.balancer(spec, members)) is not None)
+        return Observed(converged=converged,
+                        api_address=f"https://{address}:{layout.API_PORT}",
+                        coe_version=f"v{version}", container_version=_engine_version(),
+                        nodes=statuses)
+
+
+def _with_agents(status: NodeStatus, node: LocalNode) -> NodeStatus:
+    """The node's status, unhealthy too when one of its Kubernetes programs is not running."""
+    names = agents.NODE_AGENTS + (agents.CONTROL_PLANE if node.role == "master" else ())
+    down = [name for name in names if daemons.pid_of(node, name) is None]
+    if not down:
+        return status
+    reason = "; ".join(filter(None, [status.reason, f"not running: {', '.join(down)}"]))
+    return dataclasses.replace(status, healthy=False, reason=reason)
+
+
+def addressing_of(labels: Mapping[str, str]) -> layout.Addressing:
+    """The pod and service ranges from Magnum's labels (its defaults when absent); a bad value
+    is refused naming the label."""
+    get = labels.get
+    pod = _network(get("flannel_network_cidr", layout.POD_CIDR), "flannel_network_cidr")
+    service = _network(get("service_cluster_ip_range", layout.SERVICE_CIDR),
+                       "service_cluster_ip_range")
+    try:
+        prefix = int(get("flannel_network_subnetlen", layout.POD_SUBNET_PREFIX))
+    except ValueError:
+        prefix = -1
+    if not pod.prefixlen < prefix <= 28:
+        raise PermanentError(f"flannel_network_subnetlen must be between {pod.prefixlen + 1} "
+                             f"and 28 for flannel_network_cidr {pod}.")
+    if pod.overlaps(service):
+        raise PermanentError(f"flannel_network_cidr {pod} overlaps service_cluster_ip_range "
+                             f"{service}.")
+    backend = get("flannel_backend", "host-gw")
+    if backend != "host-gw":
+        raise PermanentError(f"flannel_backend {backend} is not supported by the local "
+                             f"Kubernetes driver; it implements host-gw (nodes share one "
+                             f"bridge, so no overlay is needed).")
+    return layout.Addressing(pod_cidr=pod, pod_prefix=prefix, service_cidr=service)
+
+
+def _network(value: str, label: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value)
+    except ValueError:
+        raise PermanentError(f"{label} {value} is not an IPv4 network.") from None
+
+
+def require_node_tools() -> None:
+    """What Kubernetes nodes need from the host beyond the engine (Debian packages)."""
+    missing = [f"{path} ({package})" for path, package in (
+        ("/usr/bin/etcd", "etcd-server"), ("/usr/lib/cni/bridge", "containernetworking-plugins"),
+        ("/usr/sbin/conntrack", "conntrack"))
+        if not os.path.exists(path)]
+    if missing:
+        raise PermanentError(f"The {KIND} driver needs {', '.join(missing)} on this host.")
+
+
+@functools.cache
+def _engine_version() -> str | None:
+    try:
+        said = host.run("dockerd", "--version")
+    except (host.CommandFailed, FileNotFoundError):
+        return None
+    return said.split()[2].rstrip(",") if len(said.split()) > 2 else None
+
+
+def _built_digest(bin_dir: str) -> str:
+    """What identifies the build the agents run (its record of checksums)."""
+    try:
+        with open(os.path.join(os.path.dirname(bin_dir), "BUILT"), "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except FileNotFoundError:
+        return ""
