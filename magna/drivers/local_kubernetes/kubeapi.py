@@ -79,8 +79,9 @@ class KubeAPI:
     def __init__(self, access: Access) -> None:
         self.access = access
         self._session = requests.Session()
-        self._session.verify = access.ca_file
-        self._session.cert = (access.cert_file, access.key_file)
+        # NOTE: not the environment's proxies or CA bundle (REQUESTS_CA_BUNDLE would override
+        # a session's ``verify``): the cluster's CA alone, and straight to its API server.
+        self._session.trust_env = False
 
     def close(self) -> None:
         self._session.close()
@@ -229,7 +230,8 @@ class KubeAPI:
         try:
             return self._session.request(
                 method, self.access.server.rstrip("/") + path, json=body, params=params,
-                headers=headers, timeout=self.access.timeout)
+                headers=headers, timeout=self.access.timeout, verify=self.access.ca_file,
+                cert=(self.access.cert_file, self.access.key_file))
         # NOTE: OSError: requests raises it as is for an unreadable certificate file.
         except (requests.RequestException, OSError) as error:
             raise KubeUnreachable(f"{self.access.server}: {error}") from error
