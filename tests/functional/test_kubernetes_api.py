@@ -2,15 +2,18 @@
 1.20.2 (``tests/support/kube_control_plane.py``): what the driver will do to a cluster's API
 server, checked by reading the objects back.
 
-There are no kubelets here: pods stay Pending, and a pod bound to a node by hand is deleted
+A controller-manager runs only the controllers that create a replication controller's pods (and
+service accounts), so the admission tests see pods created the way tenants' workloads are. There
+are no kubelets: pods stay Pending, and a pod bound to a node by hand is deleted
 only once it finished (the API server waits for a kubelet otherwise), which the drain tests use.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +33,15 @@ from tests.support.kube_control_plane import ControlPlane, kube_control_plane
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.kubernetes
+# NOTE: the controllers that create pods for a replication controller, and not the node
+# lifecycle or garbage collector, which would act on the hand-made nodes and pods below.
+CONTROLLERS = ("replicationcontroller", "serviceaccount", "serviceaccount-token")
 NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
 
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    with kube_control_plane(tmp_path_factory.mktemp("kube")) as running:
+    with kube_control_plane(tmp_path_factory.mktemp("kube"), controllers=CONTROLLERS) as running:
         yield running
 
 
@@ -323,3 +329,61 @@ def test_a_plain_pod_is_admitted_and_stays_pending(tenant: tuple[KubeAPI, str]) 
     assert created["spec"]["containers"][0]["securityContext"][
         "allowPrivilegeEscalation"] is False
     assert client.get(f"/api/v1/namespaces/{ns}/pods/plain")["status"]["phase"] == "Pending"
+
+
+def eventually(look: Callable[[], Any], what: str, wait: float = 60.0) -> Any:
+    """``look()`` once it answers something true (controllers act in their own time)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if seen := look():
+            return seen
+        time.sleep(0.5)
+    pytest.fail(f"not seen within {wait:.0f} s: {what}")
+
+
+def make_rc(name: str, ns: str, **spec: Any) -> dict[str, Any]:
+    template = make_pod(name, ns, **spec)
+    return {"apiVersion": "v1", "kind": "ReplicationController",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 2, "selector": {"app": name},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": template["spec"]}}}
+
+
+@pytest.mark.usefixtures("admitted")
+def test_pods_a_replication_controller_creates_are_admitted(api: KubeAPI) -> None:
+    ns = namespace(api)
+    api.apply(make_rc("web", ns))
+
+    def both() -> list[dict[str, Any]]:
+        found = api.get(f"/api/v1/namespaces/{ns}/pods",
+                        params={"labelSelector": "app=web"})["items"]
+        return list(found) if len(found) == 2 else []
+
+    pods = eventually(both, "two pods of the replication controller")
+    assert [pod["metadata"]["annotations"]["kubernetes.io/psp"] for pod in pods] == \
+        [admission.POLICY] * 2
+
+
+@pytest.mark.usefixtures("admitted")
+def test_a_replication_controller_cannot_create_host_path_pods(api: KubeAPI) -> None:
+    ns = namespace(api)
+    api.apply(make_rc("root", ns, volumes=[{"name": "root", "hostPath": {"path": "/"}}]))
+
+    def failure() -> dict[str, Any] | None:
+        status = api.get(f"/api/v1/namespaces/{ns}/replicationcontrollers/root")["status"]
+        return next((condition for condition in status.get("conditions") or []
+                     if condition["type"] == "ReplicaFailure"), None)
+
+    condition = eventually(failure, "the replication controller's ReplicaFailure condition")
+    assert condition["reason"] == "FailedCreate"
+    assert "hostPath volumes are not allowed to be used" in condition["message"]
+    assert api.get(f"/api/v1/namespaces/{ns}/pods")["items"] == []
+
+
+def test_a_privileged_pod_template_is_refused_by_the_cluster_policy(api: KubeAPI) -> None:
+    ns = namespace(api)
+    with pytest.raises(KubeAPIError) as raised:
+        api.apply(make_rc("root", ns, container={"securityContext": {"privileged": True}}))
+    assert raised.value.status == 422
+    assert "privileged: Forbidden: disallowed by cluster policy" in raised.value.message

@@ -5,7 +5,9 @@ in the test's temporary directory. The certificates come from ``magna.crypto.x50
 serving certificate for 127.0.0.1, an admin client certificate (O=system:masters) and a
 service-account key pair. The API server runs with the admission settings the driver uses
 (``admission.API_SERVER_FLAGS``: PodSecurityPolicy on, privileged pods off), RBAC, and no
-insecure port. Both processes are stopped by pid when the context ends.
+insecure port. On request a kube-controller-manager runs chosen controllers (the tests that
+need controllers creating pods; the others want no node lifecycle or garbage collector acting
+on their hand-made nodes and pods). Every process is stopped by pid when the context ends.
 
 The Kubernetes binaries come from the host-wide cache the driver's build fills
 (``magna/drivers/local_kubernetes/build.sh``); a build still running is waited for (up to
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -131,6 +134,26 @@ def _apiserver_args(binary: Path, directory: Path, etcd_port: int, port: int) ->
             "--profiling=false", *admission.API_SERVER_FLAGS]
 
 
+def _controller_manager_args(binary: Path, directory: Path, server: str,
+                             controllers: Sequence[str]) -> list[str]:
+    issue(directory, "controller-manager", "system:kube-controller-manager", None)
+    kubeconfig = directory / "controller-manager.kubeconfig"
+    # NOTE: JSON is YAML: a kubeconfig needs no YAML library.
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {
+            "server": server, "certificate-authority": str(directory / "ca.pem")}}],
+        "users": [{"name": "controller-manager", "user": {
+            "client-certificate": str(directory / "controller-manager-cert.pem"),
+            "client-key": str(directory / "controller-manager-key.pem")}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test",
+                                                  "user": "controller-manager"}}]}))
+    return [str(binary), f"--kubeconfig={kubeconfig}", "--leader-elect=false", "--port=0",
+            "--secure-port=0", "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={directory / 'sa-key.pem'}",
+            f"--root-ca-file={directory / 'ca.pem'}", f"--controllers={','.join(controllers)}"]
+
+
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as handle:
         return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT,
@@ -166,8 +189,10 @@ def _etcd_healthy(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def kube_control_plane(directory: Path) -> Iterator[ControlPlane]:
-    """etcd and kube-apiserver running for the length of the ``with`` block."""
+def kube_control_plane(directory: Path, controllers: Sequence[str] = ()
+                       ) -> Iterator[ControlPlane]:
+    """etcd and kube-apiserver running for the length of the ``with`` block, and
+    kube-controller-manager running ``controllers`` when some are named."""
     if not os.access(ETCD, os.X_OK):
         raise ControlPlaneError(f"{ETCD} is missing: install Debian's etcd-server")
     binaries = wait_for_build()
@@ -188,6 +213,10 @@ def kube_control_plane(directory: Path) -> Iterator[ControlPlane]:
                         key_file=str(directory / "admin-key.pem"), timeout=10.0)
         with KubeAPI(access) as probe:
             _wait_until(probe.healthy, apiserver, directory / "kube-apiserver.log")
+        if controllers:
+            processes.append(_start(_controller_manager_args(
+                binaries / "kube-controller-manager", directory, access.server, controllers),
+                directory / "kube-controller-manager.log"))
         yield ControlPlane(access=access, directory=directory, kubectl=binaries / "kubectl")
     finally:
         for process in reversed(processes):
