@@ -147,6 +147,19 @@ def test_a_service_is_replaced_keeping_its_cluster_ip(api: KubeAPI) -> None:
     assert [port["port"] for port in second["spec"]["ports"]] == [8080]
 
 
+def test_a_service_account_applied_again_keeps_its_token(api: KubeAPI) -> None:
+    ns = namespace(api)
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "robot", "namespace": ns}}
+    api.apply(account)
+    path = f"/api/v1/namespaces/{ns}/serviceaccounts/robot"
+    tokens = eventually(lambda: api.get(path).get("secrets"), "the token controller's secret")
+    api.apply(account)
+    assert api.get(path)["secrets"] == tokens
+    secrets = api.get(f"/api/v1/namespaces/{ns}/secrets")["items"]
+    assert len([s for s in secrets if s["metadata"]["name"].startswith("robot-token-")]) == 1
+
+
 def test_named_group_kinds_apply_twice(api: KubeAPI) -> None:
     for manifest in admission.manifests():
         assert api.apply(manifest)["metadata"]["name"] == manifest["metadata"]["name"]

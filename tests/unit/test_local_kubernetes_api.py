@@ -72,6 +72,13 @@ def test_a_service_replacement_keeps_the_cluster_ip_the_server_allocated() -> No
     assert kubeapi.replacement(pinned, current)["spec"]["clusterIP"] == "None"
 
 
+def test_a_service_account_replacement_keeps_its_token_reference() -> None:
+    manifest = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}
+    current = {"metadata": {"resourceVersion": "3"}, "secrets": [{"name": "sa-token-x1"}]}
+    assert kubeapi.replacement(manifest, current)["secrets"] == [{"name": "sa-token-x1"}]
+    assert "secrets" not in manifest
+
+
 # -- node labels and taints ------------------------------------------------------------------
 
 

@@ -255,17 +255,27 @@ def completed(manifest: Mapping[str, Any]) -> dict[str, Any]:
             "metadata": dict(manifest["metadata"])}
 
 
+# Fields the cluster fills in after a create, by kind: (where, names). A replace that dropped
+# them would be refused (a Service's cluster IPs are immutable) or undo a controller's work (the
+# token controller would mint a new token Secret for a ServiceAccount on every apply).
+ALLOCATED: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "Service": ("spec", ("clusterIP", "clusterIPs")),
+    "ServiceAccount": (None, ("secrets",)),
+}
+
+
 def replacement(manifest: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
     """What to PUT over ``current``: ``manifest`` at the current ``resourceVersion``, keeping
-    what the API server allocated and will not let an update take away (a Service's cluster
-    IPs, which a manifest normally leaves to it)."""
+    what the cluster allocated and the manifest leaves to it (``ALLOCATED``)."""
     metadata = {**manifest["metadata"],
                 "resourceVersion": current["metadata"]["resourceVersion"]}
     replaced = {**manifest, "metadata": metadata}
-    if manifest["kind"] == "Service":
-        spec = dict(manifest.get("spec") or {})
-        for allocated in ("clusterIP", "clusterIPs"):
-            if allocated not in spec and allocated in current.get("spec", {}):
-                spec[allocated] = current["spec"][allocated]
-        replaced["spec"] = spec
+    where, names = ALLOCATED.get(str(manifest["kind"]), (None, ()))
+    target = dict(replaced.get(where) or {}) if where else replaced
+    source = (current.get(where) or {}) if where else current
+    for name in names:
+        if name not in target and name in source:
+            target[name] = source[name]
+    if where:
+        replaced[where] = target
     return replaced
