@@ -1,0 +1,1 @@
+"""The Kubernetes driver on the shared local node layer."""
