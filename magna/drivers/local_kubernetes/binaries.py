@@ -174,9 +174,10 @@ class Binaries:
 
     def failure(self, version: str) -> str:
         """A user-readable account of the last failed build: its reason, log and last lines."""
-        reading = Progress(self.progress(version) or "failed without a progress report")
+        reading = Progress(self.progress(version) or "failed before its first step")
+        ended = reading.text if reading.failed else f"stopped at {reading.describe()}"
         tail = "\n".join(self.log_tail(version))
-        return (f"Building Kubernetes {version} on this host {reading.text}; "
+        return (f"Building Kubernetes {version} on this host {ended}; "
                 f"log: {self.log_path(version)}; last lines:\n{tail}")
 
     def _refuse_recent_failure(self, version: str) -> None:
