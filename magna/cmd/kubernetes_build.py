@@ -19,6 +19,7 @@ from typing import TextIO
 from cliff.command import Command
 
 from magna.common.exceptions import MagnaError
+from magna.drivers.local_kubernetes import binaries
 from magna.drivers.local_kubernetes.binaries import Binaries, Progress, version_of
 
 COMMAND = "kubernetes-build"
@@ -50,8 +51,9 @@ class KubernetesBuild(Command):
         out: TextIO = self.app.stdout
         try:
             version = version_of(parsed_args.kube_version, conf.default_kube_tag)
-            cache = Binaries(parsed_args.cache_dir or conf.cache_dir,
-                             retry_after=conf.build_retry_after)
+            cache = binaries.from_options(conf)
+            if parsed_args.cache_dir:
+                cache = Binaries(parsed_args.cache_dir, retry_after=conf.build_retry_after)
             before = cache.progress(version)
             started = cache.start_build(version)
         except MagnaError as exc:

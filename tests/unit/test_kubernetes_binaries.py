@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -291,3 +292,15 @@ def _zombie_children() -> list[int]:
         if fields[0] == "Z" and int(fields[1]) == os.getpid():
             zombies.append(int(entry))
     return zombies
+
+
+def test_build_on_start_starts_the_default_version_once(bench: Bench) -> None:
+    options = SimpleNamespace(cache_dir=bench.cache, build_retry_after=600,
+                              default_kube_tag="v1.20.2", build_on_start=True)
+    script = str(bench.root / "build.sh")
+    assert binaries.build_on_start(options, build_script=script) is True
+    assert binaries.build_on_start(options, build_script=script) is False
+    switched_off = SimpleNamespace(**{**vars(options), "build_on_start": False})
+    assert binaries.build_on_start(switched_off, build_script=script) is False
+    bench.wait_running(bench.binaries())
+    assert bench.launches() == 1

@@ -34,6 +34,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from magna.common.exceptions import Invalid, PermanentError, TemporaryError
 
@@ -63,6 +64,21 @@ def version_of(kube_tag: str | None, default: str) -> str:
         raise Invalid(f"Label kube_tag={tag} names a Kubernetes version that is not available "
                       f"here; available: {available}.")
     return version
+
+
+def from_options(options: Any, *, build_script: str = BUILD_SCRIPT) -> Binaries:
+    """The cache the ``[local_kubernetes]`` options describe."""
+    return Binaries(options.cache_dir, build_script=build_script,
+                    retry_after=options.build_retry_after)
+
+
+def build_on_start(options: Any, *, build_script: str = BUILD_SCRIPT) -> bool:
+    """What a conductor starting on this host does for ``[local_kubernetes] build_on_start``:
+    start building the default version unless it is built or a build runs; True if started."""
+    if not options.build_on_start:
+        return False
+    cache = from_options(options, build_script=build_script)
+    return cache.start_build(version_of(None, options.default_kube_tag))
 
 
 @dataclass(frozen=True)
