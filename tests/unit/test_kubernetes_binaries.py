@@ -269,9 +269,13 @@ def test_an_interrupted_build_is_started_again(bench: Bench) -> None:
     assert len(bench.started()) == 1
 
 
-def test_a_version_that_is_no_version_touches_no_path(bench: Bench) -> None:
+@pytest.mark.parametrize("version", ["../etc", "1.20.2\n", "1.20.2/../../x", ""])
+def test_a_version_that_is_no_version_touches_no_path(bench: Bench, version: str) -> None:
     with pytest.raises(Invalid):
-        bench.binaries().bin_dir("../etc")
+        bench.binaries().bin_dir(version)
+    with pytest.raises(Invalid):
+        bench.binaries().start_build(version)
+    assert not os.path.exists(bench.cache)
 
 
 def _parent_of(pid: int) -> int:

@@ -44,7 +44,7 @@ SUPPORTED = ("1.20.2",)
 BUILD_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "build.sh")
 REQUEUE_DELAY = 10.0
 LOG_TAIL_LINES = 8
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
 # NOTE: the launcher is a shell that moves the held lock to fd 9, starts the build in the
 # background and exits at once: we reap the shell, the build is reparented to init.
 _LAUNCHER = ('exec 9>&{fd} {fd}>&-; MAGNA_BUILD_LOCK_HELD=9 bash "$0" "$@" '
@@ -119,7 +119,7 @@ class Binaries:
         except FileNotFoundError:
             return []
         return sorted(name for name in names
-                      if _VERSION.match(name) and os.path.isfile(self._built_marker(name)))
+                      if _VERSION.fullmatch(name) and os.path.isfile(self._built_marker(name)))
 
     def is_built(self, version: str) -> bool:
         return os.path.isfile(self._built_marker(version))
@@ -248,7 +248,7 @@ class Binaries:
         launcher.wait()
 
     def _version_dir(self, version: str) -> str:
-        if not _VERSION.match(version):
+        if not _VERSION.fullmatch(version):
             raise Invalid(f"{version!r} is not a Kubernetes version (like 1.20.2).")
         return os.path.join(self.cache_dir, version)
 
