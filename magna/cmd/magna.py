@@ -1,8 +1,10 @@
 """``magna``: the client commands (``magna.cli``) plus running and administering the service.
 
 ``magna serve`` runs the API and a conductor in one process; ``magna db upgrade`` applies
-migrations. Both read ``--config-file`` (a global option, given before the command). They import
-the server lazily so the client commands start fast and work without the server's code paths.
+migrations; ``magna kubernetes-build`` builds this host's Kubernetes binaries
+(``kubernetes_build.py``). They read ``--config-file`` (a global option, given before the
+command) and import the server lazily so the client commands start fast and work without the
+server's code paths.
 """
 
 from __future__ import annotations
@@ -63,4 +65,8 @@ class DbUpgrade(Command):
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    sys.exit(app.main(argv, {"serve": Serve, "db upgrade": DbUpgrade}))
+    from magna.cmd.kubernetes_build import COMMAND, KubernetesBuild, own_version_option
+
+    words = own_version_option(sys.argv[1:] if argv is None else argv)
+    sys.exit(app.main(words, {"serve": Serve, "db upgrade": DbUpgrade,
+                              COMMAND: KubernetesBuild}))

@@ -197,6 +197,22 @@ LOCAL_KUBERNETES_NODE_OPTS: list[cfg.Opt] = [
 ]
 
 
+LOCAL_KUBERNETES_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt("cache_dir", default="/var/cache/magna/kubernetes",
+               help="Host-wide cache of the Kubernetes binaries built from Debian's source "
+                    "package, one directory per version; shared by every conductor, checkout "
+                    "and test run on the host."),
+    cfg.StrOpt("default_kube_tag", default="v1.20.2",
+               help="Kubernetes version of clusters whose labels name no kube_tag."),
+    cfg.BoolOpt("build_on_start", default=True,
+                help="A conductor starting on a host without the binaries starts the build, "
+                     "so the first Kubernetes cluster waits less."),
+    cfg.IntOpt("build_retry_after", default=600, min=0,
+               help="Seconds after a failed build during which Kubernetes clusters fail at "
+                    "once with the build's log; later, the next one starts a new build."),
+]
+
+
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """All option groups, for registration and for the sample generator."""
     return [
@@ -211,5 +227,5 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("cluster_template", CLUSTER_TEMPLATE_OPTS),
         ("conductor", CONDUCTOR_OPTS),
         ("local_swarm", LOCAL_SWARM_OPTS),
-        ("local_kubernetes", LOCAL_KUBERNETES_NODE_OPTS),
+        ("local_kubernetes", LOCAL_KUBERNETES_OPTS + LOCAL_KUBERNETES_NODE_OPTS),
     ]

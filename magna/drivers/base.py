@@ -145,6 +145,13 @@ class Driver(abc.ABC):
         all that this driver can never build. The API asks at create, update, resize and
         nodegroup create, so an impossible size is a 400 then, not a ``CREATE_FAILED`` later."""
 
+    def check_labels(self, labels: Mapping[str, str]) -> None:  # noqa: B027 - optional hook
+        """Refuse (``Invalid`` or ``PermanentError``, naming the label, its value and what is
+        accepted) labels this driver can never honour, e.g. a ``kube_tag`` it cannot run. The
+        API asks at template create and update and at cluster and nodegroup create, with the
+        labels the cluster or nodegroup ends up with, so a bad label is a 400 before anything
+        is stored."""
+
     @abc.abstractmethod
     def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:
         """Create or converge the cluster to ``spec``; idempotent; safe after a crash."""

@@ -25,7 +25,15 @@ from magna.domain import labels as label_rules
 from magna.domain import names, patch
 from magna.domain.paging import Page
 from magna.drivers.base import ClusterType, Driver
-from magna.services import Services, capacity, catalog_check, pki, scope_for, target_of
+from magna.services import (
+    Services,
+    capacity,
+    catalog_check,
+    label_check,
+    pki,
+    scope_for,
+    target_of,
+)
 from magna.services.readmodels import ClusterRecord, ClusterSummary, EventRecord
 
 INTERNAL = ("/api_address", "/node_addresses", "/master_addresses", "/stack_id", "/cluster_id",
@@ -137,6 +145,7 @@ def _check_create(svc: Services, ctx: RequestContext, session: Session,
     if spec.master_count > 1 and not c["master_lb_enabled"]:
         raise Invalid("master_count must be 1 when master_lb_enabled is False")
     capacity.check(driver, spec.master_count + spec.node_count)
+    label_check.check(driver, c["labels"])
 
 
 def _check_quota(svc: Services, session: Session, project_id: str | None) -> None:

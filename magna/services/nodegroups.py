@@ -27,7 +27,7 @@ from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import patch
 from magna.domain.paging import Page
-from magna.services import Services, catalog_check, clusters, scope_for, target_of
+from magna.services import Services, catalog_check, clusters, label_check, scope_for, target_of
 from magna.services.readmodels import ClusterRecord, NodeGroupRecord
 
 PATCHABLE = frozenset({"/min_node_count", "/max_node_count", "/node_labels", "/node_taints"})
@@ -239,6 +239,8 @@ def _new_nodegroup(svc: Services, session: Session, cluster: models.Cluster,
     if data.get("image_id"):
         catalog_check.check_image(driver, str(data["image_id"]))
     clusters.check_size(svc, session, cluster, None, counts["node_count"])
+    labels = _labels(cluster, data)
+    label_check.check(driver, labels)
     volume = data.get("docker_volume_size") or cluster.docker_volume_size
     coe_rules.validate_docker_volume_size(template.docker_storage_driver, volume)
     # NOTE: the nodegroup belongs to the cluster's project (upstream takes the caller's), so a
@@ -247,7 +249,7 @@ def _new_nodegroup(svc: Services, session: Session, cluster: models.Cluster,
         uuid=str(uuidlib.uuid4()), name=name, cluster_id=cluster.uuid,
         project_id=cluster.project_id, role=role, flavor_id=flavor,
         image_id=data.get("image_id") or template.image_id, docker_volume_size=volume,
-        labels=_labels(cluster, data), node_labels=node_labels, node_taints=node_taints,
+        labels=labels, node_labels=node_labels, node_taints=node_taints,
         node_addresses=[], is_default=False, status=lifecycle.request_create().status,
         generation=1, desired_state=lifecycle.PRESENT, nodes_to_remove=[], **counts)
 

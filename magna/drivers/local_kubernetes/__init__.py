@@ -1,1 +1,1 @@
-"""The Kubernetes driver on the shared local node layer."""
+"""The local Kubernetes driver: Kubernetes on the shared local nodes, from binaries built here."""

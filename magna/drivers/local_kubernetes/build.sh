@@ -11,7 +11,8 @@
 #   CACHE_DIR/VERSION.log         everything the build printed
 #
 # Only one build runs on a host at a time (flock on CACHE_DIR/build.lock); a second caller waits,
-# then finds the result. The result appears atomically (renamed into place once checked), so a
+# then finds the result. A caller that already holds the lock passes it as fd 9 with
+# MAGNA_BUILD_LOCK_HELD=9. The result appears atomically (renamed into place once checked), so a
 # reader never sees half a build. Debian ships only kubectl from this source; the server
 # binaries are ours to build. Debian's source is patched by Debian (CVE fixes); we replace one
 # vendored library, github.com/modern-go/reflect2 1.0.1, with Debian's 1.0.2: the old one
@@ -29,7 +30,12 @@ BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-pro
 REFLECT2=/usr/share/gocode/src/github.com/modern-go/reflect2
 
 mkdir -p "$CACHE"
-exec 9>"$CACHE/build.lock"
+if [ "${MAGNA_BUILD_LOCK_HELD:-}" != 9 ]; then
+    exec 9>"$CACHE/build.lock"
+fi
+# NOTE: Magna's Binaries.start_build takes the lock itself and hands it over on fd 9 (flock
+# then succeeds at once on the same open file), so no second build can start between its
+# "none runs" and this line.
 flock 9
 if [ -f "$CACHE/$VERSION/BUILT" ]; then
     exit 0  # another build finished while we waited for the lock
