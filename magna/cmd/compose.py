@@ -19,6 +19,7 @@ conductors' sweep finds the work either way).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 
@@ -30,6 +31,7 @@ from magna.conductor.service import Conductor
 from magna.crypto.keystore import KeyStore, load_or_create_key
 from magna.db import engine as db_engine
 from magna.db import migrate
+from magna.drivers.base import Preparing
 from magna.drivers.registry import DriverRegistry
 from magna.policy.enforcer import Authorizer
 from magna.services import Services
@@ -37,6 +39,8 @@ from magna.services import Services
 #: Where ``magna-api`` leaves its configuration files for the worker processes it spawns.
 CONFIG_ENV = "MAGNA_CONFIG_FILES"
 
+
+LOG = logging.getLogger(__name__)
 
 def load_config(config_files: Sequence[str]) -> cfg.ConfigOpts:
     """The files given, else those named in ``CONFIG_ENV``, else oslo.config's defaults."""
@@ -73,6 +77,7 @@ def build_conductor(conf: cfg.ConfigOpts) -> Conductor:
     services = _connect(conf)
     conductor = Conductor(services)
     _wire_nudges(services, conductor, local=False)
+    _prepare_drivers(services)
     return conductor
 
 
@@ -82,7 +87,18 @@ def build_serve(conf: cfg.ConfigOpts) -> tuple[Services, Conductor]:
     services = _connect(conf)
     conductor = Conductor(services)
     _wire_nudges(services, conductor)
+    _prepare_drivers(services)
     return services, conductor
+
+
+def _prepare_drivers(services: Services) -> None:
+    """A host that runs a conductor starts its drivers' background work (``Preparing``)."""
+    for driver in services.drivers.drivers:
+        if isinstance(driver, Preparing):
+            try:
+                driver.prepare()
+            except Exception:  # NOTE: never a reason for the conductor not to start
+                LOG.exception("Driver %s could not start its preparation", driver.name)
 
 
 def _connect(conf: cfg.ConfigOpts) -> Services:

@@ -311,11 +311,15 @@ class Reconciler:
         LOG.warning("Cluster %s is %s: %s", work.spec.uuid, outcome.status, outcome.reason)
 
     def _event(self, work: Work, reason: str, message: str) -> None:
-        """Record a waiting note once, not on every retry."""
+        """Record a waiting note once, not on every retry; while the cluster's operation is
+        in progress the note is its status reason too (e.g. the step of a build it waits for)."""
         with self.svc.transaction() as session:
             last = repository.last_event(session, work.spec.uuid)
             if last is None or (last.reason, last.message) != (reason, message):
                 self._add_event(session, work, reason, message)
+            cluster = repository.reserved_cluster(session, work.spec.uuid, self.host)
+            if cluster is not None and cluster.status in lifecycle.IN_PROGRESS:
+                cluster.status_reason = message[:1000]
 
     def _add_event(self, session: Session, work: Work, reason: str, message: str,
                    level: str = "info") -> None:

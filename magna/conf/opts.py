@@ -109,7 +109,7 @@ CERTIFICATES_OPTS: list[cfg.Opt] = [
 ]
 
 DRIVER_OPTS: list[cfg.Opt] = [
-    cfg.ListOpt("enabled_drivers", default=["local-swarm"],
+    cfg.ListOpt("enabled_drivers", default=["local-swarm", "local-kubernetes"],
                 help="Cluster drivers to load (entry points in the magna.drivers group)."),
 ]
 

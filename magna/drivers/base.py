@@ -5,7 +5,7 @@ conductor hands it a ``ClusterSpec`` (the desired state, plain data) and the clu
 asks it to ``apply`` (create or converge, idempotently), ``delete`` (returns True once nothing
 is left) and ``observe`` (status and health). Optional abilities are separate interfaces checked
 with ``isinstance``: ``CredentialRotation``, ``GarbageCollecting``, ``ContainerHosting``,
-``Healing``.
+``Healing``, ``Preparing``.
 
 Drivers raise ``TemporaryError(delay)`` when work is under way and should be retried, and
 ``PermanentError`` when it failed in a way the user must fix; anything else is treated as a
@@ -176,6 +176,16 @@ class CredentialRotation(abc.ABC):
 
         Idempotent: called again after a failure, it converges to one valid credential.
         """
+
+
+class Preparing(abc.ABC):
+    """Optional ability: work a host does once when a conductor starts there, in the
+    background (the Kubernetes driver starts building its binaries, so the first cluster waits
+    less). Must return at once and never fail the conductor's start."""
+
+    @abc.abstractmethod
+    def prepare(self) -> None:
+        """Start the background work; return at once."""
 
 
 class GarbageCollecting(abc.ABC):

@@ -30,10 +30,21 @@ def test_create_returns_the_full_template_in_magnums_order(api: ApiClient) -> No
     assert body["links"][0]["href"].endswith("/v1/clustertemplates/" + body["uuid"])
 
 
-def test_kubernetes_is_refused_while_no_driver_provides_it(api: ApiClient) -> None:
+def test_kubernetes_templates_go_to_the_local_kubernetes_driver(api: ApiClient) -> None:
     response = api.post("/v1/clustertemplates", json={"coe": "kubernetes",
-                                                      "image_id": "debian-12-docker"})
-    assert_error(response, 400, "Cluster type (vm, debian, kubernetes) not supported")
+                                                      "image_id": "fedora-coreos-latest"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["driver"], body["network_driver"], body["cluster_distro"]) == \
+        ("local-kubernetes", "flannel", "fedora-coreos")
+
+
+def test_a_kube_tag_that_is_not_there_is_refused_naming_what_is(api: ApiClient) -> None:
+    response = api.post("/v1/clustertemplates", json={
+        "coe": "kubernetes", "image_id": "fedora-coreos-latest",
+        "labels": {"kube_tag": "v1.31.0"}})
+    assert_error(response, 400, "v1.31.0")
+    assert "v1.20.2" in response.json()["errors"][0]["detail"]
 
 
 def test_name_is_generated_when_absent(api: ApiClient) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from magna.drivers.local_kubernetes import layout
+from magna.drivers.local_kubernetes import admission, layout
 from magna.drivers.local_kubernetes.layout import Addressing
 from magna.drivers.local_nodes.daemons import Daemon
 
@@ -89,9 +89,8 @@ def apiserver(me: Member, addressing: Addressing) -> Daemon:
         f"--service-account-key-file={layout.SA_PUB}",
         f"--service-account-signing-key-file={layout.SA_KEY}",
         f"--service-account-issuer=https://kubernetes.default.svc.{layout.CLUSTER_DOMAIN}",
-        "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction,ServiceAccount,PodSecurityPolicy",
-        "--allow-privileged=false", "--profiling=false", "--anonymous-auth=false"))
+        "--authorization-mode=Node,RBAC", *admission.API_SERVER_FLAGS,
+        "--profiling=false", "--anonymous-auth=false"))
 
 
 def controller_manager(masters: int) -> Daemon:

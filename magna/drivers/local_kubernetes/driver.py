@@ -26,6 +26,7 @@ O=system:masters) from the cluster's CA.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -49,6 +50,7 @@ from magna.drivers.base import (
     GarbageCollecting,
     NodeStatus,
     Observed,
+    Preparing,
 )
 from magna.drivers.catalog import Catalog
 from magna.drivers.local_kubernetes import (
@@ -89,14 +91,13 @@ def engine_options() -> tuple[tuple[str, str], ...]:
             ("default-runtime", '"magna-runc"'))
 
 
-class LocalKubernetesDriver(Driver, GarbageCollecting):
+class LocalKubernetesDriver(Driver, GarbageCollecting, Preparing):
     name = "local-kubernetes"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self._catalog = LocalCatalog(conf.state_dir)
         self.opts = conf.local_kubernetes
-        self.binaries = binaries.Binaries(self.opts.cache_dir,
-                                          retry_after=self.opts.build_retry_after)
+        self.binaries = binaries.from_options(self.opts)
         self.nodes = LocalNodes(NodeSettings(
             kind=KIND, root=os.path.join(conf.state_dir, ROOT), run_root=self.opts.run_dir,
             pool=network.SubnetPool(cidr=self.opts.subnet_pool, prefix=self.opts.subnet_prefix,
@@ -115,6 +116,11 @@ class LocalKubernetesDriver(Driver, GarbageCollecting):
     @property
     def catalog(self) -> Catalog:
         return self._catalog
+
+    def prepare(self) -> None:
+        """``[local_kubernetes] build_on_start``: a conductor's host builds the default
+        version in the background unless it is built already."""
+        binaries.build_on_start(self.opts)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -329,12 +335,22 @@ class LocalKubernetesDriver(Driver, GarbageCollecting):
     def _retire(self, spec: ClusterSpec, members: Sequence[LocalNode],
                 masters: Sequence[LocalNode]) -> None:
         """Nodes the spec no longer asks for: drained, deleted from the API, destroyed."""
-        allocation = members[0].net.allocation
-        for node in self.nodes.strays(spec, allocation):
+        strays = self.nodes.strays(spec, members[0].net.allocation)
+        if not strays:
+            return
+
+        def drain(node: LocalNode) -> None:
             with self._api(spec, masters) as api:
+                # NOTE: a node that never registered, or pods that outlive the timeout, do not
+                # keep the node: the user asked for it to go.
                 with contextlib.suppress(KubeError):
                     api.drain(node.hostname, DRAIN_TIMEOUT)
                 api.delete_node(node.hostname)
+
+        # NOTE: side by side: each drain waits for its pods' grace periods (30 s by default)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drain, strays))
+        for node in strays:
             node.stop_engine(self.opts.stop_timeout)
             self.nodes.remove_node(spec, node)
 

@@ -71,4 +71,4 @@ class Addressing:
 
     @property
     def node_room(self) -> int:
-        return 2 ** (self.pod_prefix - self.pod_cidr.prefixlen)
+        return int(2 ** (self.pod_prefix - self.pod_cidr.prefixlen))

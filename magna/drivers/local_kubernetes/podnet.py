@@ -61,7 +61,7 @@ def apply(netns: str, addressing: Addressing, own: ipaddress.IPv4Network,
         fields = line.split()
         if len(fields) >= 3 and fields[1] == "via" and fields[0] not in wanted \
                 and fields[0] != "default":
-            with_prefix = ipaddress.ip_network(fields[0], strict=False)
+            with_prefix = ipaddress.IPv4Network(fields[0], strict=False)
             if with_prefix.subnet_of(addressing.pod_cidr) and with_prefix != own:
                 host.run(*enter, "ip", "route", "del", fields[0])
     rule = ("POSTROUTING", "-s", str(addressing.pod_cidr), "!", "-d", str(addressing.pod_cidr),
