@@ -48,6 +48,7 @@ from magna.drivers.base import (
     ClusterType,
     Driver,
     GarbageCollecting,
+    Healing,
     NodeStatus,
     Observed,
     Preparing,
@@ -91,7 +92,7 @@ def engine_options() -> tuple[tuple[str, str], ...]:
             ("default-runtime", '"magna-runc"'))
 
 
-class LocalKubernetesDriver(Driver, GarbageCollecting, Preparing):
+class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
     name = "local-kubernetes"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -194,6 +195,17 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Preparing):
         if not members:
             return Observed(converged=False)
         return self._look(spec, members, self.version(spec))
+
+    def heal(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
+        """Restart what stopped (an engine, and with it the node's agents; an agent alone; the
+        load balancer): what an init system does on a real machine. ``apply`` does exactly
+        that for a cluster whose spec did not change; the note says what was found."""
+        sick = [status for status in self.observe(spec, pki_).nodes if status.healthy is False]
+        observed = self.apply(spec, pki_)
+        if not sick:
+            return observed
+        found = "; ".join(f"{status.name}: {status.reason}" for status in sick)
+        return dataclasses.replace(observed, notes=(*observed.notes, f"Repaired {found}."))
 
     def leftovers(self, known_clusters: set[str]) -> list[str]:
         return self.nodes.leftovers(known_clusters)

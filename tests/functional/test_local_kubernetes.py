@@ -1,0 +1,310 @@
+"""The local Kubernetes driver builds real Kubernetes clusters on sealed local nodes.
+
+The tests drive the driver directly (a hand-made ``ClusterSpec``, the tiny PKI of the swarm
+tests) and check what the cluster and the host say, not what the driver says: the built
+``kubectl`` with a user's certificate from the cluster's CA, HTTP from the host to a NodePort,
+processes, namespaces and rules on the host after delete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from magna.common.exceptions import TemporaryError
+from magna.crypto import x509
+from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
+from magna.drivers.local_kubernetes import agents, layout
+from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
+from magna.drivers.local_nodes import daemons, engine, limits, network, teardown
+from magna.drivers.local_nodes.node import LocalNode
+from tests.conftest import make_conf
+from tests.functional.test_local_swarm import POLICY, TinyPKI, brute_force_cleanup
+from tests.support.kubernetes import WEB_MANIFEST, Kubectl, bin_dir, eventually, http_get
+
+REPO = str(Path(__file__).resolve().parents[2])
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.kubernetes,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None,
+                       reason="needs root and docker.io"),
+]
+
+
+def make_spec(masters: int = 1, workers: int = 2, **overrides: object) -> ClusterSpec:
+    fields: dict[str, object] = dict(
+        uuid=str(uuid.uuid4()), name="k", project_id="p", coe="kubernetes",
+        generation=1, template_uuid="tpl", image_id="fedora-coreos-latest", labels={},
+        nodegroups=(NodeGroupSpec(uuid="m", name="default-master", role="master",
+                                  node_count=masters, flavor_id="m1.small", image_id=None),
+                    NodeGroupSpec(uuid="w", name="default-worker", role="worker",
+                                  node_count=workers, flavor_id="m1.small", image_id=None)))
+    fields.update(overrides)
+    return ClusterSpec(**fields)  # type: ignore[arg-type]
+
+
+def with_workers(spec: ClusterSpec, count: int, remove: tuple[str, ...] = ()) -> ClusterSpec:
+    groups = tuple(dataclasses.replace(ng, node_count=count, nodes_to_remove=remove)
+                   if ng.role == "worker" else ng for ng in spec.nodegroups)
+    return dataclasses.replace(spec, nodegroups=groups, generation=spec.generation + 1)
+
+
+def converge(driver: LocalKubernetesDriver, spec: ClusterSpec, pki: TinyPKI,
+             timeout: float = 180) -> Observed:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            observed = driver.apply(spec, pki)
+            if observed.converged:
+                return observed
+            last = [n for n in observed.nodes if not n.healthy]
+        except TemporaryError as exc:
+            last = exc
+        assert time.monotonic() < deadline, f"the cluster did not converge: {last}"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def binaries_built() -> None:
+    bin_dir()
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> LocalKubernetesDriver:
+    return LocalKubernetesDriver(make_conf(tmp_path / "state"))
+
+
+@pytest.fixture
+def cluster(driver: LocalKubernetesDriver) -> Iterator[tuple[ClusterSpec, TinyPKI]]:
+    spec, pki = make_spec(), TinyPKI()
+    try:
+        yield spec, pki
+    finally:
+        try:
+            assert driver.delete(spec)
+        finally:
+            brute_force_cleanup(network.short_id(spec.uuid))
+
+
+def members(driver: LocalKubernetesDriver, spec: ClusterSpec) -> dict[str, LocalNode]:
+    return {node.name: node for node in driver._members(spec)}
+
+
+def assert_nothing_left(driver: LocalKubernetesDriver, cluster_uuid: str) -> None:
+    short = network.short_id(cluster_uuid)
+    run = lambda *a: subprocess.run(a, capture_output=True, text=True).stdout  # noqa: E731
+    assert f"magna-{short}-" not in run("ip", "netns", "list")
+    assert not [link for link in os.listdir("/sys/class/net") if short in link]
+    assert short not in run("iptables", "-w", "-S") + run("ip6tables", "-w", "-S")
+    cluster_dir = os.path.join(driver.nodes.settings.root, cluster_uuid)
+    assert not engine.processes_using(cluster_dir, f"/run/magna/{short}")
+    assert not limits.pids_in(teardown.cluster_cgroup(cluster_uuid))
+    assert not os.path.exists(cluster_dir)
+    assert not os.path.exists(f"/run/magna/{short}")
+    with open("/proc/self/mountinfo") as handle:
+        assert cluster_uuid not in handle.read()
+
+
+def test_create_serve_resize_and_delete(driver: LocalKubernetesDriver, tmp_path: Path,
+                                        cluster: tuple[ClusterSpec, TinyPKI]) -> None:
+    spec, pki = cluster
+    observed = converge(driver, spec, pki)
+    master = observed.nodes[0].address
+    assert observed.api_address == f"https://{master}:{layout.API_PORT}"
+    assert observed.coe_version == "v1.20.2"
+    assert [n.name for n in observed.nodes] == [
+        "default-master-0", "default-worker-0", "default-worker-1"]
+    kubectl = Kubectl(pki, str(observed.api_address), tmp_path / "user")
+    assert kubectl.ready_nodes() == ["k-default-master-0", "k-default-worker-0",
+                                     "k-default-worker-1"]
+    labels = kubectl.json("get", "node", "k-default-master-0")["metadata"]["labels"]
+    assert labels["magnum.openstack.org/role"] == "master"
+    assert "node-role.kubernetes.io/master" in labels
+
+    kubectl.run("apply", "-f", "-", stdin=WEB_MANIFEST)
+    for node in observed.nodes:  # the NodePort answers on every node, from the host
+        page = eventually(lambda node=node: http_get(str(node.address), 30080),
+                          timeout=60, what=f"the NodePort on {node.name}")
+        assert "Hello from a Magna cluster" in page
+
+    three = with_workers(spec, 3)
+    converge(driver, three, pki)
+    assert len(kubectl.ready_nodes()) == 4
+    back = with_workers(three, 2, remove=("default-worker-0",))
+    observed = converge(driver, back, pki)
+    assert [n.name for n in observed.nodes] == [
+        "default-master-0", "default-worker-1", "default-worker-2"]
+    assert kubectl.ready_nodes() == ["k-default-master-0", "k-default-worker-1",
+                                     "k-default-worker-2"]
+    pods = kubectl.json("get", "pods", "-l", "app=web")["items"]
+    assert all(pod["spec"]["nodeName"] != "k-default-worker-0" for pod in pods)
+
+    assert driver.delete(back)
+    assert_nothing_left(driver, spec.uuid)
+
+
+def test_tenant_pods_stay_inside_their_node(driver: LocalKubernetesDriver, tmp_path: Path,
+                                            cluster: tuple[ClusterSpec, TinyPKI]) -> None:
+    spec, pki = cluster
+    spec = with_workers(spec, 1)
+    observed = converge(driver, spec, pki)
+    tenant = Kubectl(pki, str(observed.api_address), tmp_path / "tenant", user="tenant",
+                     group=None)
+    admin = Kubectl(pki, str(observed.api_address), tmp_path / "admin")
+    admin.run("create", "rolebinding", "tenant-edit", "--clusterrole=edit", "--user=tenant")
+    eventually(lambda: tenant.run("auth", "can-i", "create", "pods", check=False
+                                  ).stdout.strip() == "yes", timeout=30,
+               what="the tenant's role binding to take effect")
+    refused = {
+        "privileged": {"containers": [{"name": "c", "image": "magna/busybox:latest",
+                                        "securityContext": {"privileged": True}}]},
+        "hostPath": {"volumes": [{"name": "h", "hostPath": {"path": "/"}}],
+                     "containers": [{"name": "c", "image": "magna/busybox:latest",
+                                     "volumeMounts": [{"name": "h", "mountPath": "/h"}]}]},
+        "hostNetwork": {"hostNetwork": True,
+                        "containers": [{"name": "c", "image": "magna/busybox:latest"}]},
+        "hostPID": {"hostPID": True,
+                    "containers": [{"name": "c", "image": "magna/busybox:latest"}]},
+    }
+    for what, pod_spec in refused.items():
+        for kubectl in (tenant, admin):
+            done = kubectl.run("run", f"bad-{what.lower()}", "--image=magna/busybox:latest",
+                               "--overrides=" + json.dumps({"spec": pod_spec}),
+                               check=False)
+            assert done.returncode != 0 and "PodSecurityPolicy" in done.stderr, (what, done)
+
+    gateway = str(driver.nodes.allocation(spec.uuid).gateway)  # type: ignore[union-attr]
+    script = ("ls /; cat /proc/1/cgroup; "
+              f"printf x | nc -w 2 {gateway} 22; echo ssh=$?; "
+              f"printf x | nc -w 2 {gateway} 5432; echo postgres=$?; "
+              f"printf x | nc -w 2 {gateway} {layout.API_PORT}; echo lb=$?; sleep 3600")
+    tenant.run("run", "probe", "--image=magna/busybox:latest", "--image-pull-policy=Never",
+               "--command", "--", "sh", "-c", script)
+    logs = eventually(lambda: (out := tenant.run("logs", "probe", check=False).stdout)
+                      and "lb=" in out and out, timeout=60, what="the probe's output")
+    assert "ssh=1" in logs and "postgres=1" in logs and "lb=1" in logs, logs
+    assert "www" in logs and "root" in logs  # the image's own root, not the node's or host's
+
+    pod = tenant.json("get", "pod", "probe")
+    worker = members(driver, spec)["default-worker-0"]
+    assert pod["spec"]["nodeName"] == worker.hostname
+    # The pod's processes are in the node's engine cgroup, which the flavor caps.
+    capped = f"/sys/fs/cgroup/memory{worker.engine.cgroup_parent}/docker"
+    with open(os.path.join(capped, "memory.limit_in_bytes")) as handle:
+        limit = int(handle.read())
+    assert worker.flavor is not None and limit <= worker.flavor.ram_mb * 2**20
+    container = pod["status"]["containerStatuses"][0]["containerID"].split("//")[1]
+    assert os.path.isdir(os.path.join(capped, container))
+
+
+def test_three_masters_behind_a_balancer_survive_one(driver: LocalKubernetesDriver,
+                                                    tmp_path: Path) -> None:
+    spec, pki = make_spec(masters=3, workers=1, master_lb_enabled=True), TinyPKI()
+    try:
+        observed = converge(driver, spec, pki)
+        gateway = str(driver.nodes.allocation(spec.uuid).gateway)  # type: ignore[union-attr]
+        assert observed.api_address == f"https://{gateway}:{layout.API_PORT}"
+        kubectl = Kubectl(pki, str(observed.api_address), tmp_path / "user")
+        assert len(kubectl.ready_nodes()) == 4
+
+        first = members(driver, spec)["default-master-0"]
+        for name in (agents.APISERVER, agents.ETCD):
+            pid = daemons.pid_of(first, name)
+            assert pid is not None
+            for child in engine.children(pid):
+                os.kill(child, signal.SIGKILL)
+        eventually(lambda: daemons.pid_of(first, agents.APISERVER) is None, timeout=10,
+                   what="the API server to be gone")
+        # Through the balancer the cluster still answers (etcd may elect a leader first).
+        eventually(lambda: len(kubectl.ready_nodes()) >= 3, timeout=30,
+                   what="an answer through the balancer")
+        seen = driver.observe(spec, pki)
+        sick = [n for n in seen.nodes if not n.healthy]
+        assert [n.name for n in sick] == ["default-master-0"]
+        assert "kube-apiserver" in sick[0].reason and "etcd" in sick[0].reason
+
+        healed = driver.heal(spec, pki)
+        assert healed.converged
+        assert any("Repaired default-master-0" in note for note in healed.notes)
+        assert daemons.pid_of(first, agents.APISERVER) is not None
+    finally:
+        try:
+            assert driver.delete(spec)
+        finally:
+            brute_force_cleanup(network.short_id(spec.uuid))
+    assert_nothing_left(driver, spec.uuid)
+
+
+def test_a_kubelet_that_cannot_register_is_reported(driver: LocalKubernetesDriver,
+                                                    tmp_path: Path,
+                                                    cluster: tuple[ClusterSpec, TinyPKI]
+                                                    ) -> None:
+    """A node whose kubelet holds a certificate of another CA never registers: the cluster
+    does not converge and the node's reason says why."""
+    spec, pki = cluster
+    spec = with_workers(spec, 1)
+    observed = converge(driver, spec, pki)
+    worker = members(driver, spec)["default-worker-0"]
+    stranger = x509.generate_ca("stranger", key_size=2048, days=1, now=dt.datetime.now(dt.UTC))
+    key = x509.new_key(2048)
+    cert = x509.sign_csr(x509.make_csr(common_name=f"system:node:{worker.hostname}",
+                                       organization="system:nodes", key=key),
+                         ca=stranger, days=1, now=dt.datetime.now(dt.UTC), policy=POLICY)
+    pki_dir = Path(worker.engine.root + layout.PKI)
+    (pki_dir / "kubelet-client-cert.pem").write_text(cert)
+    (pki_dir / "kubelet-client-key.pem").write_bytes(x509.key_to_pem(key))
+    Kubectl(pki, str(observed.api_address), tmp_path / "admin").run(
+        "delete", "node", worker.hostname)
+
+    observed = driver.apply(spec, pki)  # restarts the kubelet with what it now holds
+    assert not observed.converged
+    status = next(n for n in observed.nodes if n.name == "default-worker-0")
+    assert status.healthy is False and "not registered" in status.reason
+
+
+def test_a_conductor_killed_mid_create_leaves_a_cluster_that_converges(
+        driver: LocalKubernetesDriver, tmp_path: Path) -> None:
+    """``apply`` killed with SIGKILL while the nodes come up, then run again, converges."""
+    spec, pki = make_spec(workers=1), TinyPKI()
+    script = tmp_path / "apply.py"
+    script.write_text(
+        "import pathlib, pickle, sys\n"
+        "from tests.conftest import make_conf\n"
+        "from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver\n"
+        "spec, pki = pickle.loads(pathlib.Path(sys.argv[1]).read_bytes())\n"
+        "LocalKubernetesDriver(make_conf(pathlib.Path(sys.argv[2]))).apply(spec, pki)\n")
+    (tmp_path / "work.pickle").write_bytes(pickle.dumps((spec, pki)))
+    try:
+        process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "work.pickle"),
+                                    str(tmp_path / "state")], cwd=REPO,
+                                   env={**os.environ, "PYTHONPATH": REPO})
+
+        def engine_started() -> bool:
+            assert process.poll() is None, "the apply ended before it was killed"
+            return any(engine.pid_of(node.engine) for node in driver._members(spec))
+
+        eventually(engine_started, timeout=60, what="a node's engine to start")
+        process.kill()
+        process.wait()
+        observed = converge(driver, spec, pki)
+        assert all(n.healthy for n in observed.nodes)
+    finally:
+        try:
+            assert driver.delete(spec)
+        finally:
+            brute_force_cleanup(network.short_id(spec.uuid))
+    assert_nothing_left(driver, spec.uuid)
