@@ -11,6 +11,7 @@ import sys
 import pytest
 from cryptography import x509
 
+from tests.support import kubernetes
 from tests.support.server import magna_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -29,7 +30,8 @@ def walkthrough() -> str:
     return readme_block("## Walk-through with `openstack coe`")
 
 
-def run_as_written(script: str, tmp_path: pathlib.Path) -> subprocess.CompletedProcess[str]:
+def run_as_written(script: str, tmp_path: pathlib.Path, home: pathlib.Path | None = None
+                   ) -> subprocess.CompletedProcess[str]:
     """Run a README block with bash against a fresh ``magna serve`` on its default settings."""
     with magna_server(str(tmp_path / "state")) as server:
         lines = [line for line in script.splitlines()
@@ -37,9 +39,14 @@ def run_as_written(script: str, tmp_path: pathlib.Path) -> subprocess.CompletedP
         body = "\n".join(lines).replace("http://127.0.0.1:9511/v1", server.endpoint)
         env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}:"
                f"{os.environ['PATH']}", "SHELL": "/bin/bash",
-               "OS_AUTH_TYPE": "none", "OS_ENDPOINT": server.endpoint}
-        return subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=300)
+               "OS_AUTH_TYPE": "none", "OS_ENDPOINT": server.endpoint,
+               **({"HOME": str(home)} if home is not None else {})}
+        try:
+            return subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired as exc:  # say how far it got
+            raise AssertionError(f"the walk-through did not finish in 300 s; it said:\n"
+                                 f"{exc.stdout!s}\n{exc.stderr!s}") from None
 
 
 @pytest.mark.client
@@ -81,3 +88,29 @@ def test_readme_three_managers_survive_a_dead_engine(tmp_path: pathlib.Path) -> 
     assert events[-1] == "Health HEALTHY: every node Ready", out
     final_ls = rest[rest.rindex("every node Ready") + len("every node Ready"):]
     assert final_ls.count(" Ready ") == 4 and final_ls.count(" Reachable ") == 2, out
+
+
+@pytest.mark.client
+@pytest.mark.docker
+@pytest.mark.kubernetes
+def test_readme_kubernetes_walkthrough_runs(tmp_path: pathlib.Path) -> None:
+    """`openstack coe` creates a Kubernetes cluster, the stock client's `cluster config` gives
+    kubectl a working kubeconfig, a replication controller serves through a NodePort, the
+    cluster resizes with a drain, and delete leaves no namespace."""
+    kubernetes.bin_dir()  # waits for a build in progress (CI starts it at ./dev test)
+    script = readme_block("### Kubernetes with `openstack coe` and `kubectl`")
+    assert "--coe kubernetes" in script
+    # NOTE: kubectl keeps a discovery cache under $HOME/.kube: the test's own HOME.
+    result = run_as_written(script, tmp_path, home=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "CREATE_COMPLETE\nv1.20.2\nhttps://" in result.stdout, result.stdout
+    assert "<title>magna</title>" in result.stdout, result.stdout
+    ready: list[int] = []  # Ready nodes in each `kubectl get nodes` table
+    for line in result.stdout.splitlines():
+        if line.startswith("NAME") and "STATUS" in line:
+            ready.append(0)
+        elif ready and " Ready " in line:
+            ready[-1] += 1
+    assert ready == [3, 4, 3], result.stdout
+    assert result.stdout.count("UPDATE_COMPLETE") == 2, result.stdout
+    assert result.stdout.rstrip().endswith("0"), result.stdout
