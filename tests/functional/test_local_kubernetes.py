@@ -308,3 +308,35 @@ def test_a_conductor_killed_mid_create_leaves_a_cluster_that_converges(
         finally:
             brute_force_cleanup(network.short_id(spec.uuid))
     assert_nothing_left(driver, spec.uuid)
+
+
+def test_nodegroup_profiles_and_a_rolling_upgrade(driver: LocalKubernetesDriver,
+                                                  tmp_path: Path,
+                                                  cluster: tuple[ClusterSpec, TinyPKI]) -> None:
+    """Nodegroup labels and taints land on the registered nodes; an upgrade to another image
+    restarts every engine, one node at a time, and every node is Ready after."""
+    spec, pki = cluster
+    taint = {"key": "dedicated", "value": "web", "effect": "NoSchedule"}
+    workers = dataclasses.replace(spec.nodegroups[1], node_labels={"tier": "web"},
+                                  node_taints=(taint,))
+    spec = dataclasses.replace(spec, nodegroups=(spec.nodegroups[0], workers))
+    observed = converge(driver, spec, pki)
+    kubectl = Kubectl(pki, str(observed.api_address), tmp_path / "user")
+    node = kubectl.json("get", "node", "k-default-worker-0")
+    assert node["metadata"]["labels"]["tier"] == "web"
+    assert {"key": "dedicated", "value": "web", "effect": "NoSchedule"} in [
+        {k: t[k] for k in ("key", "value", "effect") if k in t} for t in node["spec"]["taints"]]
+
+    before = {name: engine.pid_of(node.engine) for name, node in members(driver, spec).items()}
+    upgraded = dataclasses.replace(spec, image_id="ubuntu-22.04", max_batch_size=1,
+                                   generation=spec.generation + 1)
+    observed = converge(driver, upgraded, pki)
+    after = {name: engine.pid_of(node.engine) for name, node in members(driver, upgraded).items()}
+    assert all(after[name] not in (None, before[name]) for name in before), (before, after)
+    assert kubectl.ready_nodes() == ["k-default-master-0", "k-default-worker-0",
+                                     "k-default-worker-1"]
+    schedulable = [item["metadata"]["name"] for item in kubectl.json("get", "nodes")["items"]
+                   if not item["spec"].get("unschedulable")]
+    assert len(schedulable) == 3, "every node drained for its restart takes pods again"
+    taints = kubectl.json("get", "node", "k-default-worker-1")["spec"]["taints"]
+    assert any(t["key"] == "dedicated" for t in taints)

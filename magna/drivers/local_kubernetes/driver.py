@@ -35,7 +35,7 @@ import ipaddress
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import docker
 import requests
@@ -64,7 +64,7 @@ from magna.drivers.local_kubernetes import (
     layout,
     podnet,
 )
-from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeError
+from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeAPIError, KubeError
 from magna.drivers.local_nodes import balancer, daemons, fence, host, network
 from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
 from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
@@ -229,28 +229,19 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
         digests = {node.name: self._write_node(spec, pki_, node, addressing, api_server,
                                                gateway) for node in members}
         build_id = _built_digest(bin_dir)
-        for node, _ in self.nodes.start_engines(members):
-            node.stop_engine(self.opts.stop_timeout)  # agents end with the node's namespaces
-        self.nodes.start_engines(members)
-        for node in members:
-            with contextlib.closing(docker.APIClient(base_url=f"unix://{node.engine.socket}",
-                                                     version="auto", timeout=30)) as api:
-                images.ensure(api, os.path.join(bin_dir, "pause"))
-        peers = [(node.slot, node.address) for node in members]
-        for node in members:
-            own = addressing.pod_subnet(node.slot)
-            podnet.apply(node.net.netns, addressing, own,
-                         podnet.routes(addressing, node.slot, peers))
+        stale = [node for node, _ in self.nodes.start_engines(members)]
+        self._prepare_nodes(members, members, addressing, bin_dir)
         self._control_plane(spec, masters, addressing, digests, build_id)
         with self._api(spec, masters) as api:
             for manifest in admission.manifests():
                 api.apply(manifest)
         for node in members:
-            extra = f"{digests[node.name]}|{build_id}"
-            daemons.ensure(node, agents.kubelet(hostname=node.hostname, address=node.address,
-                                                master=node.role == "master"), extra)
-            daemons.ensure(node, agents.kube_proxy(hostname=node.hostname, address=node.address,
-                                                   addressing=addressing), extra)
+            self._agents(node, addressing, f"{digests[node.name]}|{build_id}")
+        if stale:
+            self._roll(spec, stale, members, masters,
+                       functools.partial(self._restart, members, addressing, digests, build_id,
+                                         spec))
+        self._uncordon(spec, members, masters)
         self._retire(spec, members, masters)
         lb = self.nodes.balancer(spec, members)
         if balancer.balanced(spec):
@@ -264,6 +255,82 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
             if observed.converged or time.monotonic() >= deadline:
                 return observed
             time.sleep(0.5)
+
+    def _prepare_nodes(self, nodes: Sequence[LocalNode], members: Sequence[LocalNode],
+                       addressing: layout.Addressing, bin_dir: str) -> None:
+        """Images in the engines of ``nodes``, and their routes to the pods of every other
+        member."""
+        for node in nodes:
+            with contextlib.closing(docker.APIClient(base_url=f"unix://{node.engine.socket}",
+                                                     version="auto", timeout=30)) as api:
+                images.ensure(api, os.path.join(bin_dir, "pause"))
+        peers = [(node.slot, node.address) for node in members]
+        for node in nodes:
+            podnet.apply(node.net.netns, addressing, addressing.pod_subnet(node.slot),
+                         podnet.routes(addressing, node.slot, peers))
+
+    def _agents(self, node: LocalNode, addressing: layout.Addressing, extra: str) -> None:
+        daemons.ensure(node, agents.kubelet(hostname=node.hostname, address=node.address,
+                                            master=node.role == "master"), extra)
+        daemons.ensure(node, agents.kube_proxy(hostname=node.hostname, address=node.address,
+                                               addressing=addressing), extra)
+
+    def _restart(self, members: Sequence[LocalNode], addressing: layout.Addressing,
+                 digests: dict[str, str], build_id: str, spec: ClusterSpec,
+                 batch: Sequence[LocalNode]) -> None:
+        """Restart the engines of ``batch`` with their new configuration, then their agents
+        (the control plane too, on masters)."""
+        for node in batch:
+            node.stop_engine(self.opts.stop_timeout)  # its agents end with its namespaces
+        self.nodes.start_engines(batch)
+        self._prepare_nodes(batch, members, addressing,
+                            self.binaries.bin_dir(self.version(spec)))
+        masters = [node for node in members if node.role == "master"]
+        if any(node.role == "master" for node in batch):
+            self._control_plane(spec, masters, addressing, digests, build_id)
+        for node in batch:
+            self._agents(node, addressing, f"{digests[node.name]}|{build_id}")
+
+    def _roll(self, spec: ClusterSpec, stale: Sequence[LocalNode], members: Sequence[LocalNode],
+              masters: Sequence[LocalNode],
+              restart: Callable[[Sequence[LocalNode]], None]) -> None:
+        """Engines whose configuration changed (an upgrade's image or labels) restart a batch
+        at a time: masters one by one (etcd keeps its quorum), workers ``max_batch_size`` at a
+        time, each batch drained first and Ready again before the next."""
+        ordered = [node for node in stale if node.role == "master"]
+        workers = [node for node in stale if node.role != "master"]
+        size = max(1, spec.max_batch_size)
+        batches = [[node] for node in ordered] + [workers[i:i + size]
+                                                  for i in range(0, len(workers), size)]
+        rolling = Rolling(self.nodes.cluster_dir(spec.uuid))
+        for batch in batches:
+            rolling.add(node.name for node in batch)
+            with self._api(spec, masters) as api:
+                for node in batch:
+                    with contextlib.suppress(KubeError):
+                        api.drain(node.hostname, DRAIN_TIMEOUT)
+            restart(batch)
+            deadline = time.monotonic() + READY_WAIT
+            while not all(status.healthy for status in self._look(spec, members, self.version(
+                    spec)).nodes if status.name in {node.name for node in batch}):
+                if time.monotonic() >= deadline:
+                    raise TemporaryError(f"Waiting for {', '.join(n.name for n in batch)} to "
+                                         f"be Ready again after its restart.", delay=2.0)
+                time.sleep(0.5)
+            self._uncordon(spec, batch, masters)
+
+    def _uncordon(self, spec: ClusterSpec, nodes: Sequence[LocalNode],
+                  masters: Sequence[LocalNode]) -> None:
+        """Nodes a rolling restart drained take pods again (also after a crash mid-roll)."""
+        rolling = Rolling(self.nodes.cluster_dir(spec.uuid))
+        if not rolling.names() & {node.name for node in nodes}:
+            return
+        with self._api(spec, masters) as api:
+            for node in nodes:
+                if node.name in rolling.names():
+                    with contextlib.suppress(KubeAPIError):
+                        api.uncordon(node.hostname)
+                    rolling.remove(node.name)
 
     def _write_node(self, spec: ClusterSpec, pki_: ClusterPKI, node: LocalNode,
                     addressing: layout.Addressing, api_server: str, gateway: str) -> str:
@@ -389,6 +456,30 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
                         api_address=f"https://{address}:{layout.API_PORT}",
                         coe_version=f"v{version}", container_version=_engine_version(),
                         nodes=statuses)
+
+
+class Rolling:
+    """The nodes a rolling restart drained and has not yet given back to the scheduler
+    (``<cluster dir>/rolling.json``), so a pass after a crash mid-roll uncordons them."""
+
+    def __init__(self, cluster_dir: str) -> None:
+        self.path = os.path.join(cluster_dir, "rolling.json")
+
+    def names(self) -> set[str]:
+        try:
+            with open(self.path) as handle:
+                return set(json.load(handle))
+        except (FileNotFoundError, ValueError):
+            return set()
+
+    def add(self, names: Iterable[str]) -> None:
+        self._write(self.names() | set(names))
+
+    def remove(self, name: str) -> None:
+        self._write(self.names() - {name})
+
+    def _write(self, names: set[str]) -> None:
+        network.write_json(self.path, sorted(names))
 
 
 def _with_agents(status: NodeStatus, node: LocalNode) -> NodeStatus:

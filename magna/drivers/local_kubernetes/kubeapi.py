@@ -156,6 +156,11 @@ class KubeAPI:
         self._call("PATCH", kinds.object_path("Node", node),
                    body={"spec": {"unschedulable": True}}, content_type=MERGE_PATCH)
 
+    def uncordon(self, node: str) -> None:
+        """Let the scheduler place pods on the node again."""
+        self._call("PATCH", kinds.object_path("Node", node),
+                   body={"spec": {"unschedulable": False}}, content_type=MERGE_PATCH)
+
     def set_node_profile(self, node: str, labels: Mapping[str, str],
                          taints: Sequence[Mapping[str, Any]]) -> bool:
         """Give the node exactly the labels and taints Magna wants, leaving others' alone

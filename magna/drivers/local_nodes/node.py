@@ -77,8 +77,10 @@ class LocalNode:
         return self.engine.hostname
 
     def wanted_hash(self) -> str:
-        """What the engine must have started with (configuration and certificates)."""
-        return engine.desired_hash(self.engine, pki.server_files(self.engine.node_dir).digest())
+        """What the engine must have started with (configuration, and its certificates when
+        it serves TCP: an engine on its unix socket only uses none)."""
+        certs = pki.server_files(self.engine.node_dir).digest() if self.engine.tcp else ""
+        return engine.desired_hash(self.engine, certs)
 
     def start_engine(self) -> int:
         return engine.start(self.engine, self.wanted_hash())
