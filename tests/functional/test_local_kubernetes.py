@@ -340,3 +340,23 @@ def test_nodegroup_profiles_and_a_rolling_upgrade(driver: LocalKubernetesDriver,
     assert len(schedulable) == 3, "every node drained for its restart takes pods again"
     taints = kubectl.json("get", "node", "k-default-worker-1")["spec"]["taints"]
     assert any(t["key"] == "dedicated" for t in taints)
+
+
+def test_ca_rotation_reissues_every_credential(driver: LocalKubernetesDriver, tmp_path: Path,
+                                               cluster: tuple[ClusterSpec, TinyPKI]) -> None:
+    """After the cluster's CA is replaced, the next apply re-issues every certificate and
+    restarts what reads them: users of the new CA get in, those of the old one do not."""
+    spec, old = cluster
+    spec = with_workers(spec, 1)
+    observed = converge(driver, spec, old)
+    before = Kubectl(old, str(observed.api_address), tmp_path / "old")
+    assert len(before.ready_nodes()) == 2
+
+    new = TinyPKI()
+    observed = converge(driver, dataclasses.replace(spec, generation=spec.generation + 1), new)
+    after = Kubectl(new, str(observed.api_address), tmp_path / "new")
+    assert eventually(lambda: len(after.ready_nodes()) == 2, timeout=60,
+                      what="both nodes Ready under the new CA")
+    refused = before.run("get", "nodes", check=False)
+    assert refused.returncode != 0
+    assert "certificate" in refused.stderr or "Unauthorized" in refused.stderr, refused.stderr

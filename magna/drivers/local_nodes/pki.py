@@ -4,8 +4,9 @@ Both are issued by the cluster's CA through ``ClusterPKI.sign`` (the same CSR fi
 through). The client certificate (CN=admin, O=system:masters) is how the driver itself talks to
 the engines over TLS; each node's server certificate names the node's IP, 127.0.0.1 and its
 hostname (and a manager's also the master load balancer's address). A certificate is kept while
-it was issued by the current CA for the same names and is not about to expire, so a second apply
-signs nothing; after a CA rotation every file is replaced. Private keys are written mode 0600.
+it was issued by the current CA (its signature checked) for the same names and is not about to
+expire, so a second apply signs nothing; after a CA rotation every file is replaced. Private
+keys are written mode 0600.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509 as cx509
+from cryptography.exceptions import InvalidSignature
 
 from magna.crypto import x509
 from magna.drivers.base import ClusterPKI
@@ -103,7 +105,10 @@ def _current(files: CertFiles, request: CertRequest, ca_pem: str) -> bool:
             cert = cx509.load_pem_x509_certificate(handle.read())
         if not os.path.exists(files.key):
             return False
-    except (FileNotFoundError, ValueError):
+        # NOTE: several certificates may share one ca.pem (a Kubernetes node's): the first
+        # replaced after a rotation writes the new CA, so the others must be checked against it.
+        cert.verify_directly_issued_by(cx509.load_pem_x509_certificate(ca_pem.encode()))
+    except (FileNotFoundError, ValueError, TypeError, InvalidSignature):
         return False
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     remaining = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
