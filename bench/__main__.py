@@ -18,15 +18,15 @@ from typing import Any
 from bench import machine, report
 from bench.settings import Settings
 
-SUITES = ("api", "lifecycle", "cost", "concurrency")
+SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes")
 
 
 def _suite(name: str) -> Callable[[Settings], dict[str, Any]]:
-    from bench import api, concurrency, cost, lifecycle
+    from bench import api, concurrency, cost, kubernetes, lifecycle
 
     runners: dict[str, Callable[[Settings], dict[str, Any]]] = {
         "api": api.run, "lifecycle": lifecycle.run, "cost": cost.run,
-        "concurrency": concurrency.run}
+        "concurrency": concurrency.run, "kubernetes": kubernetes.run}
     return runners[name]
 
 

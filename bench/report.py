@@ -111,10 +111,29 @@ def _concurrency(entry: dict[str, Any], charts: Path) -> str:
             f"![Concurrency]({charts.name}/concurrency.png)")
 
 
+def _kubernetes(entry: dict[str, Any], charts: Path) -> str:
+    data = entry["data"]
+    memory = data["memory"]
+    rows = [[name, s["median_s"]] for name, s in data["steps"].items()]
+    workers = [[w["node"], w["processes"], w["pss_mib"],
+                ", ".join(f"{k} {v}" for k, v in w["by_program_mib"].items())]
+               for w in memory["workers"]]
+    return (f"Driven directly (no API, no conductor); apply polled every {data['poll_s']} s, "
+            "apply looks every 0.5 s. One 1+2 cluster.\n\n"
+            + _table(["step", "s"], rows) + "\n\n" + _targets(data["targets"]) + "\n\n"
+            f"Memory (PSS, MiB) after the create settled: control plane per master (etcd, "
+            f"kube-apiserver, kube-controller-manager, kube-scheduler) "
+            f"**{', '.join(map(str, memory['control_plane_pss_mib']))}**; whole master node "
+            f"{', '.join(map(str, memory['master_node_pss_mib']))}; per worker node:\n\n"
+            + _table(["worker", "processes", "PSS MiB", "by program (MiB)"], workers)
+            + f"\n\nLeft on the host after delete: {data['left_after_delete'] or 'nothing'}.")
+
+
 SECTIONS = (("api", "API throughput and latency", _api),
             ("lifecycle", "Cluster lifecycle (local Swarm driver)", _lifecycle),
             ("cost", "Cost", _cost),
-            ("concurrency", "Concurrency", _concurrency))
+            ("concurrency", "Concurrency", _concurrency),
+            ("kubernetes", "Kubernetes clusters (local Kubernetes driver)", _kubernetes))
 
 
 def render(results: Path, report: Path) -> str:
