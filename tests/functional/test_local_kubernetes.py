@@ -9,7 +9,6 @@ processes, namespaces and rules on the host after delete.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import pickle
@@ -25,14 +24,13 @@ from pathlib import Path
 import pytest
 
 from magna.common.exceptions import TemporaryError
-from magna.crypto import x509
 from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
 from magna.drivers.local_kubernetes import agents, layout
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
 from magna.drivers.local_nodes import daemons, engine, limits, network, teardown
 from magna.drivers.local_nodes.node import LocalNode
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import POLICY, TinyPKI, brute_force_cleanup
+from tests.functional.test_local_swarm import TinyPKI, brute_force_cleanup
 from tests.support.kubernetes import WEB_MANIFEST, Kubectl, bin_dir, eventually, http_get
 
 REPO = str(Path(__file__).resolve().parents[2])
@@ -253,27 +251,34 @@ def test_a_kubelet_that_cannot_register_is_reported(driver: LocalKubernetesDrive
                                                     tmp_path: Path,
                                                     cluster: tuple[ClusterSpec, TinyPKI]
                                                     ) -> None:
-    """A node whose kubelet holds a certificate of another CA never registers: the cluster
-    does not converge and the node's reason says why."""
+    """A node whose kubelet cannot start never registers: the cluster does not converge, the
+    node's reason says why, healing cannot repair it, and auto-healing replaces it."""
     spec, pki = cluster
     spec = with_workers(spec, 1)
     observed = converge(driver, spec, pki)
     worker = members(driver, spec)["default-worker-0"]
-    stranger = x509.generate_ca("stranger", key_size=2048, days=1, now=dt.datetime.now(dt.UTC))
-    key = x509.new_key(2048)
-    cert = x509.sign_csr(x509.make_csr(common_name=f"system:node:{worker.hostname}",
-                                       organization="system:nodes", key=key),
-                         ca=stranger, days=1, now=dt.datetime.now(dt.UTC), policy=POLICY)
-    pki_dir = Path(worker.engine.root + layout.PKI)
-    (pki_dir / "kubelet-client-cert.pem").write_text(cert)
-    (pki_dir / "kubelet-client-key.pem").write_bytes(x509.key_to_pem(key))
+    daemons.stop(worker, agents.KUBELET, timeout=5)
+    # A file where kubelet keeps its state: every start of it fails at once.
+    subprocess.run(["nsenter", "-t", str(daemons.node_init(worker)), "--mount", "--pid", "--root",
+                    "--wd", "sh", "-c", "umount -l /var/lib/kubelet 2>/dev/null; "
+                    "rm -rf /var/lib/kubelet && touch /var/lib/kubelet"], check=True)
     Kubectl(pki, str(observed.api_address), tmp_path / "admin").run(
         "delete", "node", worker.hostname)
 
-    observed = driver.apply(spec, pki)  # restarts the kubelet with what it now holds
+    observed = driver.apply(spec, pki)  # starts the kubelet again, to no avail
     assert not observed.converged
     status = next(n for n in observed.nodes if n.name == "default-worker-0")
     assert status.healthy is False and "not registered" in status.reason
+
+    # Healing restarts it to no avail; with auto-healing the worker is replaced.
+    assert not driver.heal(spec, pki).converged
+    healing_spec = dataclasses.replace(spec, labels={"auto_healing_enabled": "true"})
+    healed = driver.heal(healing_spec, pki)
+    assert healed.converged, healed.nodes
+    assert [n.name for n in healed.nodes] == ["default-master-0", "default-worker-1"]
+    assert any("Auto-healing: replacing worker default-worker-0" in n for n in healed.notes)
+    assert any("Auto-healing: node default-worker-1 joined" in n for n in healed.notes)
+    assert not os.path.exists(worker.engine.node_dir)
 
 
 def test_a_conductor_killed_mid_create_leaves_a_cluster_that_converges(

@@ -65,7 +65,7 @@ from magna.drivers.local_kubernetes import (
     podnet,
 )
 from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeAPIError, KubeError
-from magna.drivers.local_nodes import balancer, daemons, fence, host, network
+from magna.drivers.local_nodes import balancer, daemons, fence, healing, host, network
 from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
 from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
 from magna.drivers.local_nodes.node import LocalNode
@@ -202,10 +202,20 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
         that for a cluster whose spec did not change; the note says what was found."""
         sick = [status for status in self.observe(spec, pki_).nodes if status.healthy is False]
         observed = self.apply(spec, pki_)
-        if not sick:
-            return observed
-        found = "; ".join(f"{status.name}: {status.reason}" for status in sick)
-        return dataclasses.replace(observed, notes=(*observed.notes, f"Repaired {found}."))
+        notes = [f"Repaired {'; '.join(f'{s.name}: {s.reason}' for s in sick)}."] if sick else []
+        still = [status for status in observed.nodes
+                 if status.healthy is False and status.role != "master"]
+        if still and healing.auto_healing(spec):
+            # NOTE: apply waited up to READY_WAIT for them: a worker still not Ready after its
+            # programs were restarted is replaced, as a cloud's auto-healer replaces a VM.
+            before = {node.name for node in self._members(spec)}
+            self.nodes.retire(spec.uuid, [status.name for status in still])
+            notes += [f"Auto-healing: replacing worker {status.name} ({status.reason})."
+                      for status in still]
+            observed = self.apply(spec, pki_)
+            notes += [f"Auto-healing: node {status.name} joined at {status.address}."
+                      for status in observed.nodes if status.name not in before]
+        return dataclasses.replace(observed, notes=(*observed.notes, *notes))
 
     def leftovers(self, known_clusters: set[str]) -> list[str]:
         return self.nodes.leftovers(known_clusters)
