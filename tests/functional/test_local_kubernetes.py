@@ -365,3 +365,45 @@ def test_ca_rotation_reissues_every_credential(driver: LocalKubernetesDriver, tm
     refused = before.run("get", "nodes", check=False)
     assert refused.returncode != 0
     assert "certificate" in refused.stderr or "Unauthorized" in refused.stderr, refused.stderr
+
+
+def test_an_etcd_that_will_not_start_is_waited_for_and_named(
+        driver: LocalKubernetesDriver, cluster: tuple[ClusterSpec, TinyPKI]) -> None:
+    """With its data directory unusable, etcd exits at every start: the apply keeps waiting
+    for the API server (the conductor times the operation out), saying what etcd said, and
+    observation names the master and the programs that do not run."""
+    spec, pki = cluster
+    spec = with_workers(spec, 0)
+    converge(driver, spec, pki)
+    master = members(driver, spec)["default-master-0"]
+    daemons.stop(master, agents.APISERVER, timeout=5)
+    daemons.stop(master, agents.ETCD, timeout=5)
+    subprocess.run(["nsenter", "-t", str(daemons.node_init(master)), "--mount", "--pid",
+                    "--root", "--wd", "sh", "-c",
+                    f"rm -rf {layout.ETCD_DATA} && touch {layout.ETCD_DATA}"], check=True)
+    with pytest.raises(TemporaryError, match="Waiting for the API server to answer"):
+        driver.apply(spec, pki)
+    seen = driver.observe(spec, pki)
+    status = seen.nodes[0]
+    assert status.name == "default-master-0" and status.healthy is False
+    assert "etcd" in status.reason and "API server not answering" in status.reason
+    assert "data-dir" in daemons.log_tail(master, agents.ETCD, 20) or \
+        "not a directory" in daemons.log_tail(master, agents.ETCD, 20)
+
+
+def test_pods_pull_from_the_cluster_registry(driver: LocalKubernetesDriver, tmp_path: Path,
+                                             cluster: tuple[ClusterSpec, TinyPKI]) -> None:
+    """With ``registry_enabled`` the cluster's registry holds busybox and every node's engine
+    trusts it: a pod that must pull (imagePullPolicy Always) runs from it."""
+    spec, pki = cluster
+    spec = dataclasses.replace(with_workers(spec, 1), registry_enabled=True)
+    observed = converge(driver, spec, pki)
+    allocation = driver.nodes.allocation(spec.uuid)
+    assert allocation is not None
+    image = driver.nodes.registry(spec.uuid, allocation).image
+    kubectl = Kubectl(pki, str(observed.api_address), tmp_path / "user")
+    kubectl.run("run", "pulled", f"--image={image}", "--image-pull-policy=Always",
+                "--command", "--", "sleep", "3600")
+    pod = eventually(lambda: (p := kubectl.json("get", "pod", "pulled"))["status"].get(
+        "phase") == "Running" and p, timeout=60, what="the pod pulled from the registry")
+    assert pod["status"]["containerStatuses"][0]["image"] == image

@@ -65,7 +65,15 @@ from magna.drivers.local_kubernetes import (
     podnet,
 )
 from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeAPIError, KubeError
-from magna.drivers.local_nodes import balancer, daemons, fence, healing, host, network
+from magna.drivers.local_nodes import (
+    balancer,
+    daemons,
+    fence,
+    healing,
+    host,
+    network,
+    registry,
+)
 from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
 from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
 from magna.drivers.local_nodes.node import LocalNode
@@ -77,7 +85,7 @@ RUNTIME_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runc.
 # NOTE: the kernel settings kubelet would otherwise write host-wide, pinned in every node to
 # the values it expects (seal.sh "sysctl:" items).
 PINNED_SYSCTLS = ("vm/overcommit_memory:1", "kernel/panic:10", "kernel/panic_on_oops:1")
-API_WAIT = 60.0
+API_WAIT = 30.0
 READY_WAIT = 30.0
 DRAIN_TIMEOUT = 60.0
 _UNREACHABLE = (docker.errors.DockerException, requests.RequestException)
@@ -253,6 +261,8 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
                                          spec))
         self._uncordon(spec, members, masters)
         self._retire(spec, members, masters)
+        if spec.registry_enabled:
+            self._publish(spec, members[0])
         lb = self.nodes.balancer(spec, members)
         if balancer.balanced(spec):
             balancer.ensure(lb)
@@ -265,6 +275,15 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
             if observed.converged or time.monotonic() >= deadline:
                 return observed
             time.sleep(0.5)
+
+    def _publish(self, spec: ClusterSpec, first: LocalNode) -> None:
+        """The cluster's registry (``registry_enabled``, on the gateway, trusted by every
+        engine) holds the busybox image, pushed once from the first node's engine."""
+        reg = self.nodes.registry(spec.uuid, first.net.allocation)
+        with contextlib.closing(docker.APIClient(base_url=f"unix://{first.engine.socket}",
+                                                 version="auto", timeout=60)) as api:
+            if not registry.publish(reg, api, wait=READY_WAIT):
+                raise TemporaryError("Waiting for the cluster's registry to answer.", delay=2.0)
 
     def _prepare_nodes(self, nodes: Sequence[LocalNode], members: Sequence[LocalNode],
                        addressing: layout.Addressing, bin_dir: str) -> None:
