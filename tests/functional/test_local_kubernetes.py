@@ -407,3 +407,86 @@ def test_pods_pull_from_the_cluster_registry(driver: LocalKubernetesDriver, tmp_
     pod = eventually(lambda: (p := kubectl.json("get", "pod", "pulled"))["status"].get(
         "phase") == "Running" and p, timeout=60, what="the pod pulled from the registry")
     assert pod["status"]["containerStatuses"][0]["image"] == image
+
+
+OPEN_POLICY = """
+apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: open}
+spec:
+  privileged: true
+  hostNetwork: true
+  hostPID: true
+  allowedCapabilities: ["*"]
+  volumes: ["*"]
+  runAsUser: {rule: RunAsAny}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: open}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use],
+         resourceNames: [open]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: open}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: open}
+subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}]
+"""
+
+
+def test_a_cluster_admin_who_opens_the_policy_stays_inside_the_node(
+        driver: LocalKubernetesDriver, tmp_path: Path,
+        cluster: tuple[ClusterSpec, TinyPKI]) -> None:
+    """The kubeconfig Magna hands out is the cluster's admin, who may replace the pod security
+    policy. The node still holds: the API server refuses privileged pods by flag, the engine
+    refuses host namespaces (user remapping), and a hostPath of / is the node's own root, seen
+    as an unprivileged host user."""
+    spec, pki = cluster
+    spec = with_workers(spec, 1)
+    observed = converge(driver, spec, pki)
+    admin = Kubectl(pki, str(observed.api_address), tmp_path / "admin")
+    admin.run("apply", "-f", "-", stdin=OPEN_POLICY)
+
+    privileged = {"containers": [{"name": "c", "image": "magna/busybox:latest",
+                                  "securityContext": {"privileged": True}}]}
+    done = eventually(lambda: (d := admin.run(
+        "run", "priv", "--image=magna/busybox:latest",
+        "--overrides=" + json.dumps({"spec": privileged}), check=False)).returncode != 0
+        and "privileged" in d.stderr.lower() and "PodSecurityPolicy" not in d.stderr and d,
+        timeout=30, what="a refusal by the API server's flag, not by the policy")
+    assert "Forbidden" in done.stderr or "Invalid" in done.stderr, done.stderr
+
+    for name, host in (("hostnet", {"hostNetwork": True}), ("hostpid", {"hostPID": True})):
+        pod = {**host, "containers": [{"name": "c", "image": "magna/busybox:latest",
+                                       "imagePullPolicy": "Never", "command": ["sleep", "99"]}]}
+        admin.run("run", name, "--image=magna/busybox:latest",
+                  "--overrides=" + json.dumps({"spec": pod}))
+    for name, words in (("hostnet", "network namespace"), ("hostpid", "PID namespace")):
+        eventually(lambda name=name, words=words: any(
+            words in e["message"] and "user namespaces" in e["message"]
+            for e in admin.json("get", "events", "--field-selector",
+                                f"involvedObject.name={name}")["items"]),
+                   timeout=60, what=f"the engine's refusal of {name}")
+        phase = admin.json("get", "pod", name)["status"]["phase"]
+        assert phase == "Pending", (name, phase)
+
+    script = ("cat /proc/self/uid_map; ls /host; ls /host/etc/kubernetes/pki; echo pki=$?; "
+              "cat /host/etc/kubernetes/kubelet.conf; echo conf=$?; sleep 3600")
+    pod = {"volumes": [{"name": "h", "hostPath": {"path": "/"}}],
+           "containers": [{"name": "c", "image": "magna/busybox:latest",
+                           "imagePullPolicy": "Never", "command": ["sh", "-c", script],
+                           "volumeMounts": [{"name": "h", "mountPath": "/host"}],
+                           "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}]}
+    admin.run("run", "rootfs", "--image=magna/busybox:latest",
+              "--overrides=" + json.dumps({"spec": pod}))
+    logs = eventually(lambda: (out := admin.run("logs", "rootfs", check=False).stdout)
+                      and "conf=" in out and out, timeout=60, what="the probe's output")
+    first_id = int(logs.split()[1])
+    assert first_id >= 1 << 20, logs  # container root is a remapped, unprivileged host user
+    # the node's credentials are the node's root's, not the container root's
+    assert "pki=1" in logs and "conf=1" in logs and "Permission denied" in logs, logs
+    assert "opt" in logs and "home" not in logs.split("pki=")[0], logs  # the node's root
