@@ -63,6 +63,12 @@ class KeypairStore(abc.ABC):
     def delete_keypair(self, name: str) -> bool:
         """Remove the key; False when there was none by that name."""
 
+    @property
+    def store_id(self) -> str:
+        """Stores with the same id hold the same keys (two drivers' catalogs over one
+        directory): a key is written to each store once."""
+        return f"{type(self).__name__}@{id(self)}"
+
 
 class KeypairFiles(KeypairStore):
     """A ``KeypairStore`` over a directory of ``<name>.pub`` files (one OpenSSH key each)."""
@@ -79,6 +85,10 @@ class KeypairFiles(KeypairStore):
                 with open(os.path.join(self._keypair_dir, entry)) as handle:
                     found.append(Keypair(name=entry[:-4], public_key=handle.read().strip()))
         return found
+
+    @property
+    def store_id(self) -> str:
+        return f"files:{os.path.realpath(self._keypair_dir)}"
 
     def add_keypair(self, keypair: Keypair) -> None:
         os.makedirs(self._keypair_dir, mode=0o700, exist_ok=True)

@@ -78,7 +78,13 @@ def _all(svc: Services, ctx: RequestContext) -> list[Keypair]:
 
 
 def _stores(svc: Services) -> list[KeypairStore]:
-    return [d.catalog for d in svc.drivers.drivers if isinstance(d.catalog, KeypairStore)]
+    """Every distinct store of the enabled drivers' catalogs (both local drivers keep keys in
+    one directory)."""
+    found: dict[str, KeypairStore] = {}
+    for driver in svc.drivers.drivers:
+        if isinstance(driver.catalog, KeypairStore):
+            found.setdefault(driver.catalog.store_id, driver.catalog)
+    return list(found.values())
 
 
 def _target(ctx: RequestContext) -> dict[str, str | None]:
