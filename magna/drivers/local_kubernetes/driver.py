@@ -89,6 +89,10 @@ API_WAIT = 30.0
 READY_WAIT = 30.0
 DRAIN_TIMEOUT = 60.0
 _UNREACHABLE = (docker.errors.DockerException, requests.RequestException)
+# NOTE: the controller manager creates it a moment after it starts; a pod asked for before
+# then is refused ("serviceaccount default not found"), so a cluster is not complete without.
+DEFAULT_SERVICE_ACCOUNT = {"apiVersion": "v1", "kind": "ServiceAccount",
+                           "metadata": {"name": "default", "namespace": "default"}}
 
 
 def engine_options() -> tuple[tuple[str, str], ...]:
@@ -251,7 +255,7 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
         self._prepare_nodes(members, members, addressing, bin_dir)
         self._control_plane(spec, masters, addressing, digests, build_id)
         with self._api(spec, masters) as api:
-            for manifest in admission.manifests():
+            for manifest in (*admission.manifests(), DEFAULT_SERVICE_ACCOUNT):
                 api.apply(manifest)
         for node in members:
             self._agents(node, addressing, f"{digests[node.name]}|{build_id}")
