@@ -488,8 +488,9 @@ def test_a_cluster_admin_who_opens_the_policy_stays_inside_the_node(
               "--overrides=" + json.dumps({"spec": pod}))
     logs = eventually(lambda: (out := admin.run("logs", "rootfs", check=False).stdout)
                       and "conf=" in out and out, timeout=60, what="the probe's output")
-    first_id = int(logs.split()[1])
-    assert first_id >= 1 << 20, logs  # container root is a remapped, unprivileged host user
+    uid_map = next(line.split() for line in logs.splitlines()
+                   if len(line.split()) == 3 and all(f.isdigit() for f in line.split()))
+    assert uid_map[0] == "0" and int(uid_map[1]) >= 1 << 20, logs  # root is a remapped user
     # the node's credentials are the node's root's, not the container root's
     assert "pki=1" in logs and "conf=1" in logs and "Permission denied" in logs, logs
     assert "opt" in logs and "home" not in logs.split("pki=")[0], logs  # the node's root

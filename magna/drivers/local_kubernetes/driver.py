@@ -118,7 +118,7 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
             stop_timeout=self.opts.stop_timeout,
             engine_start_timeout=self.opts.engine_start_timeout,
             host_services=fence.parse_host_services(self.opts.host_services),
-            engine_profile=self._engine_profile, api_port=layout.API_PORT))
+            engine_profile=self._engine_profile, api_port=layout.API_PORT, guarded=False))
 
     @property
     def provides(self) -> Sequence[ClusterType]:
@@ -276,9 +276,18 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
         while True:
             self._profiles(spec, members, masters)
             observed = self._look(spec, members, version)
+            if observed.converged and not self._accounts_ready(spec, masters):
+                observed = dataclasses.replace(observed, converged=False)
             if observed.converged or time.monotonic() >= deadline:
                 return observed
             time.sleep(0.5)
+
+    def _accounts_ready(self, spec: ClusterSpec, masters: Sequence[LocalNode]) -> bool:
+        """The default service account has its token: until then the ServiceAccount admission
+        refuses every pod of the default namespace ("no API token found")."""
+        with self._api(spec, masters) as api:
+            account = api.get("/api/v1/namespaces/default/serviceaccounts/default")
+        return bool(account.get("secrets"))
 
     def _publish(self, spec: ClusterSpec, first: LocalNode) -> None:
         """The cluster's registry (``registry_enabled``, on the gateway, trusted by every

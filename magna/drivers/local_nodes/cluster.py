@@ -84,6 +84,7 @@ class NodeSettings:
     # (address, port) of host services a template may name as DNS server or proxy (fence.py)
     host_services: frozenset[tuple[str, int]] = frozenset()
     engine_profile: Callable[[ClusterSpec], EngineProfile] = default_profile
+    guarded: bool = True  # the driver's engines consult the engine guard (EngineProfile.guard)
     # the port of the masters' API, which the master load balancer forwards and nodes may
     # reach on the gateway (the engines' own port unless the orchestrator serves another)
     api_port: int = engine.PORT
@@ -103,7 +104,11 @@ class LocalNodes:
 
     @property
     def authz_root(self) -> str | None:
-        """The engine guard's directory on this host (a socket directory per node)."""
+        """The engine guard's directory on this host (a socket directory per node); None for
+        a driver whose engines never use the guard, so its clusters never start, stop or
+        touch it (the host's other clusters rely on it)."""
+        if not self.settings.guarded:
+            return None
         return os.path.join(self.settings.run_root, "seal")
 
     def exists(self, cluster_uuid: str) -> bool:
