@@ -1,0 +1,122 @@
+"""The guides' replicated Redis example (``docs/examples/redis``) on a real Kubernetes cluster.
+
+The four manifests are applied with ``kubectl`` in the guide's order, both controllers raised to
+two replicas with the guide's ``sed`` substitution, and what the cluster then does is checked
+from inside its pods (``kubectl exec``): a key written on the master is read on every replica,
+each replica follows the master, and every sentinel names the master and sees the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from magna.drivers.base import ClusterSpec
+from magna.drivers.local_kubernetes import redis_image
+from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
+from magna.drivers.local_nodes import network
+from tests.conftest import make_conf
+from tests.functional.test_local_kubernetes import converge, make_spec
+from tests.functional.test_local_swarm import TinyPKI, brute_force_cleanup
+from tests.support.kubernetes import Kubectl, bin_dir, eventually
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "redis"
+pytestmark = [pytest.mark.docker, pytest.mark.kubernetes]
+WAIT = 180.0
+
+
+def manifest(name: str, replicas: int | None = None) -> str:
+    text = (EXAMPLE / name).read_text()
+    if replicas is not None:  # what the guide's sed 's/\(replicas: \)1/\1 2/' does
+        text = re.sub(r"(replicas: )1", rf"\g<1> {replicas}", text)
+    return text
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[Kubectl, ClusterSpec]]:
+    bin_dir()
+    driver = LocalKubernetesDriver(make_conf(tmp_path / "state"))
+    spec, pki = make_spec(), TinyPKI()
+    try:
+        observed = converge(driver, spec, pki)
+        yield Kubectl(pki, str(observed.api_address), tmp_path / "user"), spec
+    finally:
+        try:
+            assert driver.delete(spec)
+        finally:
+            brute_force_cleanup(network.short_id(spec.uuid))
+
+
+def running(kubectl: Kubectl, selector: str) -> list[dict[str, Any]]:
+    """The pods of ``selector`` whose containers are all running, or [] while any is not."""
+    pods: list[dict[str, Any]] = kubectl.json("get", "pods", "-l", selector)["items"]
+    ready = [pod for pod in pods if pod["status"].get("phase") == "Running"
+             and all(c.get("ready") for c in pod["status"].get("containerStatuses", []))]
+    return ready if pods and len(ready) == len(pods) else []
+
+
+def redis(kubectl: Kubectl, pod: str, *command: str, container: str | None = None) -> str:
+    where = ["-c", container] if container else []
+    done = kubectl.run("exec", pod, *where, "--", "redis-cli", "--raw", *command)
+    return done.stdout.strip()
+
+
+def sentinel_view(kubectl: Kubectl, pod: str, container: str | None) -> dict[str, str]:
+    """What one sentinel says of the master ``mymaster`` (its name/value pairs)."""
+    words = redis(kubectl, pod, "-p", "26379", "SENTINEL", "master", "mymaster",
+                  container=container).split()
+    return dict(zip(words[::2], words[1::2], strict=True))
+
+
+def test_the_manifests_name_the_image_nodes_have() -> None:
+    for path in sorted(EXAMPLE.glob("*.yaml")):
+        for image in re.findall(r"image: (\S+)", path.read_text()):
+            assert image == redis_image.name(), path.name
+        assert path.read_text().count("image:") == path.read_text().count(
+            "imagePullPolicy: Never"), path.name
+
+
+def test_redis_master_sentinels_and_replicas_replicate(
+        cluster: tuple[Kubectl, ClusterSpec]) -> None:
+    kubectl, _ = cluster
+    kubectl.run("apply", "-f", "-", stdin=manifest("redis-master.yaml"))
+    eventually(lambda: running(kubectl, "role=master"), timeout=WAIT, what="redis-master")
+    assert redis(kubectl, "redis-master", "ping", container="master") == "PONG"
+
+    kubectl.run("apply", "-f", "-", stdin=manifest("redis-sentinel-service.yaml"))
+    kubectl.run("apply", "-f", "-", stdin=manifest("redis-controller.yaml", replicas=2))
+    kubectl.run("apply", "-f", "-", stdin=manifest("redis-sentinel-controller.yaml", replicas=2))
+    for rc in ("redis", "redis-sentinel"):
+        assert kubectl.json("get", "rc", rc)["spec"]["replicas"] == 2
+    for rc in ("redis", "redis-sentinel"):
+        eventually(lambda rc=rc: kubectl.json("get", "rc", rc)["status"].get("readyReplicas")
+                   == 2, timeout=WAIT, what=f"the controller {rc}'s two ready replicas")
+    sentinels = eventually(lambda: running(kubectl, "role=sentinel"), timeout=WAIT,
+                           what="the sentinel controller's pods")
+
+    master = kubectl.json("get", "pod", "redis-master")["status"]["podIP"]
+    replicas = [pod["metadata"]["name"] for pod in running(kubectl, "name=redis")
+                if pod["metadata"]["name"] != "redis-master"]
+    assert replicas
+    assert redis(kubectl, "redis-master", "set", "replication:test", "true",
+                 container="master") == "OK"
+    for pod in replicas:
+        eventually(lambda pod=pod: redis(kubectl, pod, "get", "replication:test") == "true",
+                   timeout=60, what=f"the key on the replica {pod}")
+        info = redis(kubectl, pod, "info", "replication")
+        assert "role:slave" in info and f"master_host:{master}" in info, info
+
+    watchers = [("redis-master", "sentinel")] + [
+        (pod["metadata"]["name"], None) for pod in sentinels]
+    for pod, container in watchers:
+        view = eventually(
+            lambda pod=pod, container=container: (
+                (view := sentinel_view(kubectl, pod, container))
+                and view["num-other-sentinels"] == str(len(watchers) - 1)
+                and view["num-slaves"] == str(len(replicas)) and view),
+            timeout=60, what=f"the sentinel in {pod} to see the others and the replicas")
+        assert (view["ip"], view["port"], view["flags"]) == (master, "6379", "master")
