@@ -74,7 +74,12 @@ def name() -> str:
 def libraries(binary: str) -> list[str]:
     """The absolute paths of the shared libraries and loader ``ldd`` says ``binary`` needs."""
     done = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True)
-    return sorted({match.group(1) for match in LIBRARY.finditer(done.stdout)})
+    return library_paths(done.stdout)
+
+
+def library_paths(ldd_output: str) -> list[str]:
+    """The absolute paths in ``ldd``'s answer (``linux-vdso`` has none: the kernel maps it)."""
+    return sorted({match.group(1) for match in LIBRARY.finditer(ldd_output)})
 
 
 def _add_file(tar: tarfile.TarFile, path: str, source: str, mode: int) -> None:
