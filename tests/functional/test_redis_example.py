@@ -9,7 +9,6 @@ each replica follows the master, and every sentinel names the master and sees th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,8 @@ import pytest
 from magna.drivers.base import ClusterSpec
 from magna.drivers.local_kubernetes import redis_image
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
-from magna.drivers.local_nodes import network
-from tests.conftest import make_conf
-from tests.functional.test_local_kubernetes import converge, make_spec
-from tests.functional.test_local_swarm import TinyPKI, brute_force_cleanup
+from tests.functional.test_local_kubernetes import cluster, converge, driver  # noqa: F401
+from tests.functional.test_local_swarm import TinyPKI
 from tests.support.kubernetes import Kubectl, bin_dir, eventually
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "redis"
@@ -37,24 +34,19 @@ def manifest(name: str, replicas: int | None = None) -> str:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[Kubectl, ClusterSpec]]:
+def kubectl(driver: LocalKubernetesDriver,  # noqa: F811 - the fixtures imported above
+            cluster: tuple[ClusterSpec, TinyPKI], tmp_path: Path) -> Kubectl:  # noqa: F811
+    """A cluster admin's kubectl on a converged cluster (deleted by the ``cluster`` fixture)."""
     bin_dir()
-    driver = LocalKubernetesDriver(make_conf(tmp_path / "state"))
-    spec, pki = make_spec(), TinyPKI()
-    try:
-        observed = converge(driver, spec, pki)
-        kubectl = Kubectl(pki, str(observed.api_address), tmp_path / "user")
-        # NOTE: a converged cluster may not have its default service account yet (the
-        # controller manager makes it); until then the API server refuses every pod.
-        eventually(lambda: kubectl.run("get", "serviceaccount", "default", check=False
-                                       ).returncode == 0, timeout=60,
-                   what="the default service account")
-        yield kubectl, spec
-    finally:
-        try:
-            assert driver.delete(spec)
-        finally:
-            brute_force_cleanup(network.short_id(spec.uuid))
+    spec, pki = cluster
+    observed = converge(driver, spec, pki)
+    kubectl = Kubectl(pki, str(observed.api_address), tmp_path / "user")
+    # NOTE: a converged cluster may not have its default service account yet (the controller
+    # manager makes it); until then the API server refuses every pod.
+    eventually(lambda: kubectl.run("get", "serviceaccount", "default", check=False
+                                   ).returncode == 0, timeout=60,
+               what="the default service account")
+    return kubectl
 
 
 def running(kubectl: Kubectl, selector: str) -> list[dict[str, Any]]:
@@ -86,9 +78,7 @@ def test_the_manifests_name_the_image_nodes_have() -> None:
             "imagePullPolicy: Never"), path.name
 
 
-def test_redis_master_sentinels_and_replicas_replicate(
-        cluster: tuple[Kubectl, ClusterSpec]) -> None:
-    kubectl, _ = cluster
+def test_redis_master_sentinels_and_replicas_replicate(kubectl: Kubectl) -> None:
     kubectl.run("create", "-f", "-", stdin=manifest("redis-master.yaml"))
     eventually(lambda: running(kubectl, "role=master"), timeout=WAIT, what="redis-master")
     assert redis(kubectl, "redis-master", "ping", container="master") == "PONG"
