@@ -13,7 +13,7 @@ build runs waits in ``CREATE_IN_PROGRESS`` with the build's step as its status r
     load balancer), node namespaces -> per node: credentials from the cluster's CA and
     kubeconfigs, the CNI configuration of its pod subnet, the runtime wrapper -> engines
     (unix socket only, no engine guard: tenants reach the cluster through the API server, whose
-    admission refuses what would leave the node) -> images (pause, busybox) -> pod routes
+    admission refuses what would leave the node) -> images (pause, busybox, redis) -> pod routes
     between nodes (``podnet.py``) -> etcd, API servers, controller managers, schedulers
     -> API answers -> admission policy -> kubelets, kube-proxies -> nodes registered: labels
     and taints of their nodegroups -> unwanted nodes drained, deleted and destroyed
