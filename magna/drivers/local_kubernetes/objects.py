@@ -23,12 +23,13 @@ from typing import Any
 import yaml
 
 from magna.common.exceptions import Conflict, Invalid, NotFound, TemporaryFailure
+from magna.domain import kube_objects
 from magna.drivers.base import KubePlace
 from magna.drivers.local_kubernetes import kinds
 from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeAPIError, KubeUnreachable
 from magna.drivers.local_nodes import pki
 
-MANIFEST_ANNOTATION = "magna.openstack.org/manifest"
+MANIFEST_ANNOTATION = kube_objects.MANIFEST_ANNOTATION
 # NOTE: Kubernetes caps an object's annotations at 256 KiB in all; the text must fit beside
 # whatever the manifest annotates itself.
 MAX_MANIFEST = 128 * 1024
