@@ -95,8 +95,8 @@ def _first_line(error: yaml.YAMLError) -> str:
 def _check_kind(found: dict[str, Any], kind: str) -> None:
     given = found.get("kind")
     if given != kind:
-        raise Invalid(f"The manifest describes a {given or 'object without kind'}, not a "
-                      f"{kind}.")
+        said = f"describes a {given}" if given else "names no kind"
+        raise Invalid(f"The manifest {said}; this takes a {kind}.")
     version = found.get("apiVersion", kinds.kind_of(kind).api_version)
     if version != kinds.kind_of(kind).api_version:
         raise Invalid(f"apiVersion {version} is not served for a {kind}; use "
