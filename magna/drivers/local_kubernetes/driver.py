@@ -36,7 +36,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 import docker
 import requests
@@ -51,7 +50,6 @@ from magna.drivers.base import (
     GarbageCollecting,
     Healing,
     KubePlace,
-    KubernetesObjects,
     NodeStatus,
     Observed,
     Preparing,
@@ -104,7 +102,8 @@ def engine_options() -> tuple[tuple[str, str], ...]:
             ("default-runtime", '"magna-runc"'))
 
 
-class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing, KubernetesObjects):
+class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
+                            objects.ThroughKubeAPI):
     name = "local-kubernetes"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -237,35 +236,7 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing, Kuber
 
     # -- users' objects (objects.py) --------------------------------------------------------
 
-    def create_object(self, place: KubePlace, kind: str, manifest: str) -> dict[str, Any]:
-        with self._place_api(place) as api:
-            return objects.create(api, kind, manifest)
-
-    def list_objects(self, place: KubePlace, kind: str,
-                     namespace: str | None) -> list[dict[str, Any]]:
-        with self._place_api(place) as api:
-            return objects.listing(api, kind, namespace)
-
-    def get_object(self, place: KubePlace, kind: str, name: str,
-                   namespace: str) -> dict[str, Any]:
-        with self._place_api(place) as api:
-            return objects.get(api, kind, name, namespace)
-
-    def replace_object(self, place: KubePlace, kind: str, name: str, namespace: str,
-                       manifest: str) -> dict[str, Any]:
-        with self._place_api(place) as api:
-            return objects.replace(api, kind, name, namespace, manifest)
-
-    def scale_object(self, place: KubePlace, kind: str, name: str, namespace: str,
-                     replicas: int) -> dict[str, Any]:
-        with self._place_api(place) as api:
-            return objects.scale(api, kind, name, namespace, replicas)
-
-    def delete_object(self, place: KubePlace, kind: str, name: str, namespace: str) -> None:
-        with self._place_api(place) as api:
-            objects.delete(api, kind, name, namespace)
-
-    def _place_api(self, place: KubePlace) -> KubeAPI:
+    def kube_api_for(self, place: KubePlace) -> KubeAPI:
         return KubeAPI(objects.access_of(place, self.nodes.cluster_dir(place.cluster_uuid)))
 
     # -- building ---------------------------------------------------------------------------

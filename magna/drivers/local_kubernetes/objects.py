@@ -8,6 +8,9 @@ in the ``magna.openstack.org/manifest`` annotation, so ``show`` can give back wh
 
     text --parse()--> one object of ``kind`` + annotation --KubeAPI--> the API server
 
+``ThroughKubeAPI`` is the ``KubernetesObjects`` ability on top of these functions for any
+driver that can say how to reach a cluster's API server (``kube_api_for``).
+
 Every failure leaves as the error taxonomy (``answered``): the API server's refusal (an invalid
 object, a pod security policy) is ``Invalid`` with its own message, a missing object
 ``NotFound``, an existing one ``Conflict``, no answer ``TemporaryFailure``.
@@ -15,6 +18,7 @@ object, a pod security policy) is ``Invalid`` with its own message, a missing ob
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 from collections.abc import Iterator
@@ -24,7 +28,7 @@ import yaml
 
 from magna.common.exceptions import Conflict, Invalid, NotFound, TemporaryFailure
 from magna.domain import kube_objects
-from magna.drivers.base import KubePlace
+from magna.drivers.base import KubePlace, KubernetesObjects
 from magna.drivers.local_kubernetes import kinds
 from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeAPIError, KubeUnreachable
 from magna.drivers.local_nodes import pki
@@ -189,3 +193,40 @@ def delete(api: KubeAPI, kind: str, name: str, namespace: str) -> None:
 
 def namespace_of(manifest: dict[str, Any]) -> str:
     return str(manifest["metadata"].get("namespace") or kinds.DEFAULT_NAMESPACE)
+
+
+class ThroughKubeAPI(KubernetesObjects):
+    """The ``KubernetesObjects`` ability for a driver that gives a client of the cluster's API
+    server (``kube_api_for``, closed after each call)."""
+
+    @abc.abstractmethod
+    def kube_api_for(self, place: KubePlace) -> KubeAPI:
+        """A client of the cluster's API server, authenticated as its administrator."""
+
+    def create_object(self, place: KubePlace, kind: str, manifest: str) -> dict[str, Any]:
+        with self.kube_api_for(place) as api:
+            return create(api, kind, manifest)
+
+    def list_objects(self, place: KubePlace, kind: str,
+                     namespace: str | None) -> list[dict[str, Any]]:
+        with self.kube_api_for(place) as api:
+            return listing(api, kind, namespace)
+
+    def get_object(self, place: KubePlace, kind: str, name: str,
+                   namespace: str) -> dict[str, Any]:
+        with self.kube_api_for(place) as api:
+            return get(api, kind, name, namespace)
+
+    def replace_object(self, place: KubePlace, kind: str, name: str, namespace: str,
+                       manifest: str) -> dict[str, Any]:
+        with self.kube_api_for(place) as api:
+            return replace(api, kind, name, namespace, manifest)
+
+    def scale_object(self, place: KubePlace, kind: str, name: str, namespace: str,
+                     replicas: int) -> dict[str, Any]:
+        with self.kube_api_for(place) as api:
+            return scale(api, kind, name, namespace, replicas)
+
+    def delete_object(self, place: KubePlace, kind: str, name: str, namespace: str) -> None:
+        with self.kube_api_for(place) as api:
+            delete(api, kind, name, namespace)
