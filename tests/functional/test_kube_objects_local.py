@@ -44,7 +44,7 @@ spec:
     - name: master
       image: magna/busybox:latest
       imagePullPolicy: Never
-      command: ["nc", "-lk", "-p", "6379", "-e", "cat"]
+      command: ["sleep", "3600"]
       ports: [{containerPort: 6379}]
 """
 SERVICE = """apiVersion: v1
