@@ -10,17 +10,24 @@ runs: pods stay Pending unless a test writes their status as a kubelet would.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import uvicorn
 from oslo_config import cfg
 
+from magna.api.app import create_app
+from magna.cli import app as cli_app
+from magna.cli.commands import kube_objects as kube_commands
 from magna.drivers.base import KubePlace
 from magna.drivers.fake import FakeDriver
 from magna.drivers.local_kubernetes import admission, objects
@@ -336,3 +343,144 @@ def test_an_api_server_that_does_not_answer_is_a_503(stack: Stack, plane: Contro
 
 def _until(check: Any, what: str, timeout: float = 30) -> None:
     wait_for(check, timeout, what)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def served(stack: Stack) -> Iterator[str]:
+    """The stack's API over real HTTP on loopback (uvicorn in a thread), for the CLI."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(stack.services.conf, stack.services),
+                                           host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 20, "the API to listen")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+@dataclass
+class Ran:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def magna(url: str, ran: set[str], *args: str, rc: int = 0) -> Ran:
+    ran.add(args[0])
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli_app.main(["--magna-url", url, *args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+    result = Ran(code, out.getvalue(), err.getvalue())
+    assert "Traceback" not in result.stderr, result
+    assert result.rc == rc, result
+    return result
+
+
+def test_the_cli_creates_lists_shows_updates_and_deletes_all_three(
+        stack: Stack, plane: ControlPlane, kube: KubeAPI, tmp_path: Path) -> None:
+    make_cluster(stack)
+    ns = fresh_namespace(kube)
+    (tmp_path / "pod.yaml").write_text(pod_yaml("redis-master", ns))
+    (tmp_path / "rc.json").write_text(rc_json("redis", ns, 2))
+    (tmp_path / "svc.yaml").write_text(service_yaml("redis", ns))
+    (tmp_path / "svc2.yaml").write_text(service_yaml("redis", ns, 6380))
+    ran: set[str] = set()
+    original = cli_app.MagnaApp.poll_interval
+    cli_app.MagnaApp.poll_interval = 0.2
+    try:
+        with served(stack) as url:
+            def run(*args: str, rc: int = 0) -> Ran:
+                return magna(url, ran, *args, rc=rc)
+
+            def json_of(*args: str) -> Any:
+                return json.loads(run(*args, "-f", "json").stdout)
+
+            _cli_pods(run, json_of, plane, kube, tmp_path, ns)
+            _cli_rcs(run, json_of, tmp_path, ns)
+            _cli_services(run, json_of, tmp_path, ns)
+    finally:
+        cli_app.MagnaApp.poll_interval = original
+    assert ran == set(kube_commands.commands())
+
+
+def _cli_pods(run: Any, json_of: Any, plane: ControlPlane, kube: KubeAPI, tmp_path: Path,
+              ns: str) -> None:
+    pod = json_of("pod-create", "--manifest", str(tmp_path / "pod.yaml"), "--bay", "k8sbay")
+    assert (pod["name"], pod["namespace"], pod["status"]) == ("redis-master", ns, "Pending")
+    assert pod["manifest"] == (tmp_path / "pod.yaml").read_text()
+    late = run("pod-create", "--manifest", str(tmp_path / "pod.yaml"), "--bay", "k8sbay", rc=1)
+    assert "already exists" in late.stderr
+    wrong = run("pod-create", "--manifest", str(tmp_path / "svc.yaml"), "--bay", "k8sbay", rc=1)
+    assert wrong.stderr.startswith("ERROR: The manifest describes a Service; this takes a Pod.")
+    missing = run("pod-create", "--manifest", str(tmp_path / "nope.yaml"), "--bay", "k8sbay",
+                  rc=2)
+    assert "cannot read manifest" in missing.stderr
+    kubelet_reports_running(plane, kube, ns, "redis-master")
+    assert run("pod-show", "redis-master", "--bay", "k8sbay", "--namespace", ns, "-f", "value",
+               "-c", "status", "-c", "host").stdout == "node-7\nRunning\n"
+    rows = json_of("pod-list", "--cluster", "k8sbay", "--namespace", ns)
+    assert [(r["name"], r["status"], r["ready"]) for r in rows] == \
+        [("redis-master", "Running", True)]
+    assert run("pod-delete", "redis-master", "--bay", "k8sbay", "--namespace", ns).stdout == \
+        "Request to delete redis-master has been accepted.\n"
+
+
+def _cli_rcs(run: Any, json_of: Any, tmp_path: Path, ns: str) -> None:
+    rc = json_of("rc-create", "--manifest", str(tmp_path / "rc.json"), "--bay", "k8sbay")
+    assert (rc["replicas"], rc["selector"]) == (2, {"app": "redis"})
+    waited = run("rc-create", "--manifest", str(tmp_path / "rc.json"), "--bay", "k8sbay",
+                 rc=1)
+    assert "already exists" in waited.stderr
+    scaled = json_of("rc-update", "redis", "--bay", "k8sbay", "--namespace", ns, "replace",
+                     "replicas=3")
+    assert scaled["replicas"] == 3
+    # No kubelet runs here: the pods stay Pending, so 3 ready replicas never come.
+    slow = run("rc-update", "redis", "--bay", "k8sbay", "--namespace", ns, "--replicas", "1",
+               "--wait", "--wait-timeout", "1", rc=4)
+    assert slow.stderr.splitlines()[0].startswith("redis: 0/1 replicas ready")
+    assert "ERROR: redis is still 0/1 replicas ready after" in slow.stderr
+    none = run("rc-update", "redis", "--bay", "k8sbay", "--namespace", ns, "--replicas", "0",
+               "--wait")
+    assert none.stderr.splitlines()[-1].startswith("redis: 0/0 replicas ready")
+    assert run("rc-update", "redis", "--bay", "k8sbay", "--namespace", ns, "replace", rc=2
+               ).stderr.startswith("ERROR: Give the operation and its ATTRIBUTE=VALUE")
+    assert "Give exactly one change" in run("rc-update", "redis", "--bay", "k8sbay", rc=2).stderr
+    replaced = json_of("rc-update", "redis", "--bay", "k8sbay", "--namespace", ns, "replace",
+                       f"manifest={tmp_path / 'rc.json'}")
+    assert (replaced["replicas"], replaced["manifest"]) == (2, rc_json("redis", ns, 2))
+    assert run("rc-show", "redis", "--bay", "k8sbay", "--namespace", ns, "-f", "value", "-c",
+               "replicas").stdout == "2\n"
+    assert [r["name"] for r in json_of("rc-list", "--bay", "k8sbay", "--namespace", ns)] == \
+        ["redis"]
+    run("rc-delete", "redis", "--bay", "k8sbay", "--namespace", ns)
+    assert json_of("rc-list", "--bay", "k8sbay", "--namespace", ns) == []
+
+
+def _cli_services(run: Any, json_of: Any, tmp_path: Path, ns: str) -> None:
+    made = run("coe-service-create", "--manifest", str(tmp_path / "svc.yaml"), "--bay",
+               "k8sbay", "--wait", "-f", "json")
+    ip = json.loads(made.stdout)["ip"]
+    assert made.stderr.splitlines()[-1].startswith(f"redis: IP {ip}")
+    updated = json_of("coe-service-update", "redis", "--bay", "k8sbay", "--namespace", ns,
+                      "--manifest", str(tmp_path / "svc2.yaml"))
+    assert (updated["ip"], [p["port"] for p in updated["ports"]]) == (ip, [6380])
+    assert run("coe-service-update", "redis", "--bay", "k8sbay", "replace", "replicas=2",
+               rc=2).stderr.startswith("ERROR: Cannot replace 'replicas=2'")
+    assert run("coe-service-show", "redis", "--bay", "k8sbay", "--namespace", ns, "-f",
+               "value", "-c", "ip").stdout == f"{ip}\n"
+    assert [r["ip"] for r in json_of("coe-service-list", "--bay", "k8sbay", "--namespace",
+                                     ns)] == [ip]
+    run("coe-service-delete", "redis", "--bay", "k8sbay", "--namespace", ns)
+    gone = run("coe-service-show", "redis", "--bay", "k8sbay", "--namespace", ns, rc=1)
+    assert gone.stderr == f"ERROR: Service redis in namespace {ns} could not be found. " \
+                          "(HTTP 404)\n"
