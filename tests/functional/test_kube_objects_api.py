@@ -138,6 +138,7 @@ def kubelet_reports_running(plane: ControlPlane, kube: KubeAPI, namespace: str, 
     binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
                "target": {"apiVersion": "v1", "kind": "Node", "name": "node-7"}}
     session = requests.Session()
+    session.trust_env = False
     session.verify, session.cert = plane.access.ca_file, (plane.access.cert_file,
                                                           plane.access.key_file)
     assert session.post(plane.access.server + path + "/binding", json=binding,
