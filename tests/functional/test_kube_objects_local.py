@@ -121,6 +121,11 @@ def test_the_guides_pod_service_and_rc_agree_with_kubectl(stack: Stack, tmp_path
     try:
         kubectl = Kubectl(ApiSigner(stack, cluster["uuid"]), cluster["api_address"],
                           tmp_path / "user")
+        # NOTE: CREATE_COMPLETE comes before the service account controller made the
+        # namespace's ``default`` account, without which the API server refuses pods.
+        eventually(lambda: kubectl.run("get", "serviceaccount", "default", check=False
+                                       ).returncode == 0, timeout=60,
+                   what="the default service account")
         create(stack, "pods", POD)
         service = create(stack, "services", SERVICE)
         create(stack, "rcs", RC)
@@ -153,13 +158,22 @@ def test_the_guides_pod_service_and_rc_agree_with_kubectl(stack: Stack, tmp_path
         pods = {item["metadata"]["name"]: item
                 for item in kubectl.json("get", "pods")["items"]}
         assert sorted(listed(stack, "pods")) == sorted(pods)
-        assert len([name for name in pods if name.startswith("redis-")]) == 4
+        # NOTE: as in the guides, the rc's selector (name=redis) matches the redis-master pod,
+        # which the controller adopts as one of its replicas.
+        owned = sorted(name for name, item in pods.items()
+                       if any(ref.get("kind") == "ReplicationController"
+                              for ref in item["metadata"].get("ownerReferences", [])))
+        assert len(owned) == 3 and "redis-master" in owned, owned
 
         assert stack.api.delete("/v1/pods/redis-master",
                                 params={"bay_ident": "k8sbay"}).status_code == 204
-        eventually(lambda: "redis-master" not in listed(stack, "pods"), timeout=60,
-                   what="redis-master gone")
+        eventually(lambda: "redis-master" not in listed(stack, "pods")
+                   and shown(stack, "rcs", "redis")["ready_replicas"] == 3, timeout=120,
+                   what="redis-master gone and replaced by the rc")
         assert kubectl.run("get", "pod", "redis-master", check=False).returncode != 0
+        assert sorted(listed(stack, "pods")) == sorted(
+            item["metadata"]["name"] for item in kubectl.json("get", "pods")["items"]
+            if not item["metadata"].get("deletionTimestamp"))
     finally:
         assert stack.api.delete(f"/v1/clusters/{cluster['uuid']}").status_code == 204
         try:
