@@ -21,6 +21,13 @@ from magna.client import Client, ClientError
 from magna.client.models import Resource
 
 HIDDEN = ("links",)
+
+
+class UsageError(ClientError):
+    """The command line asks for something a command cannot do (checked after parsing)."""
+
+    exit_code = 2
+
 WAIT_TIMEOUT = 1800.0
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from magna.client import Client, container_waiting, errors, waiting
+from magna.client import Client, container_waiting, errors, kube_waiting, waiting
+from magna.client.models import KubeObjects
 
 RECENT_EVENTS = 10
 
@@ -59,6 +60,24 @@ def wait_container(client: Client, ident: str, *, since: str | None, gone: bool,
     except (errors.OperationFailed, errors.WaitTimeout) as exc:
         _finish(out, live, shown)
         out.write(f"ERROR: {exc.message.replace(ident, label or ident)}\n")
+        return exc.exit_code
+    _finish(out, live, shown)
+    return 0
+
+
+def wait_kube(objects: KubeObjects, name: str, *, cluster: str, namespace: str | None,
+              timeout: float, out: TextIO, interval: float = 1.0) -> int:
+    """Follow a pod, replication controller or service until it is usable; the exit code
+    (0, 3 when a pod ended, 4 for the deadline)."""
+    live = out.isatty()
+    shown = ""
+    try:
+        for step in kube_waiting.follow(objects, name, cluster=cluster, namespace=namespace,
+                                        timeout=timeout, interval=interval):
+            shown = _show(out, f"{name}: {step.state}  {step.elapsed:.0f}s", shown, live=live)
+    except (errors.OperationFailed, errors.WaitTimeout) as exc:
+        _finish(out, live, shown)
+        out.write(f"ERROR: {exc.message}\n")
         return exc.exit_code
     _finish(out, live, shown)
     return 0

@@ -4,7 +4,8 @@ Modern names follow ``openstack coe`` (``cluster create``); the legacy names of 
 ``magnum`` client (``bay-create``, ``baymodel-list``, ``ca-sign``, ``service-list`` …) and the
 later ``cluster-template-*``/``cluster-*`` ones map to the same classes, or to ``bay``/``baymodel``
 variants that use the legacy endpoints. Containers (``container-create`` … ``container-logs``)
-answer to both ``container-VERB`` and ``container VERB``.
+answer to both ``container-VERB`` and ``container VERB``; Kubernetes objects to the original
+client's ``pod-VERB``, ``rc-VERB`` and ``coe-service-VERB``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from magna.cli.commands import (
     config,
     containers,
     keypairs,
+    kube_objects,
     nodegroups,
     templates,
 )
@@ -66,4 +68,5 @@ COMMANDS: dict[str, type[Command]] = {
     **_crud("container", "container", containers),
     **{f"{form}{verb}": getattr(containers, verb.capitalize())
        for verb in CONTAINER_VERBS for form in ("container ", "container-")},
+    **kube_objects.commands(),
 }

@@ -103,6 +103,34 @@ class Api:
     def container_logs(self, ident: str, tail: int | str | None = None) -> JSON:
         return self._json("GET", f"/v1/containers/{ident}/logs", params={"tail": tail})
 
+    # -- Kubernetes objects (Magna's extension): "pods", "rcs", "services" ------------------
+    # A cluster's objects are named by name, in a namespace (``default`` when None).
+    def coe_objects(self, collection: str, cluster: str,
+                    namespace: str | None = None) -> list[JSON]:
+        data = self._json("GET", f"/v1/{collection}",
+                          params={"bay_ident": cluster, "namespace": namespace})
+        items: list[JSON] = data.get(collection, [])
+        return items
+
+    def coe_object(self, collection: str, name: str, cluster: str,
+                   namespace: str | None = None) -> JSON:
+        return self._json("GET", f"/v1/{collection}/{name}",
+                          params={"bay_ident": cluster, "namespace": namespace})
+
+    def create_coe_object(self, collection: str, cluster: str, manifest: str) -> JSON:
+        return self._json("POST", f"/v1/{collection}",
+                          body={"manifest": manifest, "bay_uuid": cluster})
+
+    def update_coe_object(self, collection: str, name: str, cluster: str, patch: Patch,
+                          namespace: str | None = None) -> JSON:
+        return self._json("PATCH", f"/v1/{collection}/{name}", body=patch,
+                          params={"bay_ident": cluster, "namespace": namespace})
+
+    def delete_coe_object(self, collection: str, name: str, cluster: str,
+                          namespace: str | None = None) -> None:
+        self.request("DELETE", f"/v1/{collection}/{name}",
+                     params={"bay_ident": cluster, "namespace": namespace})
+
     # -- certificates -----------------------------------------------------------------------
     def get_ca(self, cluster: str, ca_cert_type: str | None = None) -> JSON:
         return self._json("GET", f"/v1/certificates/{cluster}",

@@ -176,6 +176,49 @@ class Containers(Manager[Container]):
         return str(self.api.container_logs(ident, tail).get("logs") or "")
 
 
+class KubeObject(Resource):
+    """A pod, replication controller or service: named by name within its namespace."""
+
+    key = "name"
+
+
+class KubeObjects:
+    """Pods (``pods``), replication controllers (``rcs``) or services (``services``) of a
+    Kubernetes cluster; ``cluster`` is its name or UUID, ``namespace`` defaults to
+    ``default``."""
+
+    def __init__(self, api: Api, collection: str) -> None:
+        self.api = api
+        self.collection = collection
+
+    def list(self, cluster: str, namespace: str | None = None) -> list[KubeObject]:
+        return [KubeObject(item)
+                for item in self.api.coe_objects(self.collection, cluster, namespace)]
+
+    def get(self, name: str, cluster: str, namespace: str | None = None) -> KubeObject:
+        return KubeObject(self.api.coe_object(self.collection, name, cluster, namespace))
+
+    def create(self, cluster: str, manifest: str) -> KubeObject:
+        """Create the object ``manifest`` (YAML or JSON text, sent unchanged) describes."""
+        return KubeObject(self.api.create_coe_object(self.collection, cluster, manifest))
+
+    def replace(self, name: str, cluster: str, manifest: str,
+                namespace: str | None = None) -> KubeObject:
+        patch = [{"op": "replace", "path": "/manifest", "value": manifest}]
+        return KubeObject(self.api.update_coe_object(self.collection, name, cluster, patch,
+                                                     namespace))
+
+    def scale(self, name: str, cluster: str, replicas: int,
+              namespace: str | None = None) -> KubeObject:
+        """Set a replication controller's replicas."""
+        patch = [{"op": "replace", "path": "/replicas", "value": replicas}]
+        return KubeObject(self.api.update_coe_object(self.collection, name, cluster, patch,
+                                                     namespace))
+
+    def delete(self, name: str, cluster: str, namespace: str | None = None) -> None:
+        self.api.delete_coe_object(self.collection, name, cluster, namespace)
+
+
 class Client:
     """Everything the API offers; ``Client()`` reads ``MAGNA_URL`` and friends."""
 
@@ -188,6 +231,9 @@ class Client:
         self.keypairs = Manager(self.api, Keypair, "keypairs")
         self.quotas = Quotas(self.api, Quota, "quotas")
         self.containers = Containers(self.api, Container, "containers")
+        self.pods = KubeObjects(self.api, "pods")
+        self.rcs = KubeObjects(self.api, "rcs")
+        self.coe_services = KubeObjects(self.api, "services")
 
     def close(self) -> None:
         self.api.close()

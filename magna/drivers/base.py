@@ -5,7 +5,7 @@ conductor hands it a ``ClusterSpec`` (the desired state, plain data) and the clu
 asks it to ``apply`` (create or converge, idempotently), ``delete`` (returns True once nothing
 is left) and ``observe`` (status and health). Optional abilities are separate interfaces checked
 with ``isinstance``: ``CredentialRotation``, ``GarbageCollecting``, ``ContainerHosting``,
-``Healing``, ``Preparing``.
+``Healing``, ``Preparing``, ``KubernetesObjects``.
 
 Drivers raise ``TemporaryError(delay)`` when work is under way and should be retried, and
 ``PermanentError`` when it failed in a way the user must fix; anything else is treated as a
@@ -296,3 +296,52 @@ class Healing(abc.ABC):
         notes means nothing was done. Raises ``TemporaryError`` when the repair must be tried
         again later; it never changes the cluster's status.
         """
+
+
+@dataclass(frozen=True)
+class KubePlace:
+    """Where a Kubernetes cluster's API server is, as the conductor recorded it."""
+
+    cluster_uuid: str
+    api_address: str | None
+    tls_disabled: bool = False
+
+
+class KubernetesObjects(abc.ABC):
+    """Optional ability: pods, replication controllers and services of a Kubernetes cluster
+    (``/v1/pods``, ``/v1/rcs``, ``/v1/services``), stored by the cluster's API server alone.
+
+    ``kind`` is ``Pod``, ``ReplicationController`` or ``Service``; ``manifest`` is the user's
+    text (YAML or JSON), kept on the object so it can be shown back. Objects are the API
+    server's own documents (plain JSON). Errors are the taxonomy's: ``Invalid`` for a manifest
+    that is not one object of ``kind`` or that the API server refuses, ``NotFound``,
+    ``Conflict`` (already exists), ``TemporaryFailure`` when the API server does not answer.
+    """
+
+    @abc.abstractmethod
+    def create_object(self, place: KubePlace, kind: str, manifest: str) -> dict[str, Any]:
+        """Create the object ``manifest`` describes; the object as stored."""
+
+    @abc.abstractmethod
+    def list_objects(self, place: KubePlace, kind: str,
+                     namespace: str | None) -> list[dict[str, Any]]:
+        """Objects of ``kind`` in ``namespace`` (every namespace when None)."""
+
+    @abc.abstractmethod
+    def get_object(self, place: KubePlace, kind: str, name: str,
+                   namespace: str) -> dict[str, Any]:
+        """One object; ``NotFound`` when there is none."""
+
+    @abc.abstractmethod
+    def replace_object(self, place: KubePlace, kind: str, name: str, namespace: str,
+                       manifest: str) -> dict[str, Any]:
+        """Replace the object with ``manifest``, which must name the same object."""
+
+    @abc.abstractmethod
+    def scale_object(self, place: KubePlace, kind: str, name: str, namespace: str,
+                     replicas: int) -> dict[str, Any]:
+        """Set ``spec.replicas`` of a replication controller."""
+
+    @abc.abstractmethod
+    def delete_object(self, place: KubePlace, kind: str, name: str, namespace: str) -> None:
+        """Delete the object; ``NotFound`` when there is none."""

@@ -90,6 +90,13 @@ RESOURCES = [
     *_rules("container", "get get_all logs", "rule:admin_or_project_reader", "Container"),
     *_rules("container", "get_one_all_projects get_all_all_projects delete_all_projects "
             "action_all_projects", "rule:context_is_admin", "Container across projects"),
+    # Magna's extension: Kubernetes objects (/v1/pods, /v1/rcs, /v1/services), as early Magnum.
+    *(rule for kind, what in (("pod", "Pod"), ("rc", "Replication controller"),
+                              ("service", "COE service"))
+      for rule in (*_rules(kind, "create update delete",
+                                 "rule:admin_or_project_member_deny_cluster_user", what),
+                   *_rules(kind, "get get_all",
+                           "rule:admin_or_project_reader_deny_cluster_user", what))),
     # Magna's extension /v1/keypairs (upstream, Nova's os-keypairs).
     *_rules("keypair", "create delete", "rule:admin_or_project_member", "Keypair"),
     *_rules("keypair", "get get_all", "rule:admin_or_project_reader", "Keypair"),

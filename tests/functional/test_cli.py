@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, delete
 from sqlalchemy.orm import Session
 
 from magna.cli import app
+from magna.cli.commands import kube_objects
 from magna.cli.registry import COMMANDS
 from magna.cmd import magna as magna_cmd
 from magna.db import engine as db_engine
@@ -526,5 +527,7 @@ def test_cleanup_and_every_command_ran(cli: Cli) -> None:
         cli("baymodel-delete" if name == "bm1" else "cluster-template-delete", name)
     cli("cluster template delete", "t1")
     assert cli.json("cluster template list") == []
-    missing = set(COMMANDS) - cli.ran
+    # NOTE: pod-*, rc-* and coe-service-* need a Kubernetes API server, which the fake
+    # driver has none of: test_kube_objects_api.py runs every one of them against a real one.
+    missing = set(COMMANDS) - cli.ran - set(kube_objects.commands())
     assert not missing, sorted(missing)

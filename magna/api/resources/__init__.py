@@ -6,6 +6,7 @@ from magna.api.resources import (
     certificates,
     clusters,
     clustertemplates,
+    coe_objects,
     containers,
     credentials,
     keypairs,
@@ -19,4 +20,4 @@ from magna.api.resources import (
 ROUTERS = [root.router, clustertemplates.router, clusters.router]
 ROUTERS += [nodegroups.router, certificates.router, credentials.router]
 ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
-ROUTERS += [containers.router, keypairs.router]
+ROUTERS += [containers.router, coe_objects.router, keypairs.router]

@@ -13,7 +13,7 @@ router = APIRouter()
 RESOURCES = ("clustertemplates", "clusters", "quotas", "certificates", "mservices", "stats",
              "federations", "nodegroups", "credentials")
 # Magna's own extensions, listed after Magnum's resources (see docs/api-extensions.md).
-EXTENSIONS = ("containers", "keypairs")
+EXTENSIONS = ("containers", "keypairs", "pods", "rcs", "services")
 
 
 @router.get("/")

@@ -49,6 +49,7 @@ from magna.drivers.base import (
     Driver,
     GarbageCollecting,
     Healing,
+    KubePlace,
     NodeStatus,
     Observed,
     Preparing,
@@ -62,6 +63,7 @@ from magna.drivers.local_kubernetes import (
     health,
     images,
     layout,
+    objects,
     podnet,
 )
 from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeAPIError, KubeError
@@ -104,7 +106,8 @@ def engine_options() -> tuple[tuple[str, str], ...]:
             ("default-runtime", '"magna-runc"'))
 
 
-class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
+class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
+                            objects.ThroughKubeAPI):
     name = "local-kubernetes"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -234,6 +237,11 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing):
 
     def collect(self, cluster_uuid: str) -> None:
         self.nodes.remove(cluster_uuid)
+
+    # -- users' objects (objects.py) --------------------------------------------------------
+
+    def kube_api_for(self, place: KubePlace) -> KubeAPI:
+        return KubeAPI(objects.access_of(place, self.nodes.cluster_dir(place.cluster_uuid)))
 
     # -- building ---------------------------------------------------------------------------
 

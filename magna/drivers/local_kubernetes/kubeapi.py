@@ -128,6 +128,27 @@ class KubeAPI:
                 raise
         return self._replace(complete, f"{collection}/{metadata['name']}")
 
+    def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the object (a 409 ``KubeAPIError`` when it exists); the object as stored."""
+        complete = completed(manifest)
+        collection = kinds.collection_path(complete["kind"],
+                                           namespace=complete["metadata"].get("namespace"),
+                                           api_version=complete["apiVersion"])
+        return self._call("POST", collection, body=complete)
+
+    def replace(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the existing object (404 when there is none), keeping what the cluster
+        allocated (``replacement``)."""
+        complete = completed(manifest)
+        metadata = complete["metadata"]
+        return self._replace(complete, kinds.object_path(
+            complete["kind"], metadata["name"], namespace=metadata.get("namespace"),
+            api_version=complete["apiVersion"]))
+
+    def merge_patch(self, path: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch of the object at ``path``; the object as stored."""
+        return self._call("PATCH", path, body=patch, content_type=MERGE_PATCH)
+
     def _replace(self, manifest: Mapping[str, Any], path: str) -> dict[str, Any]:
         for _ in range(WRITE_ATTEMPTS):
             current = self.get(path)
