@@ -8,6 +8,7 @@ processes, namespaces and rules on the host after delete.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -86,11 +87,11 @@ def driver(tmp_path: Path) -> LocalKubernetesDriver:
     return LocalKubernetesDriver(make_conf(tmp_path / "state"))
 
 
-@pytest.fixture
-def cluster(driver: LocalKubernetesDriver) -> Iterator[tuple[ClusterSpec, TinyPKI]]:
-    spec, pki = make_spec(), TinyPKI()
+@contextlib.contextmanager
+def removed_after(driver: LocalKubernetesDriver, spec: ClusterSpec) -> Iterator[None]:
+    """The cluster is deleted at the end (and whatever of it is left, removed by force)."""
     try:
-        yield spec, pki
+        yield
     finally:
         try:
             assert driver.delete(spec)
@@ -98,8 +99,21 @@ def cluster(driver: LocalKubernetesDriver) -> Iterator[tuple[ClusterSpec, TinyPK
             brute_force_cleanup(network.short_id(spec.uuid))
 
 
+@pytest.fixture
+def cluster(driver: LocalKubernetesDriver) -> Iterator[tuple[ClusterSpec, TinyPKI]]:
+    spec, pki = make_spec(), TinyPKI()
+    with removed_after(driver, spec):
+        yield spec, pki
+
+
 def members(driver: LocalKubernetesDriver, spec: ClusterSpec) -> dict[str, LocalNode]:
     return {node.name: node for node in driver._members(spec)}
+
+
+def in_node(node: LocalNode, script: str) -> None:
+    """Run a shell script as the node's root sees the node (its mounts, its processes)."""
+    subprocess.run(["nsenter", "-t", str(daemons.node_init(node)), "--mount", "--pid", "--root",
+                    "--wd", "sh", "-c", script], check=True)
 
 
 def assert_nothing_left(driver: LocalKubernetesDriver, cluster_uuid: str) -> None:
@@ -212,7 +226,7 @@ def test_tenant_pods_stay_inside_their_node(driver: LocalKubernetesDriver, tmp_p
 def test_three_masters_behind_a_balancer_survive_one(driver: LocalKubernetesDriver,
                                                     tmp_path: Path) -> None:
     spec, pki = make_spec(masters=3, workers=1, master_lb_enabled=True), TinyPKI()
-    try:
+    with removed_after(driver, spec):
         observed = converge(driver, spec, pki)
         gateway = str(driver.nodes.allocation(spec.uuid).gateway)  # type: ignore[union-attr]
         assert observed.api_address == f"https://{gateway}:{layout.API_PORT}"
@@ -242,11 +256,6 @@ def test_three_masters_behind_a_balancer_survive_one(driver: LocalKubernetesDriv
         # host that may outlast one pass's wait, and the conductor's next observation looks again.
         eventually(lambda: driver.observe(spec, pki).converged, timeout=90,
                    what="the healed master to be Ready")
-    finally:
-        try:
-            assert driver.delete(spec)
-        finally:
-            brute_force_cleanup(network.short_id(spec.uuid))
     assert_nothing_left(driver, spec.uuid)
 
 
@@ -262,9 +271,8 @@ def test_a_kubelet_that_cannot_register_is_reported(driver: LocalKubernetesDrive
     worker = members(driver, spec)["default-worker-0"]
     daemons.stop(worker, agents.KUBELET, timeout=5)
     # A file where kubelet keeps its state: every start of it fails at once.
-    subprocess.run(["nsenter", "-t", str(daemons.node_init(worker)), "--mount", "--pid", "--root",
-                    "--wd", "sh", "-c", "umount -l /var/lib/kubelet 2>/dev/null; "
-                    "rm -rf /var/lib/kubelet && touch /var/lib/kubelet"], check=True)
+    in_node(worker, "umount -l /var/lib/kubelet 2>/dev/null; "
+                    "rm -rf /var/lib/kubelet && touch /var/lib/kubelet")
     Kubectl(pki, str(observed.api_address), tmp_path / "admin").run(
         "delete", "node", worker.hostname)
 
@@ -296,7 +304,7 @@ def test_a_conductor_killed_mid_create_leaves_a_cluster_that_converges(
         "spec, pki = pickle.loads(pathlib.Path(sys.argv[1]).read_bytes())\n"
         "LocalKubernetesDriver(make_conf(pathlib.Path(sys.argv[2]))).apply(spec, pki)\n")
     (tmp_path / "work.pickle").write_bytes(pickle.dumps((spec, pki)))
-    try:
+    with removed_after(driver, spec):
         process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "work.pickle"),
                                     str(tmp_path / "state")], cwd=REPO,
                                    env={**os.environ, "PYTHONPATH": REPO})
@@ -310,11 +318,6 @@ def test_a_conductor_killed_mid_create_leaves_a_cluster_that_converges(
         process.wait()
         observed = converge(driver, spec, pki)
         assert all(n.healthy for n in observed.nodes)
-    finally:
-        try:
-            assert driver.delete(spec)
-        finally:
-            brute_force_cleanup(network.short_id(spec.uuid))
     assert_nothing_left(driver, spec.uuid)
 
 
@@ -381,9 +384,7 @@ def test_an_etcd_that_will_not_start_is_waited_for_and_named(
     master = members(driver, spec)["default-master-0"]
     daemons.stop(master, agents.APISERVER, timeout=5)
     daemons.stop(master, agents.ETCD, timeout=5)
-    subprocess.run(["nsenter", "-t", str(daemons.node_init(master)), "--mount", "--pid",
-                    "--root", "--wd", "sh", "-c",
-                    f"rm -rf {layout.ETCD_DATA} && touch {layout.ETCD_DATA}"], check=True)
+    in_node(master, f"rm -rf {layout.ETCD_DATA} && touch {layout.ETCD_DATA}")
     with pytest.raises(TemporaryError, match="Waiting for the API server to answer"):
         driver.apply(spec, pki)
     seen = driver.observe(spec, pki)

@@ -45,7 +45,6 @@ from magna.common.exceptions import PermanentError, TemporaryError
 from magna.drivers.base import (
     ClusterPKI,
     ClusterSpec,
-    ClusterType,
     Driver,
     GarbageCollecting,
     Healing,
@@ -54,7 +53,6 @@ from magna.drivers.base import (
     Observed,
     Preparing,
 )
-from magna.drivers.catalog import Catalog
 from magna.drivers.local_kubernetes import (
     admission,
     agents,
@@ -76,8 +74,9 @@ from magna.drivers.local_nodes import (
     network,
     registry,
 )
-from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
+from magna.drivers.local_nodes.catalog import LocalCatalog
 from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
+from magna.drivers.local_nodes.hosting import OnLocalNodes
 from magna.drivers.local_nodes.node import LocalNode
 
 ROOT = "local-kubernetes"
@@ -106,9 +105,10 @@ def engine_options() -> tuple[tuple[str, str], ...]:
             ("default-runtime", '"magna-runc"'))
 
 
-class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
+class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Preparing,
                             objects.ThroughKubeAPI):
     name = "local-kubernetes"
+    coe = "kubernetes"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self._catalog = LocalCatalog(conf.state_dir)
@@ -122,16 +122,6 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
             engine_start_timeout=self.opts.engine_start_timeout,
             host_services=fence.parse_host_services(self.opts.host_services),
             engine_profile=self._engine_profile, api_port=layout.API_PORT, guarded=False))
-
-    @property
-    def provides(self) -> Sequence[ClusterType]:
-        distros = sorted({image.os_distro for image in IMAGES if image.os_distro})
-        return [ClusterType(server, distro, "kubernetes")
-                for server in ("vm", "bm") for distro in distros]
-
-    @property
-    def catalog(self) -> Catalog:
-        return self._catalog
 
     def prepare(self) -> None:
         """``[local_kubernetes] build_on_start``: a conductor's host builds the default
@@ -148,15 +138,7 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
         addressing_of(labels)
 
     def validate(self, spec: ClusterSpec) -> None:
-        if spec.coe != "kubernetes":
-            raise PermanentError(f"The local Kubernetes driver builds kubernetes clusters, not "
-                                 f"{spec.coe}.")
-        masters = spec.nodegroup("master")
-        if masters is None or masters.node_count < 1:
-            raise PermanentError("A Kubernetes cluster needs at least one master.")
-        if masters.node_count % 2 == 0:
-            raise PermanentError(f"{masters.node_count} masters cannot keep an etcd quorum "
-                                 f"better than {masters.node_count - 1}; use an odd number.")
+        self.check_masters(spec, kind=KIND, coe="kubernetes", quorum="an etcd")
         self.version(spec)
         addressing = addressing_of(spec.labels)
         nodes = sum(ng.node_count for ng in spec.nodegroups if ng.present)
@@ -166,9 +148,6 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
         if balancer.balanced(spec):
             balancer.binary()
         self.check_size(nodes)
-
-    def check_size(self, nodes: int) -> None:
-        self.nodes.check_size(nodes)
 
     def _engine_profile(self, spec: ClusterSpec) -> EngineProfile:
         bin_dir = self.binaries.bin_dir(self.version(spec))
@@ -197,14 +176,6 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
             raise TemporaryError(f"The cluster's engines are not answering yet: {exc}",
                                  delay=2.0) from None
 
-    def delete(self, spec: ClusterSpec) -> bool:
-        try:
-            self.nodes.remove(spec.uuid)
-        except host.CommandFailed as exc:
-            raise TemporaryError(f"Removing the cluster is not finished: {exc}",
-                                 delay=5.0) from None
-        return not self.nodes.exists(spec.uuid)
-
     def observe(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
         members = self._members(spec)
         if not members:
@@ -232,22 +203,12 @@ class LocalKubernetesDriver(Driver, GarbageCollecting, Healing, Preparing,
                       for status in observed.nodes if status.name not in before]
         return dataclasses.replace(observed, notes=(*observed.notes, *notes))
 
-    def leftovers(self, known_clusters: set[str]) -> list[str]:
-        return self.nodes.leftovers(known_clusters)
-
-    def collect(self, cluster_uuid: str) -> None:
-        self.nodes.remove(cluster_uuid)
-
     # -- users' objects (objects.py) --------------------------------------------------------
 
     def kube_api_for(self, place: KubePlace) -> KubeAPI:
         return KubeAPI(objects.access_of(place, self.nodes.cluster_dir(place.cluster_uuid)))
 
     # -- building ---------------------------------------------------------------------------
-
-    def _members(self, spec: ClusterSpec) -> list[LocalNode]:
-        allocation = self.nodes.allocation(spec.uuid)
-        return [] if allocation is None else self.nodes.planned(spec, allocation)
 
     def _converge(self, spec: ClusterSpec, pki_: ClusterPKI, members: list[LocalNode],
                   bin_dir: str, version: str) -> Observed:

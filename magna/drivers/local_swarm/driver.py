@@ -54,7 +54,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Sequence
 
 import docker
 import requests
@@ -64,16 +63,15 @@ from magna.common.exceptions import PermanentError, TemporaryError
 from magna.drivers.base import (
     ClusterPKI,
     ClusterSpec,
-    ClusterType,
     Driver,
     GarbageCollecting,
     Healing,
     Observed,
 )
-from magna.drivers.catalog import Catalog
 from magna.drivers.local_nodes import balancer, fence, host, image, network, registry
-from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
+from magna.drivers.local_nodes.catalog import LocalCatalog
 from magna.drivers.local_nodes.cluster import LocalNodes, NodeSettings
+from magna.drivers.local_nodes.hosting import OnLocalNodes
 from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm import forming, profile, rollout
 from magna.drivers.local_swarm.containers import LocalContainers
@@ -98,8 +96,9 @@ def node_settings(state_dir: str, opts: cfg.ConfigOpts.GroupAttr) -> NodeSetting
         host_services=fence.parse_host_services(opts.host_services))
 
 
-class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
+class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalContainers):
     name = "local-swarm"
+    coe = "swarm-mode"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self._catalog = LocalCatalog(conf.state_dir)
@@ -107,32 +106,11 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
         self.nodes = LocalNodes(node_settings(conf.state_dir, self.opts))
         self.root = self.nodes.settings.root
 
-    @property
-    def provides(self) -> Sequence[ClusterType]:
-        distros = sorted({image.os_distro for image in IMAGES if image.os_distro})
-        return [ClusterType(server, distro, "swarm-mode")
-                for server in ("vm", "bm") for distro in distros]
-
-    @property
-    def catalog(self) -> Catalog:
-        return self._catalog
-
     def validate(self, spec: ClusterSpec) -> None:
-        if spec.coe != "swarm-mode":
-            raise PermanentError(f"The local Swarm driver builds swarm-mode clusters, not "
-                                 f"{spec.coe}.")
-        masters = spec.nodegroup("master")
-        if masters is None or masters.node_count < 1:
-            raise PermanentError("A swarm-mode cluster needs at least one master.")
-        if masters.node_count % 2 == 0:
-            raise PermanentError(f"{masters.node_count} masters cannot keep a raft quorum "
-                                 f"better than {masters.node_count - 1}; use an odd number.")
+        self.check_masters(spec, kind=KIND, coe="swarm-mode", quorum="a raft")
         if balancer.balanced(spec):
             balancer.binary()  # a missing HAProxy fails before anything is built
         self.check_size(sum(ng.node_count for ng in spec.nodegroups if ng.present))
-
-    def check_size(self, nodes: int) -> None:
-        self.nodes.check_size(nodes)
 
     # -- the contract ---------------------------------------------------------------------
 
@@ -147,15 +125,6 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
         except _UNREACHABLE as exc:
             raise TemporaryError(f"The cluster's engines are not answering yet: {exc}",
                                  delay=2.0) from None
-
-    def delete(self, spec: ClusterSpec) -> bool:
-        try:
-            self.nodes.remove(spec.uuid)
-        except host.CommandFailed as exc:
-            # NOTE: e.g. a namespace still busy; every step is idempotent, so try again.
-            raise TemporaryError(f"Removing the cluster is not finished: {exc}",
-                                 delay=5.0) from None
-        return not self.nodes.exists(spec.uuid)
 
     def observe(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
         return self._health(spec).settle(self._members(spec), 0.0)
@@ -175,20 +144,7 @@ class LocalSwarmDriver(Driver, GarbageCollecting, Healing, LocalContainers):
             raise TemporaryError(f"The cluster's engines are not answering yet: {exc}",
                                  delay=2.0) from None
 
-    def leftovers(self, known_clusters: set[str]) -> list[str]:
-        """Clusters in our state dir without a row, and clusters of any state dir on this host
-        whose state dir is gone but whose namespaces and bridge remain (``teardown.py``)."""
-        return self.nodes.leftovers(known_clusters)
-
-    def collect(self, cluster_uuid: str) -> None:
-        self.nodes.remove(cluster_uuid)
-
     # -- the swarm on the nodes -------------------------------------------------------------
-
-    def _members(self, spec: ClusterSpec) -> list[LocalNode]:
-        """The nodes that exist for ``spec`` (none before its subnet is allocated)."""
-        allocation = self.nodes.allocation(spec.uuid)
-        return [] if allocation is None else self.nodes.planned(spec, allocation)
 
     def _access(self, spec: ClusterSpec) -> forming.Access:
         return forming.Access(self.nodes.client_files(spec), self.opts.swarm_timeout)
