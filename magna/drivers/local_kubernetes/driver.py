@@ -379,12 +379,18 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
                 raise TemporaryError(f"Waiting for the API server to answer ({tails}).",
                                      delay=2.0)
             time.sleep(0.3)
-        # NOTE: after the API answers: its bootstrap roles exist only then, and a controller
-        # manager started earlier exits when it may not read its configuration.
+        # NOTE: once the master's own API server answers (they talk to it on 127.0.0.1): its
+        # bootstrap roles exist only then, and a controller manager started earlier exits. A
+        # master whose API server is still starting (say, the one healing restarted) gets them
+        # on the next pass; until then it is reported unhealthy, naming them.
+        deadline = time.monotonic() + API_WAIT
         for node in masters:
-            extra = f"{digests[node.name]}|{build_id}"
-            daemons.ensure(node, agents.controller_manager(len(masters)), extra)
-            daemons.ensure(node, agents.scheduler(len(masters)), extra)
+            while not self._answers(spec, node) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            if self._answers(spec, node):
+                extra = f"{digests[node.name]}|{build_id}"
+                daemons.ensure(node, agents.controller_manager(len(masters)), extra)
+                daemons.ensure(node, agents.scheduler(len(masters)), extra)
 
     def _access(self, spec: ClusterSpec, server: str, timeout: float = 10.0) -> Access:
         files = self.nodes.client_files(spec)
