@@ -16,6 +16,7 @@ reused pid is never signalled. It runs detached in its own session and logs to
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -34,6 +35,7 @@ SOCKET = "authz.sock"
 PROBE = "plugin.sock"
 PID_FILE = "plugin.pid"
 LOG_FILE = "plugin.log"
+START_LOCK = ".start.lock"
 START_SECONDS = 15.0
 STOP_SECONDS = 5.0
 POLL_SECONDS = 0.05
@@ -102,15 +104,19 @@ def ensure_running(root: str, python: str = sys.executable) -> int:
     answers on its probe socket."""
     root = os.path.abspath(root)
     os.makedirs(root, mode=0o700, exist_ok=True)
-    pid = running(root)
-    if pid is None:
-        process = _spawn(root, python)
-        try:
-            return _await_start(root, process.pid, alive=lambda: process.poll() is None)
-        except TemporaryError:
-            process.kill()  # NOTE: ours and not serving: never leave it behind
-            process.wait()
-            raise
+    # NOTE: one starter at a time per root (conductors and test workers of one host share it):
+    # without the lock two could each find none running and start one, leaving two guards.
+    with open(os.path.join(root, START_LOCK), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        pid = running(root)
+        if pid is None:
+            process = _spawn(root, python)
+            try:
+                return _await_start(root, process.pid, alive=lambda: process.poll() is None)
+            except TemporaryError:
+                process.kill()  # NOTE: ours and not serving: never leave it behind
+                process.wait()
+                raise
     found = pid
     return _await_start(root, found, alive=lambda: _serves(found, root))
 
