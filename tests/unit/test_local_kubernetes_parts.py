@@ -237,7 +237,7 @@ def test_a_kubernetes_nodes_seal_brings_the_build_pins_sysctls_and_enters_the_ha
     bin_dir = driver.binaries.bin_dir(driver.version(make_spec()))
     assert f"dir:{bin_dir}:{layout.BIN}" in profile.seal and "kmsg" in profile.seal
     assert {f"sysctl:{s}" for s in PINNED_SYSCTLS} <= set(profile.seal)
-    assert (profile.tcp, profile.guard) == (False, False)
+    assert (profile.tcp, driver.nodes.authz_root) == (False, None)
     sealed = _engine(tmp_path, seal=profile.seal)
     unsealed = _engine(tmp_path, seal=profile.seal[:-1])
     assert engine.desired_hash(sealed, "c") != engine.desired_hash(unsealed, "c")

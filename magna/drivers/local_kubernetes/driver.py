@@ -152,7 +152,7 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
     def _engine_profile(self, spec: ClusterSpec) -> EngineProfile:
         bin_dir = self.binaries.bin_dir(self.version(spec))
         return EngineProfile(
-            tcp=False, guard=False, options=engine_options(),
+            tcp=False, options=engine_options(),
             seal=(f"dir:{bin_dir}:{layout.BIN}", *(f"sysctl:{s}" for s in PINNED_SYSCTLS),
                   "kmsg"))
 

@@ -61,7 +61,6 @@ class EngineProfile:
     defaults (``engine.EngineSpec`` has the details)."""
 
     tcp: bool = True  # the engine's API on <node>:2375 (TLS) as well as its unix socket
-    guard: bool = True  # every call is put to the engine guard (``magna.drivers.engine_guard``)
     options: tuple[tuple[str, str], ...] = ()  # daemon.json settings (JSON values)
     seal: tuple[str, ...] = ()  # more ``seal.sh`` items
 
@@ -84,7 +83,7 @@ class NodeSettings:
     # (address, port) of host services a template may name as DNS server or proxy (fence.py)
     host_services: frozenset[tuple[str, int]] = frozenset()
     engine_profile: Callable[[ClusterSpec], EngineProfile] = default_profile
-    guarded: bool = True  # the driver's engines consult the engine guard (EngineProfile.guard)
+    guarded: bool = True  # the driver's engines consult the engine guard (engine_guard)
     # the port of the masters' API, which the master load balancer forwards and nodes may
     # reach on the gateway (the engines' own port unless the orchestrator serves another)
     api_port: int = engine.PORT
@@ -183,7 +182,7 @@ class LocalNodes:
             environment=planning.engine_environment(spec),
             labels=(f"magna.image={planning.image_name(spec, ng)}",),
             id_base=rootfs.id_base(allocation.subnet),
-            authz_root=self.authz_root if profile.guard else None,
+            authz_root=self.authz_root,
             tcp=profile.tcp, options=profile.options, seal=profile.seal)
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
@@ -199,7 +198,7 @@ class LocalNodes:
         allocation = network.allocate(self.settings.root, spec.uuid, self.settings.pool,
                                       run_root=self.settings.run_root)
         nodes = self.claim(spec, allocation)
-        if self.authz_root is not None and self.settings.engine_profile(spec).guard:
+        if self.authz_root is not None:
             # NOTE: first, so a heal after the guard died finds the engines answering again
             # instead of restarting every engine of the host (they refuse all calls without it).
             guard.ensure_running(self.authz_root)
