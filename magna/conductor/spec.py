@@ -19,7 +19,8 @@ def build_spec(cluster: models.Cluster, template: models.ClusterTemplate) -> Clu
         uuid=cluster.uuid, name=cluster.name or cluster.uuid, project_id=cluster.project_id,
         coe=template.coe, generation=cluster.generation, template_uuid=template.uuid,
         image_id=template.image_id, labels=dict(cluster.labels or {}),
-        nodegroups=tuple(_nodegroup(ng) for ng in cluster.nodegroups),
+        nodegroups=tuple(_nodegroup(ng, cluster.docker_volume_size)
+                         for ng in cluster.nodegroups),
         tls_disabled=template.tls_disabled, master_lb_enabled=cluster.master_lb_enabled,
         floating_ip_enabled=cluster.floating_ip_enabled, keypair=cluster.keypair,
         dns_nameserver=template.dns_nameserver, http_proxy=template.http_proxy,
@@ -28,16 +29,20 @@ def build_spec(cluster: models.Cluster, template: models.ClusterTemplate) -> Clu
         insecure_registry=template.insecure_registry,
         network_driver=template.network_driver, volume_driver=template.volume_driver,
         docker_volume_size=cluster.docker_volume_size, fixed_network=cluster.fixed_network,
-        fixed_subnet=cluster.fixed_subnet, max_batch_size=cluster.max_batch_size or 1)
+        fixed_subnet=cluster.fixed_subnet, max_batch_size=cluster.max_batch_size or 1,
+        docker_storage_driver=template.docker_storage_driver,
+        external_network_id=template.external_network_id,
+        apiserver_port=template.apiserver_port)
 
 
-def _nodegroup(ng: models.NodeGroup) -> NodeGroupSpec:
+def _nodegroup(ng: models.NodeGroup, cluster_volume: int | None) -> NodeGroupSpec:
     return NodeGroupSpec(
         uuid=ng.uuid, name=ng.name, role=ng.role, node_count=ng.node_count,
         flavor_id=ng.flavor_id, image_id=ng.image_id, labels=dict(ng.labels or {}),
         node_labels=dict(ng.node_labels or {}), node_taints=tuple(ng.node_taints or ()),
         nodes_to_remove=tuple(ng.nodes_to_remove or ()),
-        present=ng.desired_state != lifecycle.ABSENT)
+        present=ng.desired_state != lifecycle.ABSENT,
+        docker_volume_size=ng.docker_volume_size or cluster_volume)
 
 
 class ClusterCA:

@@ -42,6 +42,7 @@ class NodeGroupSpec:
     node_taints: Sequence[Mapping[str, Any]] = ()
     nodes_to_remove: Sequence[str] = ()
     present: bool = True
+    docker_volume_size: int | None = None  # GiB; the cluster's when the nodegroup sets none
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,34 @@ class ClusterSpec:
     fixed_network: str | None = None
     fixed_subnet: str | None = None
     max_batch_size: int = 1
+    docker_storage_driver: str | None = None
+    external_network_id: str | None = None
+    apiserver_port: int | None = None
 
     def nodegroup(self, role: str) -> NodeGroupSpec | None:
         return next((ng for ng in self.nodegroups if ng.role == role), None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a template, a cluster or a nodegroup asks of its driver, as it would be stored (a
+    cluster's and a nodegroup's with what they inherit): the fields and labels a driver
+    honours or refuses in ``Driver.check_settings``. ``None``: not set."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network_driver: str | None = None
+    volume_driver: str | None = None
+    docker_storage_driver: str | None = None
+    docker_volume_size: int | None = None
+    fixed_network: str | None = None
+    fixed_subnet: str | None = None
+    external_network_id: str | None = None
+    floating_ip_enabled: bool = True
+    apiserver_port: int | None = None
+    master_lb_enabled: bool = False
+    http_proxy: str | None = None
+    https_proxy: str | None = None
+    no_proxy: str | None = None
 
 
 class ClusterPKI(Protocol):
@@ -145,12 +171,14 @@ class Driver(abc.ABC):
         all that this driver can never build. The API asks at create, update, resize and
         nodegroup create, so an impossible size is a 400 then, not a ``CREATE_FAILED`` later."""
 
-    def check_labels(self, labels: Mapping[str, str]) -> None:  # noqa: B027 - optional hook
-        """Refuse (``Invalid`` or ``PermanentError``, naming the label, its value and what is
-        accepted) labels this driver can never honour, e.g. a ``kube_tag`` it cannot run. The
+    def check_settings(self, settings: Settings) -> None:  # noqa: B027 - optional hook
+        """Refuse what this driver can never honour: a setting or label it does not implement,
+        or a value it cannot give (a ``kube_tag`` it cannot run). Raise ``PermanentError`` or
+        ``Invalid`` (a 400) naming the setting, its value and what is accepted, or
+        ``NotFound`` (a 404) for a catalog entry that does not exist (a fixed network). The
         API asks at template create and update and at cluster and nodegroup create, with the
-        labels the cluster or nodegroup ends up with, so a bad label is a 400 before anything
-        is stored."""
+        settings the cluster or nodegroup ends up with, so a bad setting is refused before
+        anything is stored. Nothing a driver accepts may be without effect."""
 
     @abc.abstractmethod
     def apply(self, spec: ClusterSpec, pki: ClusterPKI) -> Observed:

@@ -24,14 +24,14 @@ from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import names, patch
 from magna.domain.paging import Page
-from magna.drivers.base import ClusterType, Driver
+from magna.drivers.base import ClusterType, Driver, Settings
 from magna.services import (
     Services,
     capacity,
     catalog_check,
-    label_check,
     pki,
     scope_for,
+    settings_check,
     target_of,
 )
 from magna.services.readmodels import ClusterRecord, ClusterSummary, EventRecord
@@ -126,6 +126,14 @@ def _inherit(template: models.ClusterTemplate, values: dict[str, Any]) -> _Spec:
     return _Spec(cluster, values.get("master_count", 1), values.get("node_count", 1))
 
 
+def settings_of(template: models.ClusterTemplate, cluster: Mapping[str, Any]) -> Settings:
+    """What a cluster (its inherited values, as ``_inherit`` makes them) asks of its driver."""
+    return settings_check.of_template(
+        template, **{name: cluster.get(name) for name in (
+            "labels", "docker_volume_size", "fixed_network", "fixed_subnet",
+            "floating_ip_enabled", "master_lb_enabled")})
+
+
 def _check_create(svc: Services, ctx: RequestContext, session: Session,
                   template: models.ClusterTemplate, driver: Driver, spec: _Spec,
                   rule: str) -> None:
@@ -145,7 +153,7 @@ def _check_create(svc: Services, ctx: RequestContext, session: Session,
     if spec.master_count > 1 and not c["master_lb_enabled"]:
         raise Invalid("master_count must be 1 when master_lb_enabled is False")
     capacity.check(driver, spec.master_count + spec.node_count)
-    label_check.check(driver, c["labels"])
+    settings_check.check(driver, settings_of(template, c))
 
 
 def _check_quota(svc: Services, session: Session, project_id: str | None) -> None:

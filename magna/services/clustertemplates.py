@@ -16,7 +16,7 @@ from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import names, patch
 from magna.domain.paging import Page
-from magna.services import Services, catalog_check, label_check, scope_for, target_of
+from magna.services import Services, catalog_check, scope_for, settings_check, target_of
 from magna.services.readmodels import TemplateRow
 
 # Attributes a user may set, in Magnum's response order: a TemplateRow without timestamps.
@@ -70,7 +70,7 @@ def _validate(svc: Services, values: dict[str, Any]) -> None:
     catalog_check.check_flavor(driver, values.get("flavor_id"))
     catalog_check.check_flavor(driver, values.get("master_flavor_id"))
     catalog_check.check_external_network(driver, values.get("external_network_id"))
-    label_check.check(driver, values["labels"])
+    settings_check.check(driver, settings_check.of_template(values))
     values["cluster_distro"] = image.os_distro
     values["driver"] = driver.name
 

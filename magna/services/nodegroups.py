@@ -27,7 +27,7 @@ from magna.domain import coe as coe_rules
 from magna.domain import labels as label_rules
 from magna.domain import patch
 from magna.domain.paging import Page
-from magna.services import Services, catalog_check, clusters, label_check, scope_for, target_of
+from magna.services import Services, catalog_check, clusters, scope_for, settings_check, target_of
 from magna.services.readmodels import ClusterRecord, NodeGroupRecord
 
 PATCHABLE = frozenset({"/min_node_count", "/max_node_count", "/node_labels", "/node_taints"})
@@ -240,8 +240,12 @@ def _new_nodegroup(svc: Services, session: Session, cluster: models.Cluster,
         catalog_check.check_image(driver, str(data["image_id"]))
     clusters.check_size(svc, session, cluster, None, counts["node_count"])
     labels = _labels(cluster, data)
-    label_check.check(driver, labels)
     volume = data.get("docker_volume_size") or cluster.docker_volume_size
+    settings_check.check(driver, settings_check.of_template(
+        template, labels=labels, docker_volume_size=volume,
+        fixed_network=cluster.fixed_network, fixed_subnet=cluster.fixed_subnet,
+        floating_ip_enabled=cluster.floating_ip_enabled,
+        master_lb_enabled=cluster.master_lb_enabled))
     coe_rules.validate_docker_volume_size(template.docker_storage_driver, volume)
     # NOTE: the nodegroup belongs to the cluster's project (upstream takes the caller's), so a
     # nodegroup an admin adds to someone's cluster stays visible to that cluster's owners.

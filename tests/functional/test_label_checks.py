@@ -1,4 +1,4 @@
-"""User stories for a driver's label check (``Driver.check_labels``) through the API.
+"""User stories for a driver's label check (``Driver.check_settings``) through the API.
 
 A driver that cannot honour a label (a Kubernetes version it cannot run) refuses it when the
 user asks: a 400 in Magnum's error shape at template create and update, cluster create (with
@@ -9,7 +9,7 @@ stored. The shipped swarm driver has no label to refuse, so a test-only subclass
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from magna.api.app import create_app
 from magna.cmd.compose import build_services
 from magna.common.exceptions import PermanentError
+from magna.drivers.base import Settings
 from magna.drivers.local_kubernetes.binaries import version_of
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from magna.drivers.registry import DriverRegistry
@@ -28,7 +29,8 @@ from tests.support.api import ApiClient, assert_error, make_cluster, make_templa
 class LabelCheckingDriver(LocalSwarmDriver):
     """The local driver with a label check; the API must ask it before storing anything."""
 
-    def check_labels(self, labels: Mapping[str, str]) -> None:
+    def check_settings(self, settings: Settings) -> None:
+        labels = settings.labels
         version_of(labels.get("kube_tag"), "v1.20.2")
         if "never" in labels:
             raise PermanentError(f"Label never={labels['never']} is never honoured.")

@@ -52,6 +52,7 @@ from magna.drivers.base import (
     NodeStatus,
     Observed,
     Preparing,
+    Settings,
 )
 from magna.drivers.local_kubernetes import (
     admission,
@@ -76,11 +77,14 @@ from magna.drivers.local_nodes import (
 )
 from magna.drivers.local_nodes.catalog import LocalCatalog
 from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
-from magna.drivers.local_nodes.hosting import OnLocalNodes
+from magna.drivers.local_nodes.hosting import OnLocalNodes, check_network_driver
 from magna.drivers.local_nodes.node import LocalNode
 
 ROOT = "local-kubernetes"
 KIND = "local Kubernetes"
+# NOTE: the pod network is flannel's host-gw data path (per-node pod subnets routed between
+# nodes), done natively by ``podnet.py`` rather than by flannel's daemon.
+NETWORK_DRIVER = "flannel"
 GROUP = "local_kubernetes"
 RUNTIME_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runc.sh")
 # NOTE: the kernel settings kubelet would otherwise write host-wide, pinned in every node to
@@ -133,9 +137,10 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
     def version(self, spec: ClusterSpec) -> str:
         return binaries.version_of(spec.labels.get("kube_tag"), self.opts.default_kube_tag)
 
-    def check_labels(self, labels: Mapping[str, str]) -> None:
-        binaries.version_of(labels.get("kube_tag"), self.opts.default_kube_tag)
-        addressing_of(labels)
+    def check_coe_settings(self, settings: Settings) -> None:
+        check_network_driver(settings.network_driver, NETWORK_DRIVER, kind=KIND)
+        binaries.version_of(settings.labels.get("kube_tag"), self.opts.default_kube_tag)
+        addressing_of(settings.labels)
 
     def validate(self, spec: ClusterSpec) -> None:
         self.check_masters(spec, kind=KIND, coe="kubernetes", quorum="an etcd")

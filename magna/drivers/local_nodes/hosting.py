@@ -8,15 +8,27 @@ without a row and collecting them, and the nodes that exist for a spec.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 from magna.common.exceptions import PermanentError, TemporaryError
-from magna.drivers.base import ClusterSpec, ClusterType
+from magna.drivers.base import ClusterSpec, ClusterType, Settings
 from magna.drivers.catalog import Catalog
 from magna.drivers.local_nodes import host
+from magna.drivers.local_nodes import settings as node_settings
 from magna.drivers.local_nodes.catalog import IMAGES, LocalCatalog
 from magna.drivers.local_nodes.cluster import LocalNodes
 from magna.drivers.local_nodes.node import LocalNode
+
+SERVER_TYPE = "vm"
+
+
+def check_network_driver(asked: str | None, offered: str, *, kind: str) -> None:
+    """The one network driver a local COE driver implements (None: the template's default,
+    which the API fills in from the configuration)."""
+    if asked is not None and asked != offered:
+        raise PermanentError(f"network_driver {asked} is not available on the {kind} driver; "
+                             f"it implements {offered} only.")
 
 
 class OnLocalNodes:
@@ -28,10 +40,21 @@ class OnLocalNodes:
 
     @property
     def provides(self) -> Sequence[ClusterType]:
-        """Every server type and node image of the local catalog, for the driver's COE."""
+        """Every node image of the local catalog, for the driver's COE, on server type ``vm``.
+
+        NOTE: a local node is a set of namespaces sharing this host's kernel, which is what a
+        virtual machine is to its guest far more than what bare metal is; ``bm`` would promise
+        a machine of its own, so it is refused (the driver registry's 400 names the type)."""
         distros = sorted({image.os_distro for image in IMAGES if image.os_distro})
-        return [ClusterType(server, distro, self.coe)
-                for server in ("vm", "bm") for distro in distros]
+        return [ClusterType(SERVER_TYPE, distro, self.coe) for distro in distros]
+
+    def check_settings(self, settings: Settings) -> None:
+        node_settings.check(settings, self.nodes.settings)
+        self.check_coe_settings(settings)
+
+    @abc.abstractmethod
+    def check_coe_settings(self, settings: Settings) -> None:
+        """The orchestrator's half of ``check_settings`` (its network driver, its labels)."""
 
     @property
     def catalog(self) -> Catalog:

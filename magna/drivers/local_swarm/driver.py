@@ -67,11 +67,12 @@ from magna.drivers.base import (
     GarbageCollecting,
     Healing,
     Observed,
+    Settings,
 )
 from magna.drivers.local_nodes import balancer, fence, host, image, network, registry
 from magna.drivers.local_nodes.catalog import LocalCatalog
 from magna.drivers.local_nodes.cluster import LocalNodes, NodeSettings
-from magna.drivers.local_nodes.hosting import OnLocalNodes
+from magna.drivers.local_nodes.hosting import OnLocalNodes, check_network_driver
 from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm import forming, profile, rollout
 from magna.drivers.local_swarm.containers import LocalContainers
@@ -80,6 +81,8 @@ from magna.drivers.local_swarm.repair import Repair
 
 ROOT = "local-swarm"
 KIND = "local Swarm"
+# NOTE: swarm-mode's own networking: the engines' overlay networks between nodes.
+NETWORK_DRIVER = "docker"
 GROUP = "local_swarm"
 READY_WAIT = 20.0
 _UNREACHABLE = (docker.errors.DockerException, requests.RequestException)
@@ -105,6 +108,9 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         self.opts = conf.local_swarm
         self.nodes = LocalNodes(node_settings(conf.state_dir, self.opts))
         self.root = self.nodes.settings.root
+
+    def check_coe_settings(self, settings: Settings) -> None:
+        check_network_driver(settings.network_driver, NETWORK_DRIVER, kind=KIND)
 
     def validate(self, spec: ClusterSpec) -> None:
         self.check_masters(spec, kind=KIND, coe="swarm-mode", quorum="a raft")
