@@ -27,6 +27,7 @@ from magna.db import repository
 from magna.db.models import utcnow
 from magna.domain import clusters as lifecycle
 from magna.drivers.base import GarbageCollecting
+from magna.hostcheck import requirements
 from magna.services import Services
 
 LOG = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Conductor:
         if stale:
             LOG.warning("Released %d reservations left by a previous run of %s", stale,
                         self.host)
+        warn_missing_requirements()
         self.heartbeat()
         self._refresh_ring()
         self._spawn("heartbeat", self._every(self.conf.heartbeat_interval, self.heartbeat))
@@ -209,3 +211,11 @@ class Conductor:
         if key.startswith(containers.PREFIX):
             return self.containers.reconcile(key.removeprefix(containers.PREFIX))
         return self.reconciler.reconcile(key)
+
+
+def warn_missing_requirements() -> None:
+    """One warning per thing the local drivers need that this host lacks (the drivers fail
+    with their own message when they meet it; this says so at start)."""
+    for requirement in requirements.missing():
+        LOG.warning("This host lacks what the local drivers need (%s): %s", requirement.name,
+                    requirement.detail)

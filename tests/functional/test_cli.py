@@ -407,7 +407,22 @@ def test_services_quotas_stats_status(cli: Cli) -> None:
     status = cli("status")  # the failed clusters are gone: everything is fine
     assert "| api" in status.stdout and "| up" in status.stdout
     rows = cli.json("status")
-    assert [r["component"] for r in rows] == ["api", "conductor"]
+    assert [r["component"] for r in rows][:2] == ["api", "conductor"]
+    host = [r for r in rows if r["component"] == "host"]  # this machine has all it needs
+    assert {r["name"] for r in host} == {
+        "this host: root", "this host: network namespaces", "this host: iptables",
+        "this host: cgroups", "this host: loop devices", "this host: programs"}
+    assert {r["state"] for r in host} == {"met"}, host
+    assert [r["component"] for r in cli.json("status", "--no-host")] == ["api", "conductor"]
+    # Without the programs on its PATH, this host misses something: exit status 3.
+    lacking = subprocess.run(
+        [sys.executable, "-m", "magna", "status", "-f", "json"], capture_output=True,
+        text=True, timeout=60, env={**os.environ, "MAGNA_URL": cli.server.url,
+                                    "PATH": str(cli.tmp)})
+    assert lacking.returncode == 3, lacking.stderr
+    programs = next(r for r in json.loads(lacking.stdout) if r["name"] == "this host: programs")
+    assert programs["state"] == "missing"
+    assert "apt-get install" in programs["detail"] and "docker-registry" in programs["detail"]
     # A conductor that stopped heartbeating an hour ago (its row stays) is reported down.
     engine = create_engine(db_engine.default_url(cli.state_dir))
     old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)

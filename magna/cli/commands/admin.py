@@ -1,9 +1,11 @@
 """Operator views: ``service list`` (conductors), ``quota …``, ``stats show``, ``status``.
 
 ``status`` answers "what runs and what is unhealthy" in one table: the API (reachable, its
-microversions), each conductor (up or down, from ``/v1/mservices``), and every cluster that is
-``*_FAILED`` or not ``HEALTHY``. It exits 0 when everything is fine, 3 when something is down or
-failed, 5 when the API does not answer.
+microversions), each conductor (up or down, from ``/v1/mservices``), every cluster that is
+``*_FAILED`` or not ``HEALTHY``, and what the local drivers need of the machine the command runs
+on (``magna.hostcheck.requirements``, named "this host: ..."; ``--no-host`` leaves them out, for
+a client on another machine than the conductor). It exits 0 when everything is fine, 3 when
+something is down, failed or missing, 5 when the API does not answer.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from magna.cli import base
 from magna.client import errors
+from magna.hostcheck import requirements
 
 SERVICE_COLUMNS = ("id", "host", "binary", "state", "disabled", "disabled_reason",
                    "created_at", "updated_at")
@@ -109,7 +112,14 @@ class StatsShow(base.Show):
 
 
 class Status(base.List):
-    """Tell what runs and what is unhealthy: API, conductors, clusters."""
+    """Tell what runs and what is unhealthy: API, conductors, clusters, this host."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--no-host", action="store_true",
+                            help="Leave out what the local drivers need of this machine (for "
+                                 "a client on another machine than the conductor).")
+        return parser
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         self.problem = 0
@@ -120,6 +130,8 @@ class Status(base.List):
         rows = [self._api()]
         rows += self._conductors()
         rows += self._clusters()
+        if not parsed_args.no_host:
+            rows += self._host()
         return STATUS_COLUMNS, rows
 
     def _api(self) -> tuple[str, str, str, str]:
@@ -156,3 +168,11 @@ class Status(base.List):
                              str(reason)))
         return rows
 
+    def _host(self) -> list[tuple[str, str, str, str]]:
+        rows = []
+        for requirement in requirements.check():
+            if not requirement.met:
+                self.problem = PROBLEM
+            rows.append(("host", f"this host: {requirement.name}",
+                         "met" if requirement.met else "missing", requirement.detail))
+        return rows

@@ -4,9 +4,9 @@ recognising a live one after a conductor crash, and stopping it for good.
 ``EngineSpec.build()`` is the node's ``daemon.json`` (pure), as the engine reads it inside the
 node. The sealed start runs::
 
-    sh -c '<join the node cgroup in every hierarchy>;
-           exec nsenter --net=/run/netns/<ns> unshare --mount --uts --ipc --cgroup --pid --fork
-                --propagation private sh seal.sh <node dir>/root <run dir> <hostname> ...'
+    sh -c '<join the node cgroup (limits.enter_script)>; exec unshare --cgroup "$@"'
+        nsenter --net=/run/netns/<ns> unshare --mount --uts --ipc --pid --fork
+        --propagation private sh seal.sh <node dir>/root <run dir> <hostname> ...
 
 ``seal.sh`` (shipped beside this module) runs as PID 1 of the node's new namespaces: it mounts
 the node's root (``rootfs.py``: generated /etc, the data root, the host's programs read-only),
@@ -80,7 +80,8 @@ HOST_PID_FILE = "docker.pid"  # the same, in the run dir, for operators (the REA
 SEAL_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seal.sh")
 # NOTE: --kill-child: the node's PID 1 gets SIGKILL when unshare dies, so the node lives exactly
 # as long as the process Magna records (a SIGKILL to it, from Magna or anyone, ends the node).
-UNSHARE = ("unshare", "--mount", "--uts", "--ipc", "--cgroup", "--pid", "--fork", "--kill-child",
+# NOTE: the cgroup namespace comes first, from ``limits.enter_script``.
+UNSHARE = ("unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
            "--propagation", "private")
 AUTHZ_PLUGIN = "magna-seal"
 AUTHZ_SOCKET = "unix:///run/magna-seal/authz.sock"
@@ -209,14 +210,10 @@ def _is_our_engine(pid: int, spec: EngineSpec) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             argv = handle.read().split(b"\0")
-        with open(f"/proc/{pid}/cgroup") as handle:
-            cgroups = handle.read().splitlines()
     except (FileNotFoundError, ProcessLookupError):
         return False
-    in_node = any(line.split(":", 2)[2] == spec.cgroup_parent for line in cgroups
-                  if line.split(":", 2)[1] == "memory")
-    return (alive(pid) and in_node and os.path.basename(argv[0]) == b"unshare"
-            and spec.root.encode() in argv)
+    return (alive(pid) and limits.runs_in(pid, spec.cgroup_parent)
+            and os.path.basename(argv[0]) == b"unshare" and spec.root.encode() in argv)
 
 
 def ping(spec: EngineSpec) -> bool:
@@ -238,15 +235,14 @@ def start(spec: EngineSpec, config_hash: str) -> int:
     """Start the node's engine, sealed (see the module's docstring); the host pid of its
     ``unshare``, which lives exactly as long as the node's engine."""
     clear_remains(spec)
+    limits.prepare_start(spec.cgroup_parent)
     write_config(spec)
     authz = _authz_dir(spec) if spec.authz_root is not None else "-"
     # NOTE: joining the node's cgroups is not optional: a node must not run beyond its flavor.
-    join = ('netns=$1 && shift && for procs; do shift; [ "$procs" = -- ] && break; '
-            'echo $$ > "$procs" || exit 1; done && '
-            f'exec nsenter --net="$netns" {" ".join(UNSHARE)} sh "$@"')
+    join = limits.enter_script(spec.cgroup_parent)
     program, mounts = _program(spec)
     mounts += [f"ro:{path}" for path in rootfs.read_only_dirs()]
-    mounts += [f"cg:{h.fstype}:{h.name}:{h.options}" for h in limits.hierarchies()]
+    mounts += limits.seal_mounts()
     mounts += list(spec.seal)
     env = {name: value for name, value in os.environ.items()
            if name.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")}
@@ -254,8 +250,8 @@ def start(spec: EngineSpec, config_hash: str) -> int:
     env["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     with open(os.path.join(spec.node_dir, LOG), "ab") as log:
         process = subprocess.Popen(
-            ["sh", "-c", join, "sh", os.path.join(network.NS_DIR, spec.netns),
-             *limits.procs_files(spec.cgroup_parent), "--", SEAL_SCRIPT, spec.root,
+            ["sh", "-c", join, "sh", "nsenter", f"--net={network.NS_DIR}/{spec.netns}",
+             *UNSHARE, "sh", SEAL_SCRIPT, spec.root,
              spec.run_dir, spec.hostname, authz, program, *mounts],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd=spec.node_dir, env=env)

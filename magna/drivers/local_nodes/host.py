@@ -15,16 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from magna.common.exceptions import PermanentError
+from magna.hostcheck.requirements import ENGINE_TOOLS
 
-# tool -> the Debian package that provides it
-TOOLS = {
-    "dockerd": "docker.io",
-    "containerd": "containerd",
-    "ip": "iproute2",
-    "iptables": "iptables",
-    "nsenter": "util-linux",
-    "unshare": "util-linux",
-}
+# tool -> the Debian package that provides it (what every node needs; ``magna.hostcheck`` checks
+# these and more for ``magna status``)
+TOOLS = ENGINE_TOOLS
+
+
 class CommandFailed(Exception):
     def __init__(self, args: Sequence[str], stderr: str) -> None:
         super().__init__(f"{' '.join(args)}: {stderr.strip() or 'failed'}")

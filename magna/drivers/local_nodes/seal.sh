@@ -10,7 +10,8 @@
 # AUTHZ     the host directory of the node's authorization-plugin socket, or "-"
 # ro:DIR    a host directory of programs bound read-only at the same path (/usr/bin, ...)
 # file:F:P  a host program F bound read-only at P in the node (a dockerd outside those dirs)
-# cg:...    a cgroup hierarchy to mount fresh under /sys/fs/cgroup (its root is the node's cgroup)
+# cg:...    a cgroup hierarchy to mount fresh under /sys/fs/cgroup (its root is the node's cgroup;
+#           an empty name: the v2 hierarchy, mounted at /sys/fs/cgroup itself)
 # dir:D:P   a host directory D bound read-only at P in the node (an orchestrator's programs)
 # sysctl:P:V  the node sees V in /proc/sys/P and cannot change it there (the host's stays as
 #           it is): for agents that would otherwise write host-wide kernel settings
@@ -44,6 +45,10 @@ for item; do
   case $item in
   cg:*)
     rest=${item#cg:}; fstype=${rest%%:*}; rest=${rest#*:}; name=${rest%%:*}; opts=${rest#*:}
+    if [ -z "$name" ]; then  # NOTE: a cgroup v2 host: one hierarchy, at /sys/fs/cgroup itself
+      mount -t "$fstype" -o nosuid,nodev,noexec "$fstype" "$R/sys/fs/cgroup"
+      continue
+    fi
     mkdir "$R/sys/fs/cgroup/$name"
     mount -t "$fstype" ${opts:+-o "$opts"} "$fstype" "$R/sys/fs/cgroup/$name" ;;
   esac
