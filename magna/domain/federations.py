@@ -28,6 +28,7 @@ MEMBERS = "/member_ids"
 PATCHABLE = frozenset({"member_ids", "properties"})
 # Statuses a cluster may be in to host or join a federation: its last operation completed.
 ELIGIBLE = lifecycle.UPDATABLE
+_DELETING = lifecycle.DELETING | {lifecycle.DELETE_FAILED}
 
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 MAX_ZONE = 253
@@ -78,7 +79,7 @@ def check_eligible(*, role: str, ident: str, status: str | None, desired_state: 
                    project_id: str | None, federation_project: str | None) -> None:
     """Refuse (400) a cluster as ``role`` ("host" or "member") of a federation unless it is
     settled, not being deleted, and of the federation's project."""
-    if desired_state == lifecycle.ABSENT or status in lifecycle.DELETING:
+    if desired_state == lifecycle.ABSENT or status in _DELETING:
         raise Invalid(f"Cluster {ident} is being deleted and cannot be the {role} of a "
                       "federation.")
     if status not in ELIGIBLE:

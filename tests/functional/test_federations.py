@@ -74,7 +74,7 @@ def _members(api: ApiClient, ident: str) -> list[str]:
 def test_create_show_list_and_detail(stack: Stack, p1: ApiClient) -> None:
     host, member = _settled(stack, p1, "host", "m1")
     uuid = _federation(p1, hostcluster_id="host", member_ids=["m1"])
-    shown = p1.get(f"/v1/federations/fed").json()
+    shown = p1.get("/v1/federations/fed").json()
     assert list(shown) == FULL
     assert (shown["uuid"], shown["hostcluster_id"], shown["member_ids"]) == (uuid, host, [member])
     assert (shown["status"], shown["status_reason"]) == ("CREATE_COMPLETE", None)
