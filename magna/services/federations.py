@@ -85,14 +85,13 @@ def _set_members(session: Session, clusters: _Clusters, federation: models.Feder
     """Make the memberships exactly ``idents`` (names or UUIDs): newcomers must be eligible,
     members that stay are not looked at again."""
     current = set(federation.member_ids)
-    uuids = [ident if ident in current else
-             clusters.eligible(ident, role="member", project_id=federation.project_id).uuid
-             for ident in idents]
+    uuids = [ident if ident in current else clusters.uuid_of(ident) for ident in idents]
     rules.distinct(uuids, idents)
     for gone in current - set(uuids):
         repository.remove_member(session, federation.uuid, gone)
     for uuid, ident in zip(uuids, idents, strict=True):
         if uuid not in current:
+            clusters.eligible(ident, role="member", project_id=federation.project_id)
             repository.add_member(session, federation, uuid, ident)
 
 

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from magna.domain import federations as rules
 from tests.conftest import make_conf
 from tests.support.api import ApiClient, assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, fake_template_body
@@ -214,3 +217,34 @@ def test_a_host_stays_and_a_deleted_member_leaves(stack: Stack, p1: ApiClient) -
     assert_error(p1.get(f"/v1/federations/{fed}"), 404, f"Federation {fed} could not be found")
     assert p1.delete("/v1/clusters/host").status_code == 204
     stack.wait_gone(host)
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=12),
+                    st.sampled_from(["host", "m1", "example.org", "-x-"]))
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8)
+patch_ops = st.lists(st.fixed_dictionaries(
+    {"op": st.sampled_from(["add", "replace", "remove", "test"]),
+     "path": st.sampled_from(["/member_ids", "/properties", "/properties/dns-zone",
+                              "/properties/x", "/name", "/hostcluster_id", "/status", "/x/y"]),
+     "value": values}), max_size=3)
+
+
+def test_random_patches_never_fail_the_server(stack: Stack, p1: ApiClient) -> None:
+    host, member = _settled(stack, p1, "host", "m1")
+    fed = _federation(p1, hostcluster_id=host)
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(ops=st.one_of(values, patch_ops))
+    def check(ops: Any) -> None:
+        response = p1.patch(f"/v1/federations/{fed}", json=ops)
+        assert response.status_code < 500, (ops, response.text)
+        if response.status_code >= 400:
+            assert response.json()["errors"][0]["status"] == response.status_code
+        body = p1.get(f"/v1/federations/{fed}").json()
+        assert set(body["member_ids"]) <= {host, member}
+        assert rules.dns_zone_problem(body["properties"]["dns-zone"]) is None
+
+    check()
