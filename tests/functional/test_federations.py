@@ -6,18 +6,22 @@ settled cluster" means one the conductor completed; ``held`` keeps one in progre
 
 from __future__ import annotations
 
+import threading
+import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from magna.db import models, repository
 from magna.domain import federations as rules
 from tests.conftest import make_conf
 from tests.support.api import ApiClient, assert_error
-from tests.support.conductor import FAST, Stack, conductor_stack, fake_template_body
+from tests.support.conductor import FAST, Stack, conductor_stack, fake_template_body, wait_for
 from tests.support.fake_driver import held
 
 ZONE = {"dns-zone": "example.com."}
@@ -248,3 +252,35 @@ def test_random_patches_never_fail_the_server(stack: Stack, p1: ApiClient) -> No
         assert rules.dns_zone_problem(body["properties"]["dns-zone"]) is None
 
     check()
+
+
+def test_a_host_delete_waits_for_a_federation_being_created(stack: Stack, p1: ApiClient,
+                                                             db_url: str) -> None:
+    """PostgreSQL: a delete request that raced a federation create in flight sees it (409)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time; there is no race to lose")
+    (host,) = _settled(stack, p1, "host")
+    answers: list[int] = []
+    with stack.services.sessions() as session, session.begin():
+        # What services.federations.create does before it commits: the host read FOR SHARE,
+        # the federation written.
+        scope = repository.Scope(project_id="p1")
+        repository.get_by_ident(session, models.Cluster, host, scope, "cluster",
+                                shared_lock=True)
+        session.add(models.Federation(uuid=str(uuidlib.uuid4()), name="racing", project_id="p1",
+                                      hostcluster_id=host, properties=ZONE,
+                                      status="CREATE_COMPLETE"))
+        session.flush()
+        deleting = threading.Thread(
+            target=lambda: answers.append(p1.delete(f"/v1/clusters/{host}").status_code))
+        deleting.start()
+        wait_for(lambda: _waiting_on_a_lock(session), 20, "the delete to wait for the row")
+    deleting.join(30)
+    assert answers == [409]
+    assert stack.api.get(f"/v1/clusters/{host}").json()["status"] == "CREATE_COMPLETE"
+
+
+def _waiting_on_a_lock(session: Any) -> bool:
+    rows = session.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                "'Lock' AND pid <> pg_backend_pid()")).scalar_one()
+    return bool(rows)
