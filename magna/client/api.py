@@ -59,7 +59,8 @@ class Api:
 
     # -- collections with list/get/create/update/delete -------------------------------------
     # ``collection`` is a path under /v1: "clusters", "clustertemplates", "bays", "baymodels",
-    # "keypairs", "quotas" (ident "PROJECT/RESOURCE"), "clusters/C/nodegroups", "containers".
+    # "keypairs", "quotas" (ident "PROJECT/RESOURCE"), "clusters/C/nodegroups", "containers",
+    # "federations".
     def listing(self, collection: str, **params: Any) -> list[JSON]:
         data = self._json("GET", f"/v1/{collection}", params=params)
         # NOTE: nested collections ("clusters/C/nodegroups") answer under their last segment.

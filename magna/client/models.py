@@ -78,6 +78,10 @@ class Container(Resource):
     pass
 
 
+class Federation(Resource):
+    pass
+
+
 @dataclass(frozen=True)
 class ExecResult:
     output: str
@@ -140,6 +144,16 @@ class Quotas(Manager[Quota]):
 
     def delete_quota(self, project_id: str, resource: str) -> None:
         self.delete(f"{project_id}/{resource}")
+
+
+class Federations(Manager[Federation]):
+    """Federations (``/v1/federations``): ``join``/``unjoin`` are Magnum's one-cluster PATCH."""
+
+    def join(self, ident: str, cluster: str) -> Federation:
+        return self.update(ident, [{"op": "add", "path": "/member_ids", "value": cluster}])
+
+    def unjoin(self, ident: str, cluster: str) -> Federation:
+        return self.update(ident, [{"op": "remove", "path": "/member_ids", "value": cluster}])
 
 
 class Containers(Manager[Container]):
@@ -231,6 +245,7 @@ class Client:
         self.keypairs = Manager(self.api, Keypair, "keypairs")
         self.quotas = Quotas(self.api, Quota, "quotas")
         self.containers = Containers(self.api, Container, "containers")
+        self.federations = Federations(self.api, Federation, "federations")
         self.pods = KubeObjects(self.api, "pods")
         self.rcs = KubeObjects(self.api, "rcs")
         self.coe_services = KubeObjects(self.api, "services")

@@ -274,3 +274,53 @@ class Container(TimestampMixin, Base):
     # NOTE: a reboot is an act, not a state: it is pending while this exceeds
     # observed_generation.
     reboot_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Federation(TimestampMixin, Base):
+    """A named group of clusters of one project (``/v1/federations``): a host and members.
+
+    Magna builds nothing for a federation: the row and its ``FederationMember`` rows are the
+    membership. ``hostcluster_id`` references the host without cascading: the database refuses
+    to remove a cluster that still hosts a federation.
+    """
+
+    __tablename__ = "federation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    hostcluster_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("cluster.uuid"), index=True)
+    properties: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status: Mapped[str | None] = mapped_column(String(20))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+    members: Mapped[list[FederationMember]] = relationship(
+        lazy="selectin", order_by="FederationMember.id",
+        primaryjoin="Federation.uuid == foreign(FederationMember.federation_id)", viewonly=True)
+
+    @property
+    def member_ids(self) -> list[str]:
+        """The member clusters' UUIDs, in the order they joined."""
+        return [member.cluster_id for member in self.members]
+
+
+class FederationMember(Base):
+    """One cluster's membership of one federation.
+
+    NOTE: a row per membership, not a JSON list on the federation: a join is an INSERT (the
+    unique constraint makes a concurrent double join a 409) and a member's deletion a DELETE
+    of its rows, so two writers never rewrite one list and lose each other's change.
+    """
+
+    __tablename__ = "federation_member"
+    __table_args__ = (UniqueConstraint("federation_id", "cluster_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    federation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("federation.uuid", ondelete="CASCADE"), index=True)
+    cluster_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("cluster.uuid", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

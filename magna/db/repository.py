@@ -38,7 +38,7 @@ M = TypeVar("M", bound=models.Base)
 
 # Columns that are not sortable: JSON documents have no order.
 _UNSORTABLE = {"labels", "health_conditions", "node_addresses", "node_labels", "node_taints",
-               "nodes_to_remove", "encrypted_private_key", "command", "environment"}
+               "nodes_to_remove", "encrypted_private_key", "command", "environment", "properties"}
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,15 @@ def sort_column(model: type[M], key: str) -> Any:
 
 def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
                  kind: str, where: Sequence[ColumnElement[bool]] = (),
-                 options: Sequence[ORMOption] = ()) -> M:
-    """Look a row up by UUID, by name, or (templates) by integer id; 404 or 409 when ambiguous."""
+                 options: Sequence[ORMOption] = (), shared_lock: bool = False) -> M:
+    """Look a row up by UUID, by name, or (templates) by integer id; 404 or 409 when ambiguous.
+
+    ``shared_lock`` reads it ``FOR SHARE`` (PostgreSQL; SQLite's writers are serialized
+    anyway): the row cannot change or go until the caller's transaction ends.
+    """
     stmt = select(model).where(_visible(model, scope), *where).options(*options)
+    if shared_lock:
+        stmt = stmt.with_for_update(read=True).execution_options(populate_existing=True)
     col_uuid = model.uuid  # type: ignore[attr-defined]
     col_name = model.name  # type: ignore[attr-defined]
     if is_uuid_like(ident):
@@ -96,7 +102,8 @@ def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
 
 def _title(kind: str) -> str:
     return {"clustertemplate": "ClusterTemplate", "cluster": "Cluster",
-            "nodegroup": "Nodegroup", "container": "Container"}.get(kind, kind.capitalize())
+            "nodegroup": "Nodegroup", "container": "Container",
+            "federation": "Federation"}.get(kind, kind.capitalize())
 
 
 def list_page(session: Session, model: type[M], scope: Scope, page: Page,
@@ -391,9 +398,53 @@ def list_events(session: Session, cluster_uuid: str, limit: int) -> list[models.
 def destroy_cluster(session: Session, cluster_uuid: str) -> None:
     """Remove a cluster and everything that hangs off it (its infrastructure is gone)."""
     session.execute(delete(models.Container).where(models.Container.cluster_uuid == cluster_uuid))
-    for model in (models.ClusterEvent, models.CertificateAuthority, models.NodeGroup):
+    for model in (models.ClusterEvent, models.CertificateAuthority, models.NodeGroup,
+                  models.FederationMember):
         session.execute(delete(model).where(model.cluster_id == cluster_uuid))
     session.execute(delete(models.Cluster).where(models.Cluster.uuid == cluster_uuid))
+
+
+def lock_cluster(session: Session, cluster_uuid: str) -> None:
+    """Hold the cluster's row ``FOR UPDATE`` until the transaction ends: whoever references it
+    with a shared lock (a federation naming it as host or member) waits, then sees our commit."""
+    session.execute(select(models.Cluster.id).where(models.Cluster.uuid == cluster_uuid)
+                    .with_for_update())
+
+
+# -- federations -------------------------------------------------------------------------------
+
+def federations_hosted_by(session: Session, cluster_uuid: str) -> list[models.Federation]:
+    stmt = select(models.Federation).where(models.Federation.hostcluster_id == cluster_uuid)
+    return list(session.scalars(stmt.order_by(models.Federation.id)).all())
+
+
+def federations_with_member(session: Session, cluster_uuid: str) -> list[models.Federation]:
+    member = models.FederationMember
+    stmt = select(models.Federation).join(
+        member, member.federation_id == models.Federation.uuid).where(
+        member.cluster_id == cluster_uuid)
+    return list(session.scalars(stmt.order_by(models.Federation.id)).all())
+
+
+def add_member(session: Session, federation: models.Federation, cluster_uuid: str,
+               ident: str) -> None:
+    """Record a membership; a cluster already a member (a concurrent join too) is a 409."""
+    add(session, models.FederationMember(federation_id=federation.uuid, cluster_id=cluster_uuid),
+        f"Cluster {ident} is already a member of federation {federation.name}.")
+
+
+def remove_member(session: Session, federation_uuid: str, cluster_uuid: str) -> bool:
+    """Drop a membership; whether there was one."""
+    member = models.FederationMember
+    result = session.execute(delete(member).where(member.federation_id == federation_uuid,
+                                                  member.cluster_id == cluster_uuid))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def destroy_federation(session: Session, federation_uuid: str) -> None:
+    member = models.FederationMember
+    session.execute(delete(member).where(member.federation_id == federation_uuid))
+    session.execute(delete(models.Federation).where(models.Federation.uuid == federation_uuid))
 
 
 # -- containers --------------------------------------------------------------------------------

@@ -76,6 +76,14 @@ RESOURCES = [
             "Make a cluster template public or hidden"),
     *_rules("credential", "rotate", "rule:project_member_deny_cluster_user",
             "Rotate a cluster's credential"),
+    *_rules("federation", "create delete update",
+            "rule:admin_or_project_member_deny_cluster_user", "Federation"),
+    *_rules("federation", "get get_all detail", "rule:admin_or_project_reader_deny_cluster_user",
+            "Federation"),
+    # Magna's addition: administrators reach other projects' federations as they do clusters.
+    *_rules("federation", "delete_all_projects detail_all_projects get_one_all_projects "
+            "get_all_all_projects update_all_projects", "rule:context_is_admin",
+            "Federation across projects"),
     *_rules("magnum-service", "get_all", "rule:context_is_admin", "List conductors"),
     *_rules("quota", "create delete update get_all", "rule:context_is_admin", "Quota"),
     *_rules("quota", "get", "rule:admin_or_project_reader", "Quota"),

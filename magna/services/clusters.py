@@ -29,6 +29,7 @@ from magna.services import (
     Services,
     capacity,
     catalog_check,
+    federations,
     pki,
     scope_for,
     settings_check,
@@ -468,6 +469,7 @@ def delete(svc: Services, ctx: RequestContext, ident: str, rule: str = "cluster:
     with svc.transaction() as session:
         cluster = load(session, svc, ctx, ident, "delete")
         svc.authz.authorize(ctx, rule, target_of(cluster))
+        federations.cluster_deleting(session, cluster, ident)
         deletion = lifecycle.request_delete(cluster.status, cluster.desired_state)
         if deletion.newly_absent:
             cluster.desired_state = lifecycle.ABSENT

@@ -182,3 +182,20 @@ class EventRecord(Protocol):
     message: str
     generation: int | None
     source: str | None
+
+
+class FederationRecord(Protocol):
+    """A federation with its members loaded (``/v1/federations``)."""
+
+    uuid: str
+    name: str | None
+    project_id: str | None
+    user_id: str | None
+    hostcluster_id: str
+    properties: dict[str, str]
+    status: str | None
+    status_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime | None
+    @property
+    def member_ids(self) -> list[str]: ...

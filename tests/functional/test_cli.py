@@ -535,6 +535,34 @@ def test_containers(cli: Cli) -> None:
     assert cli.json("container list") == []
 
 
+def test_federations(cli: Cli) -> None:
+    c1, bay1 = (cli.json("cluster show", name)["uuid"] for name in ("c1", "bay1"))
+    created = cli("federation create", "fed1", "--hostcluster", "c1", "--member", "bay1",
+                  "--dns-zone", "example.com.", "--property", "team=blue")
+    uuid = created.stdout.split()[4]
+    assert created.stdout == f"Request to create federation {uuid} has been accepted.\n"
+    assert cli.json("federation list") == [{"uuid": uuid, "name": "fed1", "hostcluster_id": c1,
+                                            "member_ids": bay1, "status": "CREATE_COMPLETE"}]
+    shown = cli.json("federation-show", "fed1")
+    assert shown["properties"] == {"dns-zone": "example.com.", "team": "blue"}
+    joined = cli("federation update", "fed1", "add", "member_ids=c1")
+    assert joined.stdout == "Request to update federation fed1 has been accepted.\n"
+    assert cli.json("federation show", "fed1")["member_ids"] == [bay1, c1]
+    again = cli("federation-update", "fed1", "add", "member_ids=c1", rc=1)
+    assert "already a member" in again.stderr and again.stderr.endswith("(HTTP 409)\n")
+    cli("federation-update", "fed1", "remove", "member_ids=bay1", "properties/team")
+    shown = cli.json("federation show", "fed1")
+    assert (shown["member_ids"], shown["properties"]) == ([c1], {"dns-zone": "example.com."})
+    bad = cli("federation-create", "--hostcluster", "c1", "--dns-zone", "not a zone", rc=1)
+    assert "is not a DNS zone name" in bad.stderr
+    cli("federation-create", "fed2", "--hostcluster", "bay1", "--dns-zone", "b.example.")
+    hosting = cli("cluster delete", "c1", rc=1)
+    assert f"federation fed1 ({uuid})" in hosting.stderr and "(HTTP 409)" in hosting.stderr
+    cli("federation delete", "fed1")
+    assert cli("federation-delete", "fed2").stdout == "Federation fed2 deleted.\n"
+    assert cli.json("federation-list") == []
+
+
 def test_cleanup_and_every_command_ran(cli: Cli) -> None:
     cli("bay-delete", "bay1", "--wait")
     cli("cluster-delete", "c1", "--wait")

@@ -27,7 +27,8 @@ FIELDS = ["name", "coe", "image_id", "flavor_id", "labels", "node_count", "maste
           "cluster_template_id", "public", "hidden", "nodegroup", "nodes_to_remove",
           "cluster_template", "max_batch_size", "csr", "cluster_uuid", "hard_limit",
           "project_id", "resource", "min_node_count", "max_node_count", "node_labels",
-          "node_taints", "role", "docker_volume_size", "baymodel_id", "tags"]
+          "node_taints", "role", "docker_volume_size", "baymodel_id", "tags",
+          "hostcluster_id", "member_ids", "properties"]
 objects = st.dictionaries(st.sampled_from(FIELDS), values, max_size=6)
 patch_ops = st.lists(st.fixed_dictionaries(
     {"op": st.sampled_from(["add", "replace", "remove", "test"]),
@@ -60,10 +61,11 @@ def _paths(template: str, cluster: str) -> list[tuple[str, str]]:
             ("PATCH", f"/v1/clusters/{cluster}/nodegroups/default-worker"),
             ("POST", "/v1/certificates"), ("POST", "/v1/quotas"),
             ("PATCH", "/v1/quotas/p1/Cluster"), ("POST", "/v1/bays"),
-            ("PATCH", f"/v1/bays/{cluster}"), ("POST", "/v1/baymodels")]
+            ("PATCH", f"/v1/bays/{cluster}"), ("POST", "/v1/baymodels"),
+            ("POST", "/v1/federations")]
 
 
-@pytest.mark.parametrize("index", range(14))
+@pytest.mark.parametrize("index", range(15))
 def test_no_body_makes_the_server_fail(target: tuple[ApiClient, str, str], index: int) -> None:
     api, template, cluster = target
     method, path = _paths(template, cluster)[index]

@@ -24,12 +24,24 @@ MAGNUM_RULES = {
     "quota:update", "quota:get_all", "quota:get", "stats:get_all", "nodegroup:get",
     "nodegroup:get_all", "nodegroup:create", "nodegroup:update", "nodegroup:delete",
     "nodegroup:get_all_all_projects", "nodegroup:get_one_all_projects",
+    "federation:create", "federation:delete", "federation:update", "federation:get",
+    "federation:get_all", "federation:detail",
 }
 
 
 def test_every_magnum_rule_has_a_default() -> None:
     names = {rule.name for rule in rules.list_rules()}
     assert names >= MAGNUM_RULES
+
+
+def test_federation_rules_have_the_spec_defaults() -> None:
+    defaults = {rule.name: rule.check_str for rule in rules.list_rules()}
+    for action in ("create", "delete", "update"):
+        assert defaults[f"federation:{action}"] == \
+            "rule:admin_or_project_member_deny_cluster_user"
+    for action in ("get", "get_all", "detail"):
+        assert defaults[f"federation:{action}"] == \
+            "rule:admin_or_project_reader_deny_cluster_user"
 
 
 def test_a_policy_file_overrides_the_defaults(tmp_path: Path) -> None:

@@ -183,3 +183,16 @@ def test_container_wait_settles_only_on_the_conductors_record() -> None:
     old = step("t0", status="Running", host="10.0.0.2", updated_at="t0")
     assert progress.describe_container("box", old) == \
         "box: Running  on 10.0.0.2  (waiting for the engine)  2s"
+
+
+def test_federation_update_words_join_and_unjoin_one_cluster() -> None:
+    from magna.cli.commands.federations import membership_op
+
+    assert membership_op("add", "member_ids=c1") == {"op": "add", "path": "/member_ids",
+                                                     "value": "c1"}
+    assert membership_op("remove", "member_ids=123") == {"op": "remove", "path": "/member_ids",
+                                                         "value": "123"}
+    assert membership_op("remove", "properties/team") == {"op": "remove",
+                                                          "path": "/properties/team"}
+    assert membership_op("replace", "member_ids=7") == {"op": "replace", "path": "/member_ids",
+                                                        "value": 7}

@@ -9,6 +9,7 @@ from magna.api.resources import (
     coe_objects,
     containers,
     credentials,
+    federations,
     keypairs,
     mservices,
     nodegroups,
@@ -20,4 +21,4 @@ from magna.api.resources import (
 ROUTERS = [root.router, clustertemplates.router, clusters.router]
 ROUTERS += [nodegroups.router, certificates.router, credentials.router]
 ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
-ROUTERS += [containers.router, coe_objects.router, keypairs.router]
+ROUTERS += [containers.router, coe_objects.router, keypairs.router, federations.router]
