@@ -19,6 +19,11 @@ from magna.common.exceptions import Invalid
 
 PATH_RE = re.compile(r"^(/[\w-]+)+$")
 OPS = ("add", "replace", "remove")
+# NOTE: openstacksdk's update_cluster and update_cluster_template send this operation before
+# the real ones (its resource calls the uuid ``id``, and it diffs the renamed documents).
+# Upstream answers 400, so no SDK user can update anything there; here it is a no-op, and any
+# other ``move`` is still refused as an unknown operation.
+SDK_RENAME = {"op": "move", "from": "/uuid", "path": "/id"}
 COMMON_INTERNAL = frozenset({"/uuid", "/id", "/links", "/created_at", "/updated_at",
                              "/project_id", "/user_id"})
 
@@ -30,6 +35,8 @@ def validate_ops(patch: Any) -> list[dict[str, Any]]:
                       "Value not a valid list")
     ops: list[dict[str, Any]] = []
     for item in patch:
+        if item == SDK_RENAME:
+            continue
         if not isinstance(item, dict):
             raise Invalid(f"Invalid input for field/attribute patch. Value: '{item}'. "
                           "Each operation must be an object.")

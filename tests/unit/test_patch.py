@@ -38,6 +38,9 @@ def test_removing_a_top_level_attribute_sets_it_to_none() -> None:
     ([{"op": "remove", "path": "/labels/absent"}], "Couldn't apply patch"),
     ([{"op": "replace", "path": "/name", "value": 1, "extra": 2}], "Unknown attribute"),
     (["not-an-object"], "must be an object"),
+    ([{"op": "move", "from": "/name", "path": "/id"}], "Unknown attribute"),
+    ([{"op": "move", "from": "/uuid", "path": "/name"}], "Unknown attribute"),
+    ([{"op": "copy", "from": "/uuid", "path": "/id"}], "Unknown attribute"),
 ])
 def test_invalid_patches_are_400s_with_magnums_wording(ops: object, message: str) -> None:
     with pytest.raises(Invalid) as caught:
@@ -48,3 +51,11 @@ def test_invalid_patches_are_400s_with_magnums_wording(ops: object, message: str
 def test_changed_fields_lists_only_differences() -> None:
     after = {**DOC, "name": "z"}
     assert patch.changed_fields(DOC, after) == {"name"}
+
+
+def test_the_sdks_uuid_to_id_move_is_a_no_op_before_the_real_operations() -> None:
+    ops = [{"op": "move", "from": "/uuid", "path": "/id"},
+           {"op": "replace", "path": "/name", "value": "b"}]
+    result = patch.apply(DOC, ops)
+    assert result == {**DOC, "name": "b"}
+    assert patch.apply(DOC, ops[:1]) == DOC
