@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from magna.cli import app
 from magna.cli.commands import kube_objects
 from magna.cli.registry import COMMANDS
+from magna.client import tlsconfig
 from magna.cmd import magna as magna_cmd
 from magna.db import engine as db_engine
 from magna.db import models
@@ -329,13 +330,25 @@ def test_certificates_and_cluster_config(cli: Cli) -> None:
     cert.verify_directly_issued_by(ca)
     key = serialization.load_pem_private_key((config_dir / "key.pem").read_bytes(), None)
     assert cert.public_key() == key.public_key()
-    again = cli("cluster config", "bay1", "--dir", str(config_dir), rc=1)
-    assert "already in" in again.stderr and "--force" in again.stderr
+    # A second run (eval'd again in a new shell) prints the same exports, signs nothing.
+    kept = {name: (config_dir / name).read_bytes() for name in ("ca.pem", "cert.pem", "key.pem")}
+    again = cli("cluster config", "bay1", "--dir", str(config_dir))
+    assert again.stdout.splitlines() == exports
+    assert kept == {name: (config_dir / name).read_bytes() for name in kept}
+    # Files that are not this cluster's: an error, and a line that makes `eval` fail too.
+    foreign = cli.tmp / "foreign"
+    foreign.mkdir()
+    (foreign / "ca.pem").write_text(tlsconfig.new_key_and_csr()[0])
+    refused = cli("cluster config", "bay1", "--dir", str(foreign), rc=1)
+    assert refused.stdout == "false\n"
+    assert "not credentials for cluster bay1" in refused.stderr and "--force" in refused.stderr
+    cli("cluster config", "bay1", "--dir", str(foreign), "--force")
+    assert x509.load_pem_x509_certificate((foreign / "ca.pem").read_bytes()) == ca
     cli("cluster config", "bay1", "--dir", str(config_dir), "--force")
+    assert (config_dir / "cert.pem").read_bytes() != kept["cert.pem"]
     # ca-sign with a CSR of the user's own, in both spellings.
     csr = x509.load_pem_x509_csr
     csr_file = cli.tmp / "me.csr"
-    from magna.client import tlsconfig
     csr_file.write_text(tlsconfig.new_key_and_csr("me", "people")[1])
     assert csr(csr_file.read_bytes()).subject.rfc4514_string() == "O=people,CN=me"
     signed = cli("ca-sign", "--bay", "bay1", "--csr", str(csr_file)).stdout
@@ -359,6 +372,10 @@ def test_cluster_config_tls_disabled_and_kubernetes(cli: Cli) -> None:
                                                                   "k8s")["api_address"]
     assert set(config["users"][0]["user"]) == {"client-certificate-data", "client-key-data"}
     assert (kube_dir / "config").stat().st_mode & 0o777 == 0o600
+    written = (kube_dir / "config").read_bytes()
+    assert cli("cluster config", "k8s", "--dir", str(kube_dir)).stdout == \
+        f"export KUBECONFIG={kube_dir}/config\n"
+    assert (kube_dir / "config").read_bytes() == written
     with held(cli.state_dir, "early"):
         cli("cluster create", "early", "--cluster-template", "t1", "--labels",
             "fake_hold=early")

@@ -5,6 +5,11 @@ The key and CSR are made here (``client/tlsconfig.py``), the cluster's CA signs 
 the directory, as ``openstack coe cluster config --output-certs`` does; the shell lines to
 ``eval`` go to stdout. A kubernetes cluster gets a ``config`` kubeconfig instead. A template
 with TLS disabled needs no certificates: only ``DOCKER_HOST`` is printed.
+
+A second run in a directory holding this cluster's credentials prints the exports again (nothing
+signed, nothing written). Because its output is meant for ``eval``, a failure also prints
+``false`` on stdout: ``eval "$(magna cluster-config …)"`` then fails instead of silently
+setting nothing (the reason is on stderr).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import os
 
 from magna.cli import base
 from magna.client import tlsconfig
+
+EVAL_FAILS = "false"
 
 
 class ClusterConfig(base.Action):
@@ -27,19 +34,33 @@ class ClusterConfig(base.Action):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        cluster = self.client.clusters.get(parsed_args.cluster).attrs
-        tlsconfig.api_address(cluster)  # before asking for a certificate that would be useless
-        template = self.client.cluster_templates.get(cluster["cluster_template_id"]).attrs
-        directory = os.path.abspath(parsed_args.dir)
-        creds = None if template.get("tls_disabled") else self._credentials(cluster["uuid"])
-        plan = tlsconfig.plan(cluster, template, directory, creds)
-        tlsconfig.write(directory, plan, force=parsed_args.force)
+        try:
+            plan = self._plan(parsed_args)
+        except Exception:
+            self.say(EVAL_FAILS)
+            raise
         for line in plan.exports:
             self.say(line)
         return 0
 
-    def _credentials(self, uuid: str) -> tlsconfig.Credentials:
+    def _plan(self, parsed_args: argparse.Namespace) -> tlsconfig.Plan:
+        cluster = self.client.clusters.get(parsed_args.cluster).attrs
+        tlsconfig.api_address(cluster)  # before asking for a certificate that would be useless
+        template = self.client.cluster_templates.get(cluster["cluster_template_id"]).attrs
+        directory = os.path.abspath(parsed_args.dir)
+        if template.get("tls_disabled"):
+            return tlsconfig.plan(cluster, template, directory, None)
+        ca_pem = str(self.client.ca(cluster["uuid"]).pem)
+        if not parsed_args.force:
+            kept = tlsconfig.reused(directory, cluster, template, ca_pem)
+            if kept is not None:
+                return kept
+        plan = tlsconfig.plan(cluster, template, directory,
+                              self._credentials(cluster["uuid"], ca_pem))
+        tlsconfig.write(directory, plan, force=parsed_args.force)
+        return plan
+
+    def _credentials(self, uuid: str, ca_pem: str) -> tlsconfig.Credentials:
         key_pem, csr_pem = tlsconfig.new_key_and_csr()
         cert_pem = str(self.client.sign(uuid, csr_pem).pem)
-        ca_pem = str(self.client.ca(uuid).pem)
         return tlsconfig.Credentials(ca_pem=ca_pem, cert_pem=cert_pem, key_pem=key_pem)
