@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +37,25 @@ def check_bind(conf: cfg.ConfigOpts) -> None:
                          "could act as an administrator. Use 127.0.0.1 or configure keystone.")
 
 
+def check_port_free(conf: cfg.ConfigOpts) -> None:
+    """Fail with what to do when ``[api] port`` is taken, before anything else starts (uvicorn
+    alone says "address already in use" after the conductor has started, and no more)."""
+    family = socket.AF_INET6 if ":" in conf.api.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((conf.api.host, conf.api.port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise SystemExit(
+                f"Port {conf.api.port} on {conf.api.host} is taken (another magna serve? "
+                "`magna status` asks whoever answers there). Stop it, or listen elsewhere: "
+                "`magna serve --port 9512` (or [api] port in magna.conf), and point the "
+                "clients there: MAGNA_URL=http://127.0.0.1:9512 for magna, "
+                "OS_ENDPOINT=http://127.0.0.1:9512/v1 for openstack.") from None
+
+
 def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str],
               with_conductor: bool = False) -> None:
     """Migrate once, then run uvicorn (workers re-create the app from the same files).
@@ -42,6 +63,7 @@ def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str],
     ``with_conductor`` runs a conductor in this process (``magna serve``).
     """
     check_bind(conf)
+    check_port_free(conf)
     os.environ[compose.CONFIG_ENV] = os.pathsep.join(os.path.abspath(f) for f in config_files)
     if not with_conductor:
         _run_uvicorn(conf, compose.build_services(conf))

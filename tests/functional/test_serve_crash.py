@@ -67,3 +67,22 @@ def test_kill_9_of_magna_serve_mid_create_then_restart(tmp_path: Path) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=15)
+
+
+def test_a_taken_port_is_refused_before_anything_starts_with_what_to_do(
+        tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        state = tmp_path / "state"
+        result = subprocess.run(
+            [sys.executable, "-m", "magna", "serve", "--port", str(port), "--state-dir",
+             str(state)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result
+    assert f"Port {port} on 127.0.0.1 is taken" in result.stderr
+    assert "magna serve --port" in result.stderr and "MAGNA_URL=" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (state / "magna.db").exists()
