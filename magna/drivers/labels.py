@@ -83,20 +83,21 @@ def boolean(name: str, *, effect: str, default: str = "false") -> LabelRule:
 
 
 def pinned(name: str, values: tuple[str, ...], *, effect: str, why: str,
-           default: str | None = None) -> LabelRule:
+           default: str | None = None, refused: str | None = None) -> LabelRule:
     """Accepted only at ``values`` (what the driver does anyway); ``why`` says what it does."""
+    shown = ", ".join(v if v else '""' for v in values)
+
     def check_(value: str, kind: str) -> None:
         if value.strip().lower() not in values:
-            shown = " or ".join(v if v else '""' for v in values)
             raise refusal(name, value, kind, f"{why} Accepted: {shown}.")
-    refused = "anything but " + " or ".join(v if v else '""' for v in values)
-    return LabelRule(name, effect, values[0] if default is None else default, refused, check_)
+    return LabelRule(name, effect, values[0] if default is None else default,
+                     refused or f"anything but {shown}", check_)
 
 
 def off_only(name: str, *, what: str, upstream_default: str = "false") -> LabelRule:
     """A feature the driver does not deploy: accepted only when it says off."""
     note = "" if upstream_default == "false" else f" (Magnum's default is {upstream_default})"
-    return pinned(name, ("", *FALSE), default="false",
+    return pinned(name, ("", *FALSE), default="false", refused="true (anything but false)",
                   effect=f"None: {what} is not deployed{note}.",
                   why=f"{what} is not deployed by this driver.")
 

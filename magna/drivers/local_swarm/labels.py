@@ -29,8 +29,8 @@ RULES: tuple[LabelRule, ...] = (
                "by swarm-mode itself."),
     labels.boolean(
         "auto_healing_enabled",
-        effect="true: a worker whose engine stays down after a restart is replaced by a new "
-               "node (dead engines are restarted either way)."),
+        effect="true: a worker still unhealthy after Magna restarted its engine is replaced by "
+               "a new node (dead engines are restarted either way)."),
     labels.integer(
         "min_node_count", default="0", low=0, high=1000,
         effect="The default worker nodegroup's min_node_count: a resize below it is refused."),
