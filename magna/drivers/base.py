@@ -236,6 +236,7 @@ class ContainerPlace:
     nodes: Sequence[str]
     pki: ClusterPKI
     tls_disabled: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)  # the cluster's
 
 
 @dataclass(frozen=True)

@@ -173,13 +173,16 @@ def _default_nodegroups(cluster: models.Cluster, template: models.ClusterTemplat
               "docker_volume_size": cluster.docker_volume_size, "is_default": True,
               "status": lifecycle.request_create().status, "node_addresses": []}
     min_nodes = cluster.labels.get("min_node_count", "0")
+    max_nodes = cluster.labels.get("max_node_count", "")
     return [
         models.NodeGroup(uuid=str(uuidlib.uuid4()), name="default-master", role="master",
                          node_count=spec.master_count, flavor_id=cluster.master_flavor_id,
                          min_node_count=1, **common),
         models.NodeGroup(uuid=str(uuidlib.uuid4()), name="default-worker", role="worker",
                          node_count=spec.node_count, flavor_id=cluster.flavor_id,
-                         min_node_count=int(min_nodes) if min_nodes.isdigit() else 0, **common),
+                         min_node_count=int(min_nodes) if min_nodes.isdigit() else 0,
+                         max_node_count=int(max_nodes) if max_nodes.isdigit() else None,
+                         **common),
     ]
 
 

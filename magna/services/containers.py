@@ -182,7 +182,7 @@ def place_of(cluster: models.Cluster, template: models.ClusterTemplate,
     groups = sorted(cluster.nodegroups, key=lambda ng: (ng.role != "master", ng.id))
     nodes = [address for ng in groups for address in ng.node_addresses]
     return ContainerPlace(cluster_uuid=cluster.uuid, nodes=tuple(nodes), pki=ca,
-                          tls_disabled=template.tls_disabled)
+                          tls_disabled=template.tls_disabled, labels=dict(cluster.labels or {}))
 
 
 def spec_of(container: models.Container) -> ContainerSpec:

@@ -151,7 +151,7 @@ def test_detail_lists_the_same_full_objects(api: ApiClient) -> None:
 
 
 def test_kubernetes_network_labels_are_checked_at_the_api(api: ApiClient) -> None:
-    for labels, named in (({"flannel_backend": "vxlan"}, "flannel_backend vxlan"),
+    for labels, named in (({"flannel_backend": "vxlan"}, "flannel_backend=vxlan"),
                           ({"flannel_network_cidr": "10.0.0.0/33"}, "flannel_network_cidr"),
                           ({"service_cluster_ip_range": "10.100.0.0/16"}, "overlaps")):
         response = api.post("/v1/clustertemplates", json={

@@ -169,9 +169,8 @@ def test_no_labels_give_magnums_defaults() -> None:
     ({"flannel_network_subnetlen": "twenty"}, "flannel_network_subnetlen"),
     ({"flannel_network_cidr": "10.100.0.0/33"}, "flannel_network_cidr"),
     ({"service_cluster_ip_range": "fd00::/64"}, "service_cluster_ip_range"),
-    ({"flannel_backend": "vxlan"}, "flannel_backend vxlan"),
 ])
-def test_bad_ranges_and_other_backends_are_refused_naming_the_label(
+def test_bad_ranges_are_refused_naming_the_label(
         labels: dict[str, str], named: str) -> None:
     with pytest.raises(PermanentError, match=named):
         addressing_of(labels)

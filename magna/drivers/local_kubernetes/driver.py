@@ -42,6 +42,7 @@ import requests
 from oslo_config import cfg
 
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers import labels as label_rules
 from magna.drivers.base import (
     ClusterPKI,
     ClusterSpec,
@@ -65,6 +66,7 @@ from magna.drivers.local_kubernetes import (
     objects,
     podnet,
 )
+from magna.drivers.local_kubernetes import labels as kube_labels
 from magna.drivers.local_kubernetes.kubeapi import Access, KubeAPI, KubeAPIError, KubeError
 from magna.drivers.local_nodes import (
     balancer,
@@ -139,6 +141,7 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
 
     def check_coe_settings(self, settings: Settings) -> None:
         check_network_driver(settings.network_driver, NETWORK_DRIVER, kind=KIND)
+        label_rules.check(kube_labels.RULES, settings.labels, kind=KIND)
         binaries.version_of(settings.labels.get("kube_tag"), self.opts.default_kube_tag)
         addressing_of(settings.labels)
 
@@ -531,11 +534,6 @@ def addressing_of(labels: Mapping[str, str]) -> layout.Addressing:
     if pod.overlaps(service):
         raise PermanentError(f"flannel_network_cidr {pod} overlaps service_cluster_ip_range "
                              f"{service}.")
-    backend = get("flannel_backend", "host-gw")
-    if backend != "host-gw":
-        raise PermanentError(f"flannel_backend {backend} is not supported by the local "
-                             f"Kubernetes driver; it implements host-gw (nodes share one "
-                             f"bridge, so no overlay is needed).")
     return layout.Addressing(pod_cidr=pod, pod_prefix=prefix, service_cidr=service)
 
 

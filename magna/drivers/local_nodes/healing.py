@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 
 from magna.common import processes
+from magna.drivers import labels
 from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import engine, network, pki
 
@@ -32,7 +33,7 @@ RETIRED = "retired.json"
 
 
 def auto_healing(spec: ClusterSpec) -> bool:
-    return str(spec.labels.get(LABEL, "")).strip().lower() == "true"
+    return labels.flag(spec.labels.get(LABEL))
 
 
 def retired(cluster_dir: str) -> list[str]:

@@ -6,8 +6,10 @@ first use (the conductor and, for exec and logs, the API process share it; both 
 that owns the cluster's bridge). Nothing here touches the swarm itself: containers are plain
 engine containers, which is what ``docker run`` against a node does.
 
-- Placement: a new container goes to the node whose engine runs the fewest Magna containers
-  (labels ``magna.container`` / ``magna.cluster``); ties go to the first node, masters first.
+- Placement: the cluster's ``swarm_strategy`` label (``placement.py``) weighs each answering
+  node's count of Magna containers (labels ``magna.container`` / ``magna.cluster``): spread
+  (the default) takes the fewest, binpack the most, random a seeded draw; ties go to the first
+  node, masters first.
 - Names: the engine container is ``magna-<uuid>``, so a pass repeated after a crash between
   "created" and "recorded" finds it instead of making a second one.
 - Images are never pulled from a public registry: an image missing on the node is an error,
@@ -40,7 +42,7 @@ from magna.drivers.base import (
     ExecResult,
 )
 from magna.drivers.local_nodes import pki
-from magna.drivers.local_swarm import swarm
+from magna.drivers.local_swarm import placement, swarm
 
 LABEL = "magna.container"
 CLUSTER_LABEL = "magna.cluster"
@@ -211,7 +213,7 @@ class LocalContainers(ContainerHosting):
 
     def _create(self, place: ContainerPlace, container: ContainerSpec,
                 clients: contextlib.ExitStack) -> tuple[str, Container]:
-        address = self._least_busy(place)
+        address = self._placed(place, container)
         client = clients.enter_context(self._engine(place, address))
         _ensure_image(client, container.image, address)
         created = client.containers.create(
@@ -222,16 +224,17 @@ class LocalContainers(ContainerHosting):
             detach=True)
         return address, created
 
-    def _least_busy(self, place: ContainerPlace) -> str:
-        counts: dict[str, int] = {}
+    def _placed(self, place: ContainerPlace, container: ContainerSpec) -> str:
+        """The node the cluster's ``swarm_strategy`` picks among the engines that answer."""
+        loads = []
         for address in place.nodes:
             with contextlib.suppress(*UNREACHABLE), self._engine(place, address) as client:
-                counts[address] = len(client.containers.list(
-                    all=True, filters={"label": LABEL}))
-        if not counts:
+                loads.append(placement.Load(address, len(client.containers.list(
+                    all=True, filters={"label": LABEL}))))
+        if not loads:
             raise TemporaryError("No engine of the cluster is answering.", delay=5.0)
-        return min(counts, key=lambda address: (counts[address],
-                                                list(place.nodes).index(address)))
+        return placement.choose(placement.strategy_of(place.labels), loads,
+                                seed=container.uuid)
 
 
 def _ensure_image(client: docker.DockerClient, image: str, address: str) -> None:

@@ -60,6 +60,7 @@ import requests
 from oslo_config import cfg
 
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers import labels as label_rules
 from magna.drivers.base import (
     ClusterPKI,
     ClusterSpec,
@@ -75,6 +76,7 @@ from magna.drivers.local_nodes.cluster import LocalNodes, NodeSettings
 from magna.drivers.local_nodes.hosting import OnLocalNodes, check_network_driver
 from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm import forming, profile, rollout
+from magna.drivers.local_swarm import labels as swarm_labels
 from magna.drivers.local_swarm.containers import LocalContainers
 from magna.drivers.local_swarm.health import Health
 from magna.drivers.local_swarm.repair import Repair
@@ -111,6 +113,7 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
 
     def check_coe_settings(self, settings: Settings) -> None:
         check_network_driver(settings.network_driver, NETWORK_DRIVER, kind=KIND)
+        label_rules.check(swarm_labels.RULES, settings.labels, kind=KIND)
 
     def validate(self, spec: ClusterSpec) -> None:
         self.check_masters(spec, kind=KIND, coe="swarm-mode", quorum="a raft")
