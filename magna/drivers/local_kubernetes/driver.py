@@ -125,7 +125,8 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
             stop_timeout=self.opts.stop_timeout,
             engine_start_timeout=self.opts.engine_start_timeout,
             host_services=fence.parse_host_services(self.opts.host_services),
-            engine_profile=self._engine_profile, api_port=layout.API_PORT, guarded=False))
+            engine_profile=self._engine_profile, api_port=layout.API_PORT, guarded=False,
+            keypair_dir=os.path.join(conf.state_dir, "keypairs")))
 
     def prepare(self) -> None:
         """``[local_kubernetes] build_on_start``: a conductor's host builds the default
