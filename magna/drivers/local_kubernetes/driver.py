@@ -74,6 +74,7 @@ from magna.drivers.local_nodes import (
     host,
     network,
     registry,
+    ssh,
 )
 from magna.drivers.local_nodes.catalog import LocalCatalog
 from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
@@ -509,6 +510,7 @@ def _with_agents(status: NodeStatus, node: LocalNode) -> NodeStatus:
     """The node's status, unhealthy too when one of its Kubernetes programs is not running."""
     names = agents.NODE_AGENTS + (agents.CONTROL_PLANE if node.role == "master" else ())
     down = [name for name in names if daemons.pid_of(node, name) is None]
+    down += [ssh.NAME] if ssh.problem(node) else []
     if not down:
         return status
     reason = "; ".join(filter(None, [status.reason, f"not running: {', '.join(down)}"]))

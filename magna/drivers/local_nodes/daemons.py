@@ -127,7 +127,9 @@ def start(node: LocalNode, daemon: Daemon, extra: str = "") -> int:
             'echo $$ > "$procs" || exit 1; done && exec nsenter "$@"')
     # NOTE: the template's proxies, as every program of a machine behind a proxy has them
     env = {"PATH": PATH, "HOME": "/root",
-           **dict(rootfs.proxy_variables(node.engine.environment)), **dict(daemon.environment)}
+           **dict(rootfs.proxy_variables(rootfs.exempt_cluster(
+               node.engine.environment, str(node.net.allocation.subnet)))),
+           **dict(daemon.environment)}
     with open(log, "ab") as handle:
         process = subprocess.Popen(
             ["sh", "-c", join, "sh", *limits.procs_files(node.engine.cgroup_parent), "--",

@@ -106,12 +106,27 @@ def proxy_variables(environment: Sequence[tuple[str, str]]) -> list[tuple[str, s
     return [*pairs, *((name.lower(), value) for name, value in pairs)]
 
 
+def exempt_cluster(environment: Sequence[tuple[str, str]], subnet: str
+                   ) -> list[tuple[str, str]]:
+    """The proxies with the node's own cluster (its subnet, the gateway's load balancer and
+    registry, loopback) added to ``NO_PROXY``: agents talk to their API server directly."""
+    pairs = [(name.upper(), value) for name, value in environment]
+    if not any(name in ("HTTP_PROXY", "HTTPS_PROXY") for name, _ in pairs):
+        return pairs
+    asked = dict(pairs).get("NO_PROXY", "")
+    exempt = ",".join(filter(None, [asked, "localhost", "127.0.0.1", subnet]))
+    return [*((name, value) for name, value in pairs if name != "NO_PROXY"),
+            ("NO_PROXY", exempt)]
+
+
 def environment_files(environment: Sequence[tuple[str, str]]) -> dict[str, str]:
     """``/etc/environment`` (read by programs that take the system's environment) and a login
     shell's ``/etc/profile``, which sources ``/etc/profile.d/*.sh`` as Debian's does."""
     pairs = proxy_variables(environment)
     return {
-        "etc/environment": "".join(f"{name}={shlex.quote(value)}\n" for name, value in pairs),
+        # NOTE: /etc/environment is KEY=VALUE lines, not shell: a value stays on its line
+        "etc/environment": "".join(f"{name}={' '.join(value.splitlines())}\n"
+                                   for name, value in pairs),
         "etc/profile.d/magna-proxy.sh": "".join(f"export {name}={shlex.quote(value)}\n"
                                                 for name, value in pairs),
         "etc/profile": ('PATH="' + LOGIN_PATH + '"\nexport PATH\n'
