@@ -23,6 +23,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from magna.common.processes import alive
 from magna.drivers.base import ClusterSpec, NodeGroupSpec
 from magna.drivers.local_nodes import daemons, network, ssh
 from magna.drivers.local_nodes.node import LocalNode
@@ -155,21 +156,22 @@ def test_a_dead_ssh_server_is_reported_and_healed(with_key: Built) -> None:
     node = with_key.nodes()["default-worker-0"]
     pid = daemons.pid_of(node, ssh.NAME)
     assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    for child in (*daemons.engine.children(pid), pid):
+    doomed = (*daemons.engine.children(pid), pid)
+    for process in doomed:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signal.SIGKILL)
-    _wait_gone(node)
+            os.kill(process, signal.SIGKILL)
+    _wait_gone(doomed)
     seen = {s.name: s for s in with_key.driver.observe(with_key.spec, with_key.pki).nodes}
     assert not seen[node.name].healthy and "sshd not running" in seen[node.name].reason
     observed = with_key.driver.heal(with_key.spec, with_key.pki)
-    assert all(status.healthy for status in observed.nodes), observed.nodes
+    assert all(status.healthy for status in observed.nodes), daemons.log_tail(node, ssh.NAME)
     assert sh(with_key, node, "id -un").strip() == "debian"
 
 
-def _wait_gone(node: LocalNode) -> None:
-    for _ in range(100):
-        if daemons.pid_of(node, ssh.NAME) is None:
+def _wait_gone(pids: tuple[int, ...]) -> None:
+    """The killed processes are gone (reaped: the listener no longer holds port 22)."""
+    for _ in range(200):
+        if not any(alive(pid) for pid in pids):
             return
         time.sleep(0.05)
     raise AssertionError("sshd still runs")
