@@ -244,3 +244,42 @@ def test_session_root_reaches_neither_the_host_nor_another_cluster(
     finally:
         listener.close()
     assert "REACHED" not in done.stdout, done.stdout
+
+
+# -- Kubernetes: SSH and sudo, no docker -------------------------------------------------------
+
+@pytest.mark.kubernetes
+def test_kubernetes_nodes_take_ssh_but_withhold_docker(tmp_path: Path) -> None:
+    from magna.drivers.local_kubernetes import agents
+    from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
+    from tests.functional.test_local_kubernetes import converge as kube_converge
+    from tests.functional.test_local_kubernetes import make_spec as kube_spec
+    from tests.support.kubernetes import bin_dir
+
+    bin_dir()
+    state = tmp_path / "state"
+    (state / "keypairs").mkdir(parents=True)
+    key = make_key(tmp_path / "key")
+    (state / "keypairs" / "tenant.pub").write_text(Path(f"{key}.pub").read_text())
+    driver, pki = LocalKubernetesDriver(make_conf(state)), TinyPKI()
+    spec = kube_spec(workers=0, keypair="tenant", http_proxy=PROXY)
+    try:
+        kube_converge(driver, spec, pki)
+        node = driver._members(spec)[0]
+        run = lambda command: login(key, "core", node.address, command)  # noqa: E731
+        assert run("id -un").stdout.strip() == "core"  # fedora-coreos's user
+        assert run("sudo id -u").stdout.strip() == "0"
+        assert f"http_proxy={PROXY}" in run("env").stdout
+        refused = run("sudo docker ps")
+        assert refused.returncode != 0 and "permission denied" in refused.stderr.lower()
+        kubelet = daemons.pid_of(node, agents.KUBELET)
+        assert kubelet is not None
+        child = daemons.engine.children(kubelet)[0]
+        with open(f"/proc/{child}/environ", "rb") as handle:
+            environ = handle.read().split(b"\0")
+        assert f"HTTP_PROXY={PROXY}".encode() in environ
+    finally:
+        try:
+            assert driver.delete(spec)
+        finally:
+            brute_force_cleanup(network.short_id(spec.uuid))
