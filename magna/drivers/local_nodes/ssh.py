@@ -7,9 +7,9 @@ maps ids 0..65535 to the cluster's range (``rootfs.id_base``, the range the engi
 containers to): root in a session is an unprivileged host uid, with capabilities only over what
 that namespace owns, which is nothing of the node's mounts, network or kernel::
 
-    nsenter (node namespaces) -> magna-sshd (sshd.sh): unshare --user, wait for the id map
-        <- Magna writes /proc/<pid>/{uid,gid}_map from the host
-    -> setpriv --reuid=0 --regid=0 -> sshd -D (root of the user namespace = host id_base)
+    nsenter (node namespaces, as the host's root) -> magna-sshd ID_BASE (sshd.sh)
+    -> unshare --user --map-users/--map-groups (maps written by Magna's newuidmap/newgidmap)
+       --setuid 0 --setgid 0 -> sshd -D (root of the user namespace = host uid ID_BASE)
 
 What the node holds for it (``prepare``), on the node's root:
 
@@ -29,10 +29,10 @@ The cluster's key is copied at the first build to ``<cluster dir>/ssh/authorized
 added later (scaling, auto-healing) get the key the cluster was built with, even when the
 keypair was deleted since (a Nova server keeps its key the same way).
 
-The engine's socket is the mapped root's only when the driver's engines are guarded (the
-local Swarm driver: every call goes through the engine guard, as the TLS API does); the local
-Kubernetes driver's engines are not, so its sessions get no ``docker`` (``cluster.py`` decides,
-through daemon.json's ``group``).
+The engine's socket is the mapped root's only when the driver's engines are guarded (every
+call goes through the engine guard, as the TLS API's do); a driver whose engines are not
+(``NodeSettings.guarded``) gives its sessions no ``docker`` (``cluster.py`` decides, through
+daemon.json's ``group``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -290,12 +289,3 @@ def _privsep_dir(node: LocalNode, owner: int) -> None:
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o755)
     os.chown(path, owner, owner, follow_symlinks=False)
-
-
-def remove_files(node: LocalNode) -> None:
-    """Nothing of the node's SSH is left in its root but the user's home (kept with the
-    node's disk, as a machine keeps it)."""
-    for path in (CONFIG, NODE_LAUNCHER, SUDO, SUDO_PLUGIN):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(node.engine.root, path))
-    shutil.rmtree(os.path.join(node.engine.run_dir, "sshd"), ignore_errors=True)
