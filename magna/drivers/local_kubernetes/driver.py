@@ -76,6 +76,7 @@ from magna.drivers.local_nodes import (
     host,
     network,
     registry,
+    ssh,
 )
 from magna.drivers.local_nodes.catalog import LocalCatalog
 from magna.drivers.local_nodes.cluster import EngineProfile, LocalNodes, NodeSettings
@@ -127,7 +128,8 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
             stop_timeout=self.opts.stop_timeout,
             engine_start_timeout=self.opts.engine_start_timeout,
             host_services=fence.parse_host_services(self.opts.host_services),
-            engine_profile=self._engine_profile, api_port=layout.API_PORT, guarded=False))
+            engine_profile=self._engine_profile, api_port=layout.API_PORT, guarded=False,
+            keypair_dir=os.path.join(conf.state_dir, "keypairs")))
 
     def prepare(self) -> None:
         """``[local_kubernetes] build_on_start``: a conductor's host builds the default
@@ -511,6 +513,7 @@ def _with_agents(status: NodeStatus, node: LocalNode) -> NodeStatus:
     """The node's status, unhealthy too when one of its Kubernetes programs is not running."""
     names = agents.NODE_AGENTS + (agents.CONTROL_PLANE if node.role == "master" else ())
     down = [name for name in names if daemons.pid_of(node, name) is None]
+    down += [ssh.NAME] if ssh.problem(node) else []
     if not down:
         return status
     reason = "; ".join(filter(None, [status.reason, f"not running: {', '.join(down)}"]))

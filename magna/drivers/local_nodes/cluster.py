@@ -49,6 +49,7 @@ from magna.drivers.local_nodes import (
     planning,
     registry,
     rootfs,
+    ssh,
     teardown,
 )
 from magna.drivers.local_nodes.node import LocalNode
@@ -87,6 +88,9 @@ class NodeSettings:
     # the port of the masters' API, which the master load balancer forwards and nodes may
     # reach on the gateway (the engines' own port unless the orchestrator serves another)
     api_port: int = engine.PORT
+    # where the catalog keeps keypairs' public keys (``<state_dir>/keypairs``): a cluster with
+    # a keypair takes SSH logins on its nodes (``ssh.py``)
+    keypair_dir: str = ""
 
 
 class LocalNodes:
@@ -169,6 +173,7 @@ class LocalNodes:
         short = network.short_id(spec.uuid)
         ng = next((ng for ng in spec.nodegroups if ng.name == group), None)
         profile = self.settings.engine_profile(spec)
+        id_base = rootfs.id_base(allocation.subnet)
         spec_ = engine.EngineSpec(
             node_dir=os.path.join(self.cluster_dir(spec.uuid), name),
             run_dir=os.path.join(self.run_dir(spec.uuid), str(slot)),
@@ -181,15 +186,25 @@ class LocalNodes:
             dns=(spec.dns_nameserver,) if spec.dns_nameserver else (),
             environment=planning.engine_environment(spec),
             labels=(f"magna.image={planning.image_name(spec, ng)}",),
-            id_base=rootfs.id_base(allocation.subnet),
-            authz_root=self.authz_root,
-            tcp=profile.tcp, options=profile.options, seal=profile.seal)
+            id_base=id_base, authz_root=self.authz_root,
+            login_user=ssh.login_user(planning.os_distro(spec, ng)) if spec.keypair else "",
+            tcp=profile.tcp, options=(*profile.options, *self._socket_group(spec, id_base)),
+            seal=profile.seal)
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
         return LocalNode(name=name, nodegroup=group, role=role, slot=slot, address=address,
                          engine=spec_, net=net,
                          flavor=planning.flavor_of(ng.flavor_id) if ng else None)
+
+    def _socket_group(self, spec: ClusterSpec, id_base: int) -> tuple[tuple[str, str], ...]:
+        """The engine's socket is the SSH sessions' root's (its group, the mapped root's)
+        when every call to the engine passes the engine guard; otherwise sessions get none.
+        NOTE: a gid, not a name: dockerd looks the name up as the host's root, in the
+        node's /etc/group, where the mapped root has no name."""
+        if spec.keypair and self.settings.guarded:
+            return (("group", f'"{id_base}"'),)
+        return ()
 
     # -- building ---------------------------------------------------------------------------
 
@@ -215,19 +230,32 @@ class LocalNodes:
             pki.ensure(pki.server_files(node.engine.node_dir),
                        pki.server_request(node.engine.hostname, node.address, *extra), pki_)
             engine.write_config(node.engine)
+            ssh.prepare(node, self._login(spec, node))
         return nodes
+
+    def _login(self, spec: ClusterSpec, node: LocalNode) -> ssh.Login | None:
+        key = ssh.cluster_key(self.cluster_dir(spec.uuid), spec.keypair,
+                              self.settings.keypair_dir)
+        if key is None:
+            return None
+        return ssh.Login(user=node.engine.login_user, public_key=key,
+                         id_base=node.engine.id_base, environment=node.engine.environment)
 
     def start_engines(self, nodes: Sequence[LocalNode]) -> list[tuple[LocalNode, str]]:
         """Engines run and answer; those running an outdated configuration, with the hash
         they should have started with, are for the driver to restart (``engines.py``)."""
-        return engines.start_all(nodes, start_timeout=self.settings.engine_start_timeout,
-                                 stop_timeout=self.settings.stop_timeout)
+        stale = engines.start_all(nodes, start_timeout=self.settings.engine_start_timeout,
+                                  stop_timeout=self.settings.stop_timeout)
+        ssh.ensure(nodes)
+        return stale
 
     def restart_dead(self, nodes: Sequence[LocalNode], *,
                      force: Sequence[str]) -> tuple[list[str], list[str]]:
-        return healing.restart_dead([(node.name, node.engine) for node in nodes],
-                                    stop_timeout=self.settings.stop_timeout,
-                                    wait=self.settings.engine_start_timeout, force=force)
+        restarted = healing.restart_dead([(node.name, node.engine) for node in nodes],
+                                         stop_timeout=self.settings.stop_timeout,
+                                         wait=self.settings.engine_start_timeout, force=force)
+        ssh.ensure(nodes)  # NOTE: after its engine, and alone when only sshd died
+        return restarted
 
     def registry(self, cluster_uuid: str, allocation: network.Allocation) -> registry.Registry:
         return registry.Registry(

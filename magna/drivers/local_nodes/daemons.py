@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from magna.common.processes import alive
-from magna.drivers.local_nodes import engine, limits
+from magna.drivers.local_nodes import engine, limits, rootfs
 from magna.drivers.local_nodes.node import LocalNode
 
 DIRECTORY = "daemons"
@@ -125,7 +125,11 @@ def start(node: LocalNode, daemon: Daemon, extra: str = "") -> int:
     os.makedirs(os.path.dirname(pid_file), exist_ok=True)
     join = ('for procs; do shift; [ "$procs" = -- ] && break; '
             'echo $$ > "$procs" || exit 1; done && exec nsenter "$@"')
-    env = {"PATH": PATH, "HOME": "/root", **dict(daemon.environment)}
+    # NOTE: the template's proxies, as every program of a machine behind a proxy has them
+    env = {"PATH": PATH, "HOME": "/root",
+           **dict(rootfs.proxy_variables(rootfs.exempt_cluster(
+               node.engine.environment, str(node.net.allocation.subnet)))),
+           **dict(daemon.environment)}
     with open(log, "ab") as handle:
         process = subprocess.Popen(
             ["sh", "-c", join, "sh", *limits.procs_files(node.engine.cgroup_parent), "--",

@@ -105,6 +105,7 @@ class EngineSpec:
     labels: tuple[str, ...] = ()
     id_base: int = rootfs.ID_BASE  # the cluster's first remapped host id
     authz_root: str | None = None  # the seal plugin's directory; None: no plugin
+    login_user: str = ""  # the account of SSH logins in the node's /etc/passwd (ssh.py)
     # NOTE: what an orchestrator needs beyond this (``cluster.EngineProfile``): False keeps the
     # engine's API on the node's unix socket only; daemon.json settings as JSON texts; more
     # ``seal.sh`` items (read-only program directories, pinned sysctls, /dev/kmsg).
@@ -177,7 +178,9 @@ def write_config(spec: EngineSpec) -> None:
     os.makedirs(spec.node_dir, exist_ok=True)
     os.makedirs(spec.run_dir, exist_ok=True)
     rootfs.prepare(spec.root, rootfs.etc_files(hostname=spec.hostname, address=spec.address,
-                                               first_id=spec.id_base, dns=spec.dns))
+                                               first_id=spec.id_base, dns=spec.dns,
+                                               login_user=spec.login_user,
+                                               environment=spec.environment))
     rootfs.write(spec.config_path, json.dumps(spec.build(), indent=1).encode())
     spec_file = os.path.join(spec.root, rootfs.PLUGINS_DIR, f"{AUTHZ_PLUGIN}.spec")
     if spec.authz_root is not None:

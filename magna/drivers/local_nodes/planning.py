@@ -124,6 +124,13 @@ def image_name(spec: ClusterSpec, group: NodeGroupSpec | None) -> str:
     return image.name if image is not None else ident
 
 
+def os_distro(spec: ClusterSpec, group: NodeGroupSpec | None) -> str | None:
+    """The distro of the node's image (what its login user follows, ``ssh.py``)."""
+    ident = (group.image_id if group is not None else None) or spec.image_id
+    image = find(IMAGES, ident)
+    return image.os_distro if image is not None else None
+
+
 def engine_environment(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     """The template's proxies as dockerd's environment (Docker 20.10 has no daemon.json keys
     for them); dockerd uses them to pull images."""

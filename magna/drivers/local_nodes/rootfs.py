@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shlex
+from collections.abc import Sequence
 
 ROOT = "root"
 DATA_ROOT = "var/lib/docker"
@@ -43,6 +45,11 @@ MOUNT_POINTS = ("usr", "proc", "sys", "dev", "run", "tmp", "etc/docker/tls",
                 "etc/docker/plugins", DATA_ROOT)
 COPIED = ("protocols", "services", "ld.so.cache", "ssl/certs/ca-certificates.crt")
 HOST_ETC = "/etc"
+LOGIN_ID = 1000  # the login user's uid and gid inside the node (ssh.py)
+SSHD_ID = 101  # sshd's privilege separation user inside the node
+# NOTE: /opt/magna/bin holds the node's own sudo (ssh.py); it is on no PATH of the host-root
+# programs that run in the node (the engine, the Kubernetes agents).
+LOGIN_PATH = "/opt/magna/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 
 
 def id_base(subnet: ipaddress.IPv4Network) -> int:
@@ -59,21 +66,72 @@ def read_only_dirs() -> list[str]:
     return [path for path in (*READ_ONLY, *top) if os.path.isdir(path)]
 
 
-def etc_files(*, hostname: str, address: str, first_id: int, dns: tuple[str, ...]
+def etc_files(*, hostname: str, address: str, first_id: int, dns: tuple[str, ...],
+              login_user: str = "", environment: Sequence[tuple[str, str]] = ()
               ) -> dict[str, str]:
-    """The node's generated ``/etc`` (path relative to the root -> text)."""
+    """The node's generated ``/etc`` (path relative to the root -> text): its accounts (with
+    the login user of ``ssh.py`` when the node takes SSH logins) and its environment (the
+    template's proxies, for every login shell and in ``/etc/environment``)."""
     ids = f"{REMAP_USER}:{first_id}:{ID_RANGE}\n"
     return {
         "etc/passwd": ("root:x:0:0:root:/root:/bin/sh\n"
                        f"{REMAP_USER}:x:999:999::/nonexistent:/usr/sbin/nologin\n"
-                       "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
-        "etc/group": (f"root:x:0:\ndocker:x:998:\n{REMAP_USER}:x:999:\nnogroup:x:65534:\n"),
+                       "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                       + _login_accounts(login_user)),
+        "etc/group": (f"root:x:0:\ndocker:x:998:\n{REMAP_USER}:x:999:\nnogroup:x:65534:\n"
+                      + (f"{login_user}:x:{LOGIN_ID}:\n" if login_user else "")),
         "etc/subuid": ids, "etc/subgid": ids,
         "etc/hostname": f"{hostname}\n",
         "etc/hosts": f"127.0.0.1\tlocalhost\n{address}\t{hostname}\n",
         "etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
         "etc/resolv.conf": "".join(f"nameserver {server}\n" for server in dns)
         or _host_text("resolv.conf"),
+        **environment_files(environment),
+    }
+
+
+def _login_accounts(login_user: str) -> str:
+    """The login user (no password at all: ``*`` matches none) and sshd's privilege separation
+    user. NOTE: ``*``, not a locked ``!``: sshd without PAM refuses even key logins of
+    accounts it considers locked."""
+    if not login_user:
+        return ""
+    return (f"{login_user}:*:{LOGIN_ID}:{LOGIN_ID}::/home/{login_user}:/bin/bash\n"
+            f"sshd:*:{SSHD_ID}:65534::/run/sshd:/usr/sbin/nologin\n")
+
+
+def proxy_variables(environment: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The proxies in both spellings programs look for (``HTTP_PROXY`` and ``http_proxy``)."""
+    pairs = [(name.upper(), value) for name, value in environment]
+    return [*pairs, *((name.lower(), value) for name, value in pairs)]
+
+
+def exempt_cluster(environment: Sequence[tuple[str, str]], subnet: str
+                   ) -> list[tuple[str, str]]:
+    """The proxies with the node's own cluster (its subnet, the gateway's load balancer and
+    registry, loopback) added to ``NO_PROXY``: agents talk to their API server directly."""
+    pairs = [(name.upper(), value) for name, value in environment]
+    if not any(name in ("HTTP_PROXY", "HTTPS_PROXY") for name, _ in pairs):
+        return pairs
+    asked = dict(pairs).get("NO_PROXY", "")
+    exempt = ",".join(filter(None, [asked, "localhost", "127.0.0.1", subnet]))
+    return [*((name, value) for name, value in pairs if name != "NO_PROXY"),
+            ("NO_PROXY", exempt)]
+
+
+def environment_files(environment: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``/etc/environment`` (read by programs that take the system's environment) and a login
+    shell's ``/etc/profile``, which sources ``/etc/profile.d/*.sh`` as Debian's does."""
+    pairs = proxy_variables(environment)
+    return {
+        # NOTE: /etc/environment is KEY=VALUE lines, not shell: a value stays on its line
+        "etc/environment": "".join(f"{name}={' '.join(value.splitlines())}\n"
+                                   for name, value in pairs),
+        "etc/profile.d/magna-proxy.sh": "".join(f"export {name}={shlex.quote(value)}\n"
+                                                for name, value in pairs),
+        "etc/profile": ('PATH="' + LOGIN_PATH + '"\nexport PATH\n'
+                        'for script in /etc/profile.d/*.sh; do\n'
+                        '  [ -r "$script" ] && . "$script"\ndone\nunset script\n'),
     }
 
 

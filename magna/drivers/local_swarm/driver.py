@@ -98,7 +98,8 @@ def node_settings(state_dir: str, opts: cfg.ConfigOpts.GroupAttr) -> NodeSetting
                                 group=GROUP),
         dockerd=opts.dockerd, stop_timeout=opts.stop_timeout,
         engine_start_timeout=opts.engine_start_timeout,
-        host_services=fence.parse_host_services(opts.host_services))
+        host_services=fence.parse_host_services(opts.host_services),
+        keypair_dir=os.path.join(state_dir, "keypairs"))
 
 
 class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalContainers):

@@ -23,7 +23,7 @@ import docker
 import requests
 
 from magna.drivers.base import ClusterSpec, NodeStatus, Observed
-from magna.drivers.local_nodes import balancer, engine, host, image
+from magna.drivers.local_nodes import balancer, engine, host, image, ssh
 from magna.drivers.local_nodes.cluster import LocalNodes
 from magna.drivers.local_nodes.node import LocalNode, Node
 from magna.drivers.local_swarm import swarm
@@ -110,6 +110,7 @@ class Health:
 def _status(node: LocalNode, answers: bool, view: dict[str, swarm.SwarmNode],
             profiles: Mapping[str, NodeProfile]) -> NodeStatus:
     problems = problems_of(node, answers, view, profiles[node.name].availability)
+    problems += [found for found in (ssh.problem(node),) if found and answers]
     return NodeStatus(name=node.name, nodegroup=node.nodegroup, role=node.role,
                       address=node.address, healthy=not problems, reason="; ".join(problems))
 
