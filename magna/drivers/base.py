@@ -99,6 +99,7 @@ class Settings:
     floating_ip_enabled: bool = True
     apiserver_port: int | None = None
     master_lb_enabled: bool = False
+    tls_disabled: bool = False
     http_proxy: str | None = None
     https_proxy: str | None = None
     no_proxy: str | None = None

@@ -22,7 +22,8 @@ from magna.drivers.base import Driver, Settings
 # The template fields that are settings, under the names ``Settings`` gives them.
 TEMPLATE_FIELDS = ("network_driver", "volume_driver", "docker_storage_driver",
                    "docker_volume_size", "fixed_network", "fixed_subnet", "external_network_id",
-                   "floating_ip_enabled", "apiserver_port", "master_lb_enabled", "http_proxy",
+                   "floating_ip_enabled", "apiserver_port", "master_lb_enabled", "tls_disabled",
+                   "http_proxy",
                    "https_proxy", "no_proxy")
 
 
@@ -38,6 +39,7 @@ def of_template(template: Mapping[str, Any] | models.ClusterTemplate, **override
     if taken["floating_ip_enabled"] is None:
         taken["floating_ip_enabled"] = True
     taken["master_lb_enabled"] = bool(taken["master_lb_enabled"])
+    taken["tls_disabled"] = bool(taken["tls_disabled"])
     return Settings(**taken)
 
 

@@ -53,3 +53,11 @@ def test_bare_metal_is_refused_with_the_cluster_type(api: ApiClient) -> None:
     response = api.post("/v1/clustertemplates", json=template_body(server_type="bm"))
     assert_error(response, 400, "(bm, debian, swarm-mode)")
     assert _count(api) == 0
+
+
+def test_a_kubernetes_template_without_tls_is_refused(api: ApiClient) -> None:
+    response = api.post("/v1/clustertemplates",
+                        json=template_body(**KUBERNETES, tls_disabled=True))
+    assert_error(response, 400, "tls_disabled true is not available on the local Kubernetes")
+    assert _count(api) == 0
+    assert make_template(api, tls_disabled=True)["tls_disabled"] is True  # swarm: plain TCP

@@ -143,6 +143,12 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
 
     def check_coe_settings(self, settings: Settings) -> None:
         check_network_driver(settings.network_driver, NETWORK_DRIVER, kind=KIND)
+        if settings.tls_disabled:
+            # NOTE: the API server, etcd, kubelets and every client authenticate each other
+            # with the cluster CA's certificates; there is no plain-HTTP Kubernetes here.
+            raise PermanentError(f"tls_disabled true is not available on the {KIND} driver: "
+                                 "its API server, etcd and kubelets authenticate each other "
+                                 "with the cluster CA's certificates.")
         label_rules.check(kube_labels.RULES, settings.labels, kind=KIND)
         binaries.version_of(settings.labels.get("kube_tag"), self.opts.default_kube_tag)
         addressing_of(settings.labels)
