@@ -112,14 +112,15 @@ def shared_rules(bridge: str, cidr: str) -> list[ForwardRule]:
 
     NOTE: every rule is inserted first in FORWARD, so after a crash they may stand in any order
     among themselves and the other bridges' rules. They are written so that order never
-    matters: for any packet, the ACCEPTs that match and the REJECT/DROPs that match are never
-    both non-empty. Leaving the bridge: to another cluster bridge (``mgb+``), from and to the
-    network's CIDR, is accepted; anything else (``! -o mgb+``, or ``! -s``, or ``! -d`` the
-    CIDR) is rejected. Entering it from another interface: dropped unless it comes from a
-    cluster bridge with a source in the CIDR, and then the sending bridge's own rules decide
-    (a bridge not on the network rejects everything leaving it, whatever source a node
-    forges). Only clusters on this network have subnets in the CIDR (``private_networks``
-    keeps it apart from the pools), so what is accepted reaches their nodes and no one else.
+    matters: for any packet the host routes, the ACCEPTs that match and the REJECT/DROPs that
+    match are never both non-empty (``tests/unit/test_bridge_rules.py``). Leaving the bridge:
+    to another cluster bridge (``mgb+``), from and to the network's CIDR, is accepted;
+    anything else (``! -o mgb+``, or ``! -s``, or ``! -d`` the CIDR) is rejected. Entering it
+    from another interface: dropped unless it comes from a cluster bridge with a source in
+    the CIDR, and then the sending bridge's own rules decide (a bridge not on the network
+    rejects everything leaving it, whatever source a node forges). Only clusters on this
+    network have subnets in the CIDR (``private_networks`` keeps it apart from the pools), so
+    what is accepted reaches their nodes and no one else.
     """
     return [ForwardRule(("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
             ForwardRule(("-s", cidr, "-d", cidr, "-i", bridge, "-o", f"{BRIDGES}+", "-j",
