@@ -118,6 +118,10 @@ def test_cluster_create_checks_its_network_with_the_templates(env: Env) -> None:
     uuid = make_cluster(env.api, template, fixed_subnet="shared-subnet")
     shown = env.api.get(f"/v1/clusters/{uuid}").json()
     assert (shown["fixed_network"], shown["fixed_subnet"]) == ("shared", "shared-subnet")
+    # a nodegroup of that cluster is checked with the network it inherits, and accepted
+    added = env.api.post(f"/v1/clusters/{uuid}/nodegroups", json={"name": "extra",
+                                                                  "node_count": 1})
+    assert added.status_code == 202, added.text
 
 
 def test_the_catalog_lists_public_and_the_private_networks(tmp_path: Path) -> None:
