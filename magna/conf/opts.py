@@ -176,6 +176,20 @@ LOCAL_SWARM_OPTS: list[cfg.Opt] = [
                     "for testing failure paths, e.g. an engine that will not start; leave it."),
 ]
 
+# NOTE: what both local drivers' nodes share: the catalog's private networks.
+LOCAL_NODES_OPTS: list[cfg.Opt] = [
+    cfg.ListOpt("private_networks", default=[],
+                help="Private networks of the local catalog, which cluster templates and "
+                     "clusters name as fixed_network (and their one subnet as fixed_subnet): "
+                     "entries NAME=CIDR (the subnet is NAME-subnet) or NAME:SUBNET=CIDR, e.g. "
+                     "shared=10.232.0.0/16. A cluster on one gets its node subnet (of the "
+                     "driver's subnet_prefix) from the network's CIDR, and clusters on the same "
+                     "network reach each other's nodes; a cluster on none reaches no other. "
+                     "Each CIDR must hold one cluster subnet, overlap no other network nor a "
+                     "driver's subnet_pool, and lie within the same /(subnet_prefix - 14) as "
+                     "the pool (a /10 for /24 subnets)."),
+]
+
 # NOTE: the node layer's settings for Kubernetes clusters; the defaults match [local_swarm]
 # (subnets and the run dir are shared host-wide, so both drivers may use the same ones).
 LOCAL_KUBERNETES_NODE_OPTS: list[cfg.Opt] = [
@@ -226,6 +240,7 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("drivers", DRIVER_OPTS),
         ("cluster_template", CLUSTER_TEMPLATE_OPTS),
         ("conductor", CONDUCTOR_OPTS),
+        ("local_nodes", LOCAL_NODES_OPTS),
         ("local_swarm", LOCAL_SWARM_OPTS),
         ("local_kubernetes", LOCAL_KUBERNETES_OPTS + LOCAL_KUBERNETES_NODE_OPTS),
     ]

@@ -75,6 +75,7 @@ from magna.drivers.local_nodes import (
     healing,
     host,
     network,
+    private_networks,
     registry,
     ssh,
 )
@@ -118,18 +119,21 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
     coe = "kubernetes"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
-        self._catalog = LocalCatalog(conf.state_dir)
         self.opts = conf.local_kubernetes
         self.binaries = binaries.from_options(self.opts)
+        pool = network.SubnetPool(cidr=self.opts.subnet_pool, prefix=self.opts.subnet_prefix,
+                                  kind=KIND, group=GROUP)
         self.nodes = LocalNodes(NodeSettings(
             kind=KIND, root=os.path.join(conf.state_dir, ROOT), run_root=self.opts.run_dir,
-            pool=network.SubnetPool(cidr=self.opts.subnet_pool, prefix=self.opts.subnet_prefix,
-                                    kind=KIND, group=GROUP),
+            pool=pool, networks=private_networks.configured(
+                conf.local_nodes.private_networks, pool),
             stop_timeout=self.opts.stop_timeout,
             engine_start_timeout=self.opts.engine_start_timeout,
             host_services=fence.parse_host_services(self.opts.host_services),
             engine_profile=self._engine_profile, api_port=layout.API_PORT, guarded=False,
             keypair_dir=os.path.join(conf.state_dir, "keypairs")))
+        self._catalog = LocalCatalog(conf.state_dir, [
+            net.entry() for net in self.nodes.settings.networks])
 
     def prepare(self) -> None:
         """``[local_kubernetes] build_on_start``: a conductor's host builds the default

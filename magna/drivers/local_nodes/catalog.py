@@ -3,6 +3,8 @@
 It belongs to the node layer because every one of these describes a node, not the orchestrator
 on it: a driver of any COE built from local nodes offers the same catalog.
 
+Networks: ``public`` is the external network, this host, from which every node's address is
+reached; the private ones are the operator's (``private_networks.py``), for ``fixed_network``.
 Flavors become real limits on each node's engine (vCPU and memory cgroup limits). Images describe
 the node OS and engine; every node runs the host's Docker Engine in its own namespaces. Keypairs
 are public keys in ``<state_dir>/keypairs/<name>.pub``; the catalog is a ``KeypairStore``, so
@@ -44,8 +46,9 @@ NETWORKS = (
 
 
 class LocalCatalog(KeypairFiles):
-    def __init__(self, state_dir: str) -> None:
+    def __init__(self, state_dir: str, private: Sequence[Network] = ()) -> None:
         super().__init__(os.path.join(state_dir, "keypairs"))
+        self._networks = (*NETWORKS, *private)
 
     def images(self) -> Sequence[Image]:
         return IMAGES
@@ -54,4 +57,6 @@ class LocalCatalog(KeypairFiles):
         return FLAVORS
 
     def networks(self) -> Sequence[Network]:
-        return NETWORKS
+        """``public`` (this host), then the operator's private networks
+        (``[local_nodes] private_networks``, ``private_networks.py``)."""
+        return self._networks

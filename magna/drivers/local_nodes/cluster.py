@@ -2,7 +2,8 @@
 
 It owns the layout on disk and the order in which a cluster's nodes come to exist::
 
-    subnet allocated (network.json) -> node slots (slots.json) -> bridge + iptables
+    subnet allocated (network.json; from a fixed network's CIDR when the spec names one)
+    -> node slots (slots.json) -> bridge + iptables
     -> fence (``fence.py``) -> client certificate -> registry (registry_enabled) -> per node:
     namespace + veth, server certificate, daemon.json                       (``build``)
     -> cgroup limits, engines started and answering                  (``start_engines``)
@@ -45,8 +46,10 @@ from magna.drivers.local_nodes import (
     host,
     limits,
     network,
+    network_settings,
     pki,
     planning,
+    private_networks,
     registry,
     rootfs,
     ssh,
@@ -91,6 +94,8 @@ class NodeSettings:
     # where the catalog keeps keypairs' public keys (``<state_dir>/keypairs``): a cluster with
     # a keypair takes SSH logins on its nodes (``ssh.py``)
     keypair_dir: str = ""
+    # the catalog's private networks ([local_nodes] private_networks), for fixed_network
+    networks: tuple[private_networks.PrivateNetwork, ...] = ()
 
 
 class LocalNodes:
@@ -210,14 +215,16 @@ class LocalNodes:
 
     def build(self, spec: ClusterSpec, pki_: ClusterPKI) -> list[LocalNode]:
         """Everything but the engines' processes, for every node the spec asks for."""
-        allocation = network.allocate(self.settings.root, spec.uuid, self.settings.pool,
+        pool, fixed = network_settings.placement(spec, self.settings)
+        allocation = network.allocate(self.settings.root, spec.uuid, pool,
                                       run_root=self.settings.run_root)
+        shared = network_settings.shared_cidr(allocation, fixed)
         nodes = self.claim(spec, allocation)
         if self.authz_root is not None:
             # NOTE: first, so a heal after the guard died finds the engines answering again
             # instead of restarting every engine of the host (they refuse all calls without it).
             guard.ensure_running(self.authz_root)
-        network.Bridge(network.bridge_name(spec.uuid), allocation).apply()
+        network.Bridge(network.bridge_name(spec.uuid), allocation, shared).apply()
         fence.fence_of(spec, allocation, self.settings.host_services,
                        self.settings.api_port).apply()
         pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)

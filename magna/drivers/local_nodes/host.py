@@ -8,6 +8,7 @@ so what the driver does to the machine can be read in one place per piece. Missi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -20,6 +21,11 @@ from magna.hostcheck.requirements import ENGINE_TOOLS
 # tool -> the Debian package that provides it (what every node needs; ``magna.hostcheck`` checks
 # these and more for ``magna status``)
 TOOLS = ENGINE_TOOLS
+
+
+# NOTE: every cluster's bridge is mgb<short id> (network.bridge_name); the rules of clusters on
+# a fixed network name them all with iptables' wildcard ``mgb+``.
+BRIDGES = "mgb"
 
 
 class CommandFailed(Exception):
@@ -79,8 +85,11 @@ class ForwardRule:
             run("iptables", "-w", "-D", *self.build())
 
 
-def bridge_rules(bridge: str) -> list[ForwardRule]:
-    """Nodes of one cluster talk to each other; nothing is routed into or out of the cluster.
+def bridge_rules(bridge: str, shared: ipaddress.IPv4Network | None = None
+                 ) -> list[ForwardRule]:
+    """Nodes of one cluster talk to each other; nothing is routed into or out of the cluster,
+    except, for a cluster on a fixed network (``shared``: its CIDR), to and from the clusters
+    on the same network.
 
     NOTE: with br_netfilter loaded, frames between ports of one bridge traverse FORWARD too,
     hence the first rule. The host itself reaches the nodes through the bridge's own address
@@ -88,9 +97,36 @@ def bridge_rules(bridge: str) -> list[ForwardRule]:
     rather than dropped, so a node's DNS lookup or pull from a public registry fails at once
     instead of waiting for a timeout.
     """
+    if shared is None:
+        return [ForwardRule(("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
+                ForwardRule(("-i", bridge, "!", "-o", bridge, "-j", "REJECT")),
+                ForwardRule(("-o", bridge, "!", "-i", bridge, "-j", "DROP"))]
+    return shared_rules(bridge, str(shared))
+
+
+def shared_rules(bridge: str, cidr: str) -> list[ForwardRule]:
+    """The FORWARD rules of a bridge on a fixed network of CIDR ``cidr``.
+
+    NOTE: every rule is inserted first in FORWARD, so after a crash they may stand in any order
+    among themselves and the other bridges' rules. They are written so that order never
+    matters: for any packet the host routes, the ACCEPTs that match and the REJECT/DROPs that
+    match are never both non-empty (``tests/unit/test_bridge_rules.py``). Leaving the bridge:
+    to another cluster bridge (``mgb+``), from and to the network's CIDR, is accepted;
+    anything else (``! -o mgb+``, or ``! -s``, or ``! -d`` the CIDR) is rejected. Entering it
+    from another interface: dropped unless it comes from a cluster bridge with a source in
+    the CIDR, and then the sending bridge's own rules decide (a bridge not on the network
+    rejects everything leaving it, whatever source a node forges). Only clusters on this
+    network have subnets in the CIDR (``private_networks`` keeps it apart from the pools), so
+    what is accepted reaches their nodes and no one else.
+    """
     return [ForwardRule(("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
-            ForwardRule(("-i", bridge, "!", "-o", bridge, "-j", "REJECT")),
-            ForwardRule(("-o", bridge, "!", "-i", bridge, "-j", "DROP"))]
+            ForwardRule(("-s", cidr, "-d", cidr, "-i", bridge, "-o", f"{BRIDGES}+", "-j",
+                         "ACCEPT")),
+            ForwardRule(("-i", bridge, "!", "-o", f"{BRIDGES}+", "-j", "REJECT")),
+            ForwardRule(("!", "-s", cidr, "-i", bridge, "!", "-o", bridge, "-j", "REJECT")),
+            ForwardRule(("!", "-d", cidr, "-i", bridge, "!", "-o", bridge, "-j", "REJECT")),
+            ForwardRule(("!", "-i", f"{BRIDGES}+", "-o", bridge, "-j", "DROP")),
+            ForwardRule(("!", "-s", cidr, "!", "-i", bridge, "-o", bridge, "-j", "DROP"))]
 
 
 # NOTE: the chains our rules live in: FORWARD (``bridge_rules``) and INPUT (the fence's jump,

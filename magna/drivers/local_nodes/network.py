@@ -5,7 +5,9 @@ Subnets are allocated under a lock shared by every process using the same state 
 first free subnet, probing from a position derived from the cluster id (deterministic for a
 cluster, collision-free across clusters), recorded in the cluster's ``network.json`` before any
 interface exists. The bridge holds the subnet's first address, so the host reaches every node;
-the iptables rules of ``host.bridge_rules`` keep clusters from reaching each other, and the
+the iptables rules of ``host.bridge_rules`` keep clusters from reaching each other (but for
+clusters on the same fixed network, ``private_networks``: their subnets come from its CIDR, a
+pool of its own, and they reach each other), and the
 fence of ``fence.py`` keeps nodes from reaching the host's own services.
 
 Each piece has a pure ``build()`` (the names and addresses it stands for) and idempotent
@@ -78,6 +80,9 @@ class SubnetPool:
     prefix: int
     kind: str
     group: str
+    # NOTE: a fixed network's pool (``private_networks``) says so in its messages
+    label: str = ""  # what the pool is, e.g. "fixed network shared"; default: the driver's
+    widen: str = ""  # how the operator makes room; default: widen [group] subnet_pool
 
 
 def check_room(nodes: int, pool: SubnetPool) -> None:
@@ -176,8 +181,10 @@ def _first_free(cluster_uuid: str, pool: SubnetPool,
         candidate = subnets[(start + index) % len(subnets)]
         if str(candidate) not in used and not any(candidate.overlaps(n) for n in busy):
             return candidate
-    raise PermanentError(f"The {pool.kind} subnet pool is exhausted ({len(subnets)} clusters); "
-                         f"delete a cluster or widen [{pool.group}] subnet_pool.")
+    what = pool.label or f"{pool.kind} subnet pool"
+    widen = pool.widen or f"widen [{pool.group}] subnet_pool"
+    raise PermanentError(f"The {what} is exhausted ({len(subnets)} clusters); "
+                         f"delete a cluster or {widen}.")
 
 
 def host_networks() -> list[ipaddress.IPv4Network]:
@@ -231,6 +238,7 @@ def _delete_link(name: str) -> None:
 class Bridge:
     name: str
     allocation: Allocation
+    shared: ipaddress.IPv4Network | None = None  # the CIDR of the cluster's fixed network
 
     def build(self) -> str:
         return f"{self.allocation.gateway}/{self.allocation.subnet.prefixlen}"
@@ -241,7 +249,7 @@ class Bridge:
         if f" {self.build()} " not in _addresses(self.name):
             host.run("ip", "addr", "add", self.build(), "dev", self.name)
         host.run("ip", "link", "set", self.name, "up")
-        for rule in host.bridge_rules(self.name):
+        for rule in host.bridge_rules(self.name, self.shared):
             rule.apply()
         # NOTE: forwarding on this bridge only (after its rules exist): what a node sends
         # beyond the cluster then meets the REJECT rule and fails at once, where a host that

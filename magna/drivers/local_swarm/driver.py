@@ -54,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from collections.abc import Sequence
 
 import docker
 import requests
@@ -70,7 +71,15 @@ from magna.drivers.base import (
     Observed,
     Settings,
 )
-from magna.drivers.local_nodes import balancer, fence, host, image, network, registry
+from magna.drivers.local_nodes import (
+    balancer,
+    fence,
+    host,
+    image,
+    network,
+    private_networks,
+    registry,
+)
 from magna.drivers.local_nodes.catalog import LocalCatalog
 from magna.drivers.local_nodes.cluster import LocalNodes, NodeSettings
 from magna.drivers.local_nodes.hosting import OnLocalNodes, check_network_driver
@@ -90,12 +99,15 @@ READY_WAIT = 20.0
 _UNREACHABLE = (docker.errors.DockerException, requests.RequestException)
 
 
-def node_settings(state_dir: str, opts: cfg.ConfigOpts.GroupAttr) -> NodeSettings:
-    """The node layer's settings from the ``[local_swarm]`` group."""
+def node_settings(state_dir: str, opts: cfg.ConfigOpts.GroupAttr,
+                  private: Sequence[str] = ()) -> NodeSettings:
+    """The node layer's settings from the ``[local_swarm]`` group (``private``: the entries of
+    ``[local_nodes] private_networks``)."""
+    pool = network.SubnetPool(cidr=opts.subnet_pool, prefix=opts.subnet_prefix, kind=KIND,
+                              group=GROUP)
     return NodeSettings(
-        kind=KIND, root=os.path.join(state_dir, ROOT), run_root=opts.run_dir,
-        pool=network.SubnetPool(cidr=opts.subnet_pool, prefix=opts.subnet_prefix, kind=KIND,
-                                group=GROUP),
+        kind=KIND, root=os.path.join(state_dir, ROOT), run_root=opts.run_dir, pool=pool,
+        networks=private_networks.configured(private, pool),
         dockerd=opts.dockerd, stop_timeout=opts.stop_timeout,
         engine_start_timeout=opts.engine_start_timeout,
         host_services=fence.parse_host_services(opts.host_services),
@@ -107,9 +119,11 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
     coe = "swarm-mode"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
-        self._catalog = LocalCatalog(conf.state_dir)
         self.opts = conf.local_swarm
-        self.nodes = LocalNodes(node_settings(conf.state_dir, self.opts))
+        self.nodes = LocalNodes(node_settings(conf.state_dir, self.opts,
+                                              conf.local_nodes.private_networks))
+        self._catalog = LocalCatalog(conf.state_dir, [
+            net.entry() for net in self.nodes.settings.networks])
         self.root = self.nodes.settings.root
 
     def check_coe_settings(self, settings: Settings) -> None:
