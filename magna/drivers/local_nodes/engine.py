@@ -69,7 +69,7 @@ import docker
 from magna.common.exceptions import TemporaryError
 from magna.common.processes import alive
 from magna.drivers.engine_guard import service as guard
-from magna.drivers.local_nodes import limits, network, pki, rootfs
+from magna.drivers.local_nodes import limits, network, pki, rootfs, storage
 
 PORT = 2375
 LOG = "engine.log"
@@ -110,6 +110,8 @@ class EngineSpec:
     tcp: bool = True
     options: tuple[tuple[str, str], ...] = ()
     seal: tuple[str, ...] = ()
+    storage_driver: str = storage.DEFAULT_STORAGE_DRIVER  # docker_storage_driver
+    volume: storage.Volume | None = None  # docker_volume_size: the node's own disk
 
     @property
     def root(self) -> str:
@@ -143,6 +145,7 @@ class EngineSpec:
             "userns-remap": rootfs.REMAP_USER,
             "oom-score-adjust": 0,  # NOTE: the engine's OOM protection is limits.WORKLOADS
             "live-restore": False,
+            "storage-driver": self.storage_driver,
         }
         if self.authz_root is not None:
             config["authorization-plugins"] = [AUTHZ_PLUGIN]
@@ -167,7 +170,10 @@ def desired_hash(spec: EngineSpec, certs_digest: str) -> str:
     """What the engine must have started with: its config, its environment, its id range and
     its certificates (dockerd rejects unknown keys in daemon.json, so the certificates' digest,
     the ids and the environment only enter the hash)."""
-    text = json.dumps([spec.build(), spec.environment, spec.id_base, spec.seal], sort_keys=True)
+    hashed: list[Any] = [spec.build(), spec.environment, spec.id_base, spec.seal]
+    if spec.volume is not None:  # NOTE: only then, so nodes without one keep their hash
+        hashed.append([spec.volume.image, spec.volume.size_gib, spec.volume.paths])
+    text = json.dumps(hashed, sort_keys=True)
     return hashlib.sha256((text + certs_digest).encode()).hexdigest()
 
 
@@ -245,6 +251,9 @@ def start(spec: EngineSpec, config_hash: str) -> int:
             'echo $$ > "$procs" || exit 1; done && '
             f'exec nsenter --net="$netns" {" ".join(UNSHARE)} sh "$@"')
     program, mounts = _program(spec)
+    if spec.volume is not None:
+        storage.ensure(spec.volume)
+        mounts.append(spec.volume.seal_item())
     mounts += [f"ro:{path}" for path in rootfs.read_only_dirs()]
     mounts += [f"cg:{h.fstype}:{h.name}:{h.options}" for h in limits.hierarchies()]
     mounts += list(spec.seal)
