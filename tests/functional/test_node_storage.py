@@ -81,7 +81,7 @@ def test_a_volume_mounted_by_a_lingering_node_is_not_mounted_twice(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "up"
         assert len(loops_under(tmp_path)) == 1
         monkeypatch.setattr(storage, "RELEASE_WAIT", 0.5)
-        with pytest.raises(TemporaryError, match="The node's volume is still in use"):
+        with pytest.raises(TemporaryError, match="is still in use by /dev/loop"):
             storage.ensure(volume)
     finally:
         holder.kill()
@@ -274,7 +274,7 @@ def test_storage_drivers_the_engines_lack_are_refused(api: ApiClient, coe: str,
 
 @pytest.mark.parametrize(("coe", "image_id", "volume_driver", "instead"), [
     ("swarm-mode", "debian-12-docker", "rexray", "docker volume create"),
-    ("kubernetes", "fedora-coreos-latest", "cinder", "emptyDir or hostPath")])
+    ("kubernetes", "fedora-coreos-latest", "cinder", "use emptyDir volumes")])
 def test_volume_drivers_are_refused_with_what_to_use_instead(
         api: ApiClient, coe: str, image_id: str, volume_driver: str, instead: str) -> None:
     response = api.post("/v1/clustertemplates", json={

@@ -41,7 +41,7 @@ def test_every_volume_driver_magnum_knows_is_refused_with_what_to_use_instead(
         _check(tmp_path, volume_driver="cinder")
     assert "volume_driver cinder is not available on the local Swarm driver" in \
         caught.value.message
-    assert "emptyDir or hostPath" in caught.value.message
+    assert "use emptyDir volumes" in caught.value.message
     with pytest.raises(PermanentError) as caught:
         _check(tmp_path, volume_driver="rexray")
     assert "docker volume create" in caught.value.message

@@ -11,9 +11,11 @@ node. The sealed start runs::
 ``seal.sh`` (shipped beside this module) runs as PID 1 of the node's new namespaces: it mounts
 the node's root (``rootfs.py``: generated /etc, the data root, the host's programs read-only),
 fresh /proc, /sys, cgroup hierarchies, a minimal /dev, /tmp, and the node's host run dir as
-/run, pivots into it and ``exec``s ``docker-init -- dockerd``. Joining the cgroups comes first
-(the cgroup namespace's root is the cgroup one is in) and the network namespace before the mount
-namespace (sysfs shows the netns of whoever mounts it). So the engine, containerd and every
+/run, pivots into it and ``exec``s ``docker-init -- dockerd``. With ``docker_volume_size`` the
+node's data root is its own disk (``storage.py``), loop-mounted by ``seal.sh`` in the node's
+namespace only. Joining the cgroups comes first (the cgroup namespace's root is the cgroup one
+is in) and the network namespace before the mount namespace (sysfs shows the netns of whoever
+mounts it). So the engine, containerd and every
 container see only the node: a tenant's ``-v /:/host`` shows the node's root. The containers'
 root is an unprivileged host id (``userns-remap``, the cluster's range from ``rootfs.id_base``),
 and their cgroups land in ``<node cgroup>/docker`` (the engine's default parent inside the

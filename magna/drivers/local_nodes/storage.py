@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ DEFAULT_STORAGE_DRIVER = "overlay2"
 # NOTE: the keys are the volume drivers Magnum knows (domain/coe.py RULES): what the COE rule
 # lets through, this refuses with what to use here instead.
 VOLUME_ALTERNATIVES = {
-    "cinder": "use emptyDir or hostPath volumes, which live within the node",
+    # NOTE: not hostPath: the admission policy of a local Kubernetes cluster refuses it
+    "cinder": "use emptyDir volumes, which live within the node",
     "rexray": "use the engine's local volumes (docker volume create), which live within the "
               "node",
 }
@@ -119,11 +121,17 @@ def ensure(volume: Volume) -> None:
     would be two filesystems writing one disk), and it is consistent; idempotent."""
     if not os.path.exists(volume.image):
         _make(volume)
-    try:
-        _wait_released(lambda: _loops_of(volume.image), what=volume.image)
-    except host.CommandFailed as exc:
-        raise TemporaryError(f"The node's volume is still in use: {exc}", delay=2.0) from None
+    _wait_released(lambda: _loops_of(volume.image), what=volume.image)
     _mend(volume)
+
+
+def _program(name: str, package: str = "e2fsprogs") -> str:
+    """A program the volumes need, wherever this host keeps it (sbin may not be on PATH)."""
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if found is None:
+        raise PermanentError(f"docker_volume_size needs {package} on the conductor's host: "
+                             f"apt-get install {package}")
+    return found
 
 
 def _make(volume: Volume) -> None:
@@ -140,7 +148,7 @@ def _make(volume: Volume) -> None:
     tmp = f"{volume.image}.tmp"
     with open(tmp, "wb") as handle:
         handle.truncate(volume.size_gib * GIB)
-    host.run("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-L", "magna-node", tmp)
+    host.run(_program("mkfs.ext4"), "-q", "-F", "-O", "^has_journal", "-L", "magna-node", tmp)
     os.replace(tmp, volume.image)
 
 
@@ -148,19 +156,19 @@ def _mend(volume: Volume) -> None:
     """``e2fsck -p``: a clean volume (every node end but a host crash) is a glance at its
     superblock; one left dirty is checked and what is safe to fix is fixed. A second run
     passes once the first fixed everything, else it is the error (``CommandFailed``)."""
-    if not host.probe("e2fsck", "-p", volume.image):
-        host.run("e2fsck", "-p", volume.image)
+    if not host.probe(_program("e2fsck"), "-p", volume.image):
+        host.run(_program("e2fsck"), "-p", volume.image)
 
 
 def release(under: str) -> None:
     """Detach every loop device whose image lies under ``under`` (a node's or cluster's
     directory) and wait until the kernel has, so no device outlives its deleted file; a
-    device still held after ``RELEASE_WAIT`` is ``CommandFailed`` (the removal retries)."""
+    device still held after ``RELEASE_WAIT`` is a ``TemporaryError`` (the removal retries)."""
     prefix = os.path.realpath(under) + os.sep
     for device in _loops_under(prefix):
         # NOTE: on a device still mounted (its node's namespace going away), this sets
         # autoclear and the kernel detaches it when the namespace's last mount goes.
-        host.probe("losetup", "-d", device)
+        host.probe(_program("losetup", "mount"), "-d", device)
     _wait_released(lambda: _loops_under(prefix), what=under)
 
 
@@ -168,8 +176,8 @@ def _wait_released(held: Callable[[], list[str]], *, what: str) -> None:
     deadline = time.monotonic() + RELEASE_WAIT
     while devices := held():
         if time.monotonic() > deadline:
-            raise host.CommandFailed(("losetup", "-d", *devices),
-                                     f"{what} is still in use by {', '.join(devices)}")
+            raise TemporaryError(f"The node volume {what} is still in use by "
+                                 f"{', '.join(devices)}.", delay=2.0)
         time.sleep(0.05)
 
 
@@ -186,7 +194,7 @@ def _loops_under(prefix: str) -> list[str]:
 
 
 def _listed() -> list[dict[str, object]]:
-    text = host.run("losetup", "--list", "--json", "--output",
+    text = host.run(_program("losetup", "mount"), "--list", "--json", "--output",
                     "NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN")
     devices: list[dict[str, object]] = json.loads(text).get("loopdevices", []) if text else []
     return devices
