@@ -61,6 +61,17 @@ def test_the_volume_and_its_seal_item() -> None:
     assert volume.seal_item() == "vol:/var/lib/docker,/var/lib/kubelet:/s/c/n/docker-volume.img"
 
 
+def test_a_node_made_before_disks_keeps_its_data_root(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    (old / "root/var/lib/docker/image").mkdir(parents=True)
+    (new / "root/var/lib/docker").mkdir(parents=True)
+    assert storage.volume_of(str(old), 1) is None
+    assert storage.volume_of(str(new), 1) == storage.Volume(
+        image=str(new / "docker-volume.img"), size_gib=1)
+    (old / "docker-volume.img").write_bytes(b"")  # a node with a disk keeps it
+    assert storage.volume_of(str(old), 1) is not None
+
+
 def _spec(**overrides: object) -> engine.EngineSpec:
     fields: dict[str, object] = dict(
         node_dir="/s/c/n", run_dir="/run/magna/c/1", hostname="c-m-0", netns="magna-c-m-0",

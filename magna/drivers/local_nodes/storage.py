@@ -36,10 +36,10 @@ from dataclasses import dataclass
 
 from magna.common.exceptions import PermanentError, TemporaryError
 from magna.drivers.base import Settings
-from magna.drivers.local_nodes import host
+from magna.drivers.local_nodes import host, rootfs
 
 IMAGE = "docker-volume.img"
-DATA_ROOT = "/var/lib/docker"  # as the node sees it (rootfs.DATA_ROOT)
+DATA_ROOT = f"/{rootfs.DATA_ROOT}"  # as the node sees it
 STORAGE_DRIVERS = ("overlay2", "vfs")
 DEFAULT_STORAGE_DRIVER = "overlay2"
 # NOTE: the keys are the volume drivers Magnum knows (domain/coe.py RULES): what the COE rule
@@ -70,11 +70,26 @@ class Volume:
 def volume_of(node_dir: str, size_gib: int | None, more: tuple[str, ...] = ()
               ) -> Volume | None:
     """The node's volume for ``docker_volume_size`` (None: the data root stays on the host's
-    filesystem); ``more``: node paths beside the data root the orchestrator puts on it."""
+    filesystem); ``more``: node paths beside the data root the orchestrator puts on it.
+
+    NOTE: a node whose data root on the host holds data and that has no image was made before
+    Magna gave nodes disks (the setting was stored and ignored then): it keeps its data root,
+    since an empty disk mounted over it would cost it its images and orchestrator state; new
+    nodes (a scale-up, a replacement) get the disk."""
     if size_gib is None:
         return None
-    return Volume(image=os.path.join(node_dir, IMAGE), size_gib=size_gib,
-                  paths=(DATA_ROOT, *more))
+    volume = Volume(image=os.path.join(node_dir, IMAGE), size_gib=size_gib,
+                    paths=(DATA_ROOT, *more))
+    if not os.path.exists(volume.image) and _holds_data(node_dir):
+        return None
+    return volume
+
+
+def _holds_data(node_dir: str) -> bool:
+    try:
+        return bool(os.listdir(os.path.join(node_dir, rootfs.ROOT, rootfs.DATA_ROOT)))
+    except FileNotFoundError:
+        return False
 
 
 def check(settings: Settings, *, kind: str, root: str) -> None:
