@@ -254,6 +254,28 @@ def test_vfs_is_the_storage_driver_when_asked(tmp_path: Path) -> None:
         assert 0.9 * GIB < size_of_data_root(driver, spec.uuid, name) <= GIB
 
 
+@swarm_needs
+def test_a_vanished_state_dir_leaves_no_loop_device_behind(tmp_path: Path) -> None:
+    """A state dir wiped under running nodes (their images deleted while mounted) is collected
+    by another conductor: its loop devices, attached to deleted files, go with it."""
+    first = LocalSwarmDriver(make_conf(tmp_path / "first"))
+    other = LocalSwarmDriver(make_conf(tmp_path / "other"))
+    master = NodeGroupSpec(uuid="m", name="default-master", role="master", node_count=1,
+                           flavor_id="m1.small", image_id=None, docker_volume_size=1)
+    spec = make_spec(nodegroups=(master,), docker_volume_size=1)
+    with cleaned(first, spec.uuid):
+        converge(first, spec, TinyPKI())
+        assert len(loops_under(tmp_path / "first")) == 1
+        shutil.rmtree(tmp_path / "first")
+        listed = subprocess.run(["losetup", "--list", "--output", "BACK-FILE"],
+                                capture_output=True, text=True, check=True).stdout
+        assert f"{tmp_path / 'first'}/" in listed and "(deleted)" in listed
+        assert spec.uuid in other.leftovers(set())
+        other.collect(spec.uuid)
+        assert loops_under(tmp_path / "first") == []
+        assert_nothing_left(first, spec.uuid)
+
+
 # -- refusals through the API ---------------------------------------------------------------
 
 def count_templates(api: ApiClient) -> int:

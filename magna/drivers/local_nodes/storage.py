@@ -176,15 +176,26 @@ def _mend(volume: Volume) -> None:
 
 
 def release(under: str) -> None:
-    """Detach every loop device whose image lies under ``under`` (a node's or cluster's
-    directory) and wait until the kernel has, so no device outlives its deleted file; a
-    device still held after ``RELEASE_WAIT`` is a ``TemporaryError`` (the removal retries)."""
+    """Detach every loop device whose image lies under ``under`` (a node's directory) and
+    wait until the kernel has, so no device outlives its deleted file; a device still held
+    after ``RELEASE_WAIT`` is a ``TemporaryError`` (the removal retries)."""
     prefix = os.path.realpath(under) + os.sep
-    for device in _loops_under(prefix):
+    _release(lambda path: path.startswith(prefix), what=under)
+
+
+def release_cluster(cluster_uuid: str) -> None:
+    """``release`` for every node of the cluster, wherever its state dir is or was: the
+    cluster's uuid in the image's path, so a state dir moved or removed (whose leftovers any
+    conductor collects) is released too."""
+    _release(lambda path: f"/{cluster_uuid}/" in path, what=f"cluster {cluster_uuid}")
+
+
+def _release(matches: Callable[[str], bool], *, what: str) -> None:
+    for device in _loops_backed(matches):
         # NOTE: on a device still mounted (its node's namespace going away), this sets
         # autoclear and the kernel detaches it when the namespace's last mount goes.
         host.probe(_program("losetup", "mount"), "-d", device)
-    _wait_released(lambda: _loops_under(prefix), what=under)
+    _wait_released(lambda: _loops_backed(matches), what=what)
 
 
 def _wait_released(held: Callable[[], list[str]], *, what: str) -> None:
@@ -201,11 +212,11 @@ def _loops_of(image: str) -> list[str]:
     return [str(device["name"]) for device in _listed() if _same_file(device, image)]
 
 
-def _loops_under(prefix: str) -> list[str]:
-    """Loop devices backed by a file whose path starts with ``prefix`` (deleted ones too)."""
+def _loops_backed(matches: Callable[[str], bool]) -> list[str]:
+    """Loop devices whose backing file's path ``matches`` (deleted files too; the path ends
+    with a separator)."""
     return [str(device["name"]) for device in _listed()
-            if (str(device.get("back-file") or "").removesuffix(" (deleted)") + os.sep
-                ).startswith(prefix)]
+            if matches(str(device.get("back-file") or "").removesuffix(" (deleted)") + os.sep)]
 
 
 def _listed() -> list[dict[str, object]]:
