@@ -6,13 +6,14 @@ file beside the node's root (``<node dir>/docker-volume.img``), formatted ext4 o
 loop-mounted inside the node's own mount namespace as its engine starts (``seal.sh``'s ``vol:``
 item). Data flows like this::
 
-    LocalNodes._node: Volume(image, size, paths) on the EngineSpec     (pure)
+    LocalNodes._node: volume_of -> Volume(image, size, paths) on the EngineSpec
     engine.start -> ensure(volume): image made (crash-safe), previous loop released,
                     then seal.sh: mount -o loop image <staging>; bind <staging>/<name> on
                     each path (/var/lib/docker, and /var/lib/kubelet on Kubernetes nodes);
                     unmount the staging point
     node gone    -> the kernel unmounts the node's namespace; mount's loop device was made
-                    with autoclear, so it detaches; ``release`` makes sure before files go
+                    with autoclear, so it detaches; ``release`` (a node) and
+                    ``release_cluster`` (teardown) make sure before the files go
 
 NOTE: the mount lives in the node's namespace only, never the host's: a host mount would be
 copied into every mount namespace created on the host while it exists (other nodes' engines,
