@@ -18,6 +18,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,9 +111,14 @@ def test_release_detaches_every_device_under_a_directory(tmp_path: Path) -> None
 
 # -- a swarm-mode cluster through the API ---------------------------------------------------
 
-swarm_needs = pytest.mark.skipif(
+_swarm_host = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("dockerd") is None or shutil.which("docker") is None
     or shutil.which("mkfs.ext4") is None, reason="needs root, docker.io, e2fsprogs")
+
+
+def swarm_needs(test: Any) -> Any:
+    """A test that builds real local-swarm clusters (the ``docker`` marker)."""
+    return pytest.mark.docker(_swarm_host(test))
 
 
 def node_dir(driver: LocalSwarmDriver, cluster_uuid: str, name: str) -> str:

@@ -75,8 +75,9 @@ def test_kubelet_and_the_engine_share_the_nodes_disk(
                             "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}]}}
         kubectl.run("run", "fill", "--image=magna/busybox:latest",
                     "--overrides=" + json.dumps(pod))
-        logs = eventually(lambda: (text := kubectl.run("logs", "fill", check=False).stdout)
-                          and "dd=" in text and text, timeout=120, what="the filler's output")
+        logs = str(eventually(lambda: (text := kubectl.run("logs", "fill", check=False).stdout)
+                              and "dd=" in text and text, timeout=120,
+                              what="the filler's output"))
         assert "No space left on device" in logs and "dd=1" in logs, logs
         cluster_dir = os.path.join(driver.nodes.settings.root, spec.uuid)
         assert len(loops_under(cluster_dir)) == 2
