@@ -21,6 +21,8 @@ class CoeRules:
     volume_drivers: tuple[str, ...]
 
 
+# NOTE: the volume drivers are Magnum's names for each COE; a driver without the storage
+# service behind them refuses them in ``check_settings`` (local nodes: ``storage.py``).
 RULES = {
     "kubernetes": CoeRules(network_drivers=("flannel", "calico"), volume_drivers=("cinder",)),
     "swarm-mode": CoeRules(network_drivers=("docker", "flannel"), volume_drivers=("rexray",)),

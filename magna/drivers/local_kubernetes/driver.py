@@ -174,7 +174,8 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
         return EngineProfile(
             tcp=False, options=engine_options(),
             seal=(f"dir:{bin_dir}:{layout.BIN}", *(f"sysctl:{s}" for s in PINNED_SYSCTLS),
-                  "kmsg"))
+                  "kmsg"),
+            on_volume=(layout.KUBELET_ROOT,))
 
     # -- the contract -----------------------------------------------------------------------
 

@@ -22,6 +22,10 @@ CNI_CONF = f"{CNI_CONF_DIR}/10-magna.conflist"
 CNI_BIN_DIR = "/usr/lib/cni"
 RUNTIME = "/etc/magna/runc"
 ETCD_DATA = "/var/lib/etcd"
+# NOTE: kubelet's root (emptyDir volumes, pods' files) lives on the node's volume beside the
+# engine's data root when the cluster has docker_volume_size: all a pod can write is then
+# bounded by the node's disk, as on a machine, instead of reaching the host's.
+KUBELET_ROOT = "/var/lib/kubelet"
 API_PORT = 6443
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380

@@ -53,6 +53,7 @@ from magna.drivers.local_nodes import (
     registry,
     rootfs,
     ssh,
+    storage,
     teardown,
 )
 from magna.drivers.local_nodes.node import LocalNode
@@ -67,6 +68,8 @@ class EngineProfile:
     tcp: bool = True  # the engine's API on <node>:2375 (TLS) as well as its unix socket
     options: tuple[tuple[str, str], ...] = ()  # daemon.json settings (JSON values)
     seal: tuple[str, ...] = ()  # more ``seal.sh`` items
+    # node paths beside the data root that live on the node's volume (docker_volume_size)
+    on_volume: tuple[str, ...] = ()
 
 
 def default_profile(spec: ClusterSpec) -> EngineProfile:
@@ -194,7 +197,11 @@ class LocalNodes:
             id_base=id_base, authz_root=self.authz_root,
             login_user=ssh.login_user(planning.os_distro(spec, ng)) if spec.keypair else "",
             tcp=profile.tcp, options=(*profile.options, *self._socket_group(spec, id_base)),
-            seal=profile.seal)
+            seal=profile.seal,
+            storage_driver=spec.docker_storage_driver or storage.DEFAULT_STORAGE_DRIVER,
+            volume=storage.volume_of(os.path.join(self.cluster_dir(spec.uuid), name),
+                                     ng.docker_volume_size if ng else None,
+                                     profile.on_volume))
         net = network.NodeNetwork(netns=netns, veth=f"mgv{short}{slot}",
                                   bridge=network.bridge_name(spec.uuid),
                                   address=allocation.address(slot), allocation=allocation)
@@ -288,6 +295,7 @@ class LocalNodes:
         engine.kill_node(node.engine.cgroup_parent)
         limits.remove(node.engine.cgroup_parent)
         engine.forget_authz(node.engine.authz_root, node.engine.netns)
+        storage.release(node.engine.node_dir)
         for path in (node.engine.node_dir, node.engine.run_dir):
             engine.unmount_under(path)
             shutil.rmtree(path, ignore_errors=True)

@@ -11,9 +11,11 @@ node. The sealed start runs::
 ``seal.sh`` (shipped beside this module) runs as PID 1 of the node's new namespaces: it mounts
 the node's root (``rootfs.py``: generated /etc, the data root, the host's programs read-only),
 fresh /proc, /sys, cgroup hierarchies, a minimal /dev, /tmp, and the node's host run dir as
-/run, pivots into it and ``exec``s ``docker-init -- dockerd``. Joining the cgroups comes first
-(the cgroup namespace's root is the cgroup one is in) and the network namespace before the mount
-namespace (sysfs shows the netns of whoever mounts it). So the engine, containerd and every
+/run, pivots into it and ``exec``s ``docker-init -- dockerd``. With ``docker_volume_size`` the
+node's data root is its own disk (``storage.py``), loop-mounted by ``seal.sh`` in the node's
+namespace only. Joining the cgroups comes first (the cgroup namespace's root is the cgroup one
+is in) and the network namespace before the mount namespace (sysfs shows the netns of whoever
+mounts it). So the engine, containerd and every
 container see only the node: a tenant's ``-v /:/host`` shows the node's root. The containers'
 root is an unprivileged host id (``userns-remap``, the cluster's range from ``rootfs.id_base``),
 and their cgroups land in ``<node cgroup>/docker`` (the engine's default parent inside the
@@ -69,7 +71,7 @@ import docker
 from magna.common.exceptions import TemporaryError
 from magna.common.processes import alive
 from magna.drivers.engine_guard import service as guard
-from magna.drivers.local_nodes import limits, network, pki, rootfs
+from magna.drivers.local_nodes import limits, network, pki, rootfs, storage
 
 PORT = 2375
 LOG = "engine.log"
@@ -112,6 +114,8 @@ class EngineSpec:
     tcp: bool = True
     options: tuple[tuple[str, str], ...] = ()
     seal: tuple[str, ...] = ()
+    storage_driver: str = storage.DEFAULT_STORAGE_DRIVER  # docker_storage_driver
+    volume: storage.Volume | None = None  # docker_volume_size: the node's own disk
 
     @property
     def root(self) -> str:
@@ -145,6 +149,7 @@ class EngineSpec:
             "userns-remap": rootfs.REMAP_USER,
             "oom-score-adjust": 0,  # NOTE: the engine's OOM protection is limits.WORKLOADS
             "live-restore": False,
+            "storage-driver": self.storage_driver,
         }
         if self.authz_root is not None:
             config["authorization-plugins"] = [AUTHZ_PLUGIN]
@@ -169,7 +174,10 @@ def desired_hash(spec: EngineSpec, certs_digest: str) -> str:
     """What the engine must have started with: its config, its environment, its id range and
     its certificates (dockerd rejects unknown keys in daemon.json, so the certificates' digest,
     the ids and the environment only enter the hash)."""
-    text = json.dumps([spec.build(), spec.environment, spec.id_base, spec.seal], sort_keys=True)
+    hashed: list[Any] = [spec.build(), spec.environment, spec.id_base, spec.seal]
+    if spec.volume is not None:  # NOTE: only then, so nodes without one keep their hash
+        hashed.append([spec.volume.image, spec.volume.size_gib, spec.volume.paths])
+    text = json.dumps(hashed, sort_keys=True)
     return hashlib.sha256((text + certs_digest).encode()).hexdigest()
 
 
@@ -244,6 +252,9 @@ def start(spec: EngineSpec, config_hash: str) -> int:
     # NOTE: joining the node's cgroups is not optional: a node must not run beyond its flavor.
     join = limits.enter_script(spec.cgroup_parent)
     program, mounts = _program(spec)
+    if spec.volume is not None:
+        storage.ensure(spec.volume)
+        mounts.append(spec.volume.seal_item())
     mounts += [f"ro:{path}" for path in rootfs.read_only_dirs()]
     mounts += limits.seal_mounts()
     mounts += list(spec.seal)

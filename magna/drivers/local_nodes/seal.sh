@@ -13,6 +13,8 @@
 # cg:...    a cgroup hierarchy to mount fresh under /sys/fs/cgroup (its root is the node's cgroup;
 #           an empty name: the v2 hierarchy, mounted at /sys/fs/cgroup itself)
 # dir:D:P   a host directory D bound read-only at P in the node (an orchestrator's programs)
+# vol:P,P:IMAGE  the node's volume (storage.py): the ext4 image loop-mounted here, in the
+#           node's namespace only, its subdirectory named after each P's last part bound at P
 # sysctl:P:V  the node sees V in /proc/sys/P and cannot change it there (the host's stays as
 #           it is): for agents that would otherwise write host-wide kernel settings
 # kmsg      a /dev/kmsg (the kernel log, read by agents that watch for OOM kills)
@@ -36,6 +38,18 @@ for item; do
     rest=${item#dir:}; source=${rest%%:*}; target=${rest#*:}
     mkdir -p "$R$target"
     mount -o bind,ro,nosuid,nodev "$source" "$R$target" ;;
+  vol:*)
+    # NOTE: mount makes the loop device with autoclear: it detaches when the last mount of
+    # it goes, i.e. when this namespace ends. The staging point goes before the node starts.
+    rest=${item#vol:}; paths=${rest%%:*}; image=${rest#*:}
+    mkdir -p "$R/.volume"
+    mount -o loop "$image" "$R/.volume"
+    for path in $(echo "$paths" | tr , ' '); do
+      mkdir -p "$R/.volume/${path##*/}" "$R$path"
+      mount --bind "$R/.volume/${path##*/}" "$R$path"
+    done
+    umount "$R/.volume"
+    rmdir "$R/.volume" ;;
   esac
 done
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from magna.drivers.base import Settings
-from magna.drivers.local_nodes import network_settings
+from magna.drivers.local_nodes import network_settings, storage
 
 if TYPE_CHECKING:
     from magna.drivers.local_nodes.cluster import NodeSettings
@@ -23,3 +23,4 @@ if TYPE_CHECKING:
 def check(settings: Settings, node: NodeSettings) -> None:
     """Refuse what local nodes cannot give; return when every node setting has its effect."""
     network_settings.check(settings, node)
+    storage.check(settings, kind=node.kind, root=node.root)

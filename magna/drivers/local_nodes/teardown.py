@@ -1,9 +1,10 @@
 """Removing a cluster's nodes from this host, and finding clusters whose removal is due.
 
 ``remove`` takes away processes, mounts, namespaces, veths, the bridge, its iptables rules,
-cgroups, the seal plugin's sockets, the run dir and finally the state dir (the anchor: created
-first, removed last). Every step is idempotent and works from names derived from the cluster
-id, not from records, so it also cleans up after a crash that lost some of them.
+cgroups, the seal plugin's sockets, the nodes' loop devices (``storage.release_cluster``), the
+run dir and finally the state dir (the anchor: created first, removed last). Every step is
+idempotent and works from names derived from the cluster id, not from records, so it also
+cleans up after a crash that lost some of them.
 
 ``leftovers`` finds clusters to collect: directories in the driver's state root without a
 database row, and clusters of any state root on this host whose state dir is gone (a test's
@@ -22,7 +23,16 @@ import signal
 import time
 
 from magna.common import processes
-from magna.drivers.local_nodes import balancer, engine, fence, host, limits, network, registry
+from magna.drivers.local_nodes import (
+    balancer,
+    engine,
+    fence,
+    host,
+    limits,
+    network,
+    registry,
+    storage,
+)
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ANY = ipaddress.IPv4Network("0.0.0.0/32")
@@ -51,6 +61,7 @@ def remove(cluster_uuid: str, *, cluster_dir: str, run_dir: str, stop_timeout: f
     fence.remove(cluster_uuid)  # also every rule naming the bridge
     limits.remove(cluster_cgroup(cluster_uuid))
     engine.forget_authz(authz_root, f"magna-{network.short_id(cluster_uuid)}-", exact=False)
+    storage.release_cluster(cluster_uuid)  # NOTE: before the images go: none outlives its file
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(cluster_dir, ignore_errors=True)
 
