@@ -101,3 +101,11 @@ def test_workloads_get_the_flavor_minus_the_engine_reserve() -> None:
     assert limits.workloads_memory(limits.Limits(100000, 4096 * mib)) == 3968 * mib
     assert limits.workloads_memory(limits.Limits(100000, 256 * mib)) == 192 * mib
     assert limits.workloads_memory(limits.Limits(-1, limits.UNLIMITED)) == limits.UNLIMITED
+
+
+def test_proxies_exempt_the_cluster_once_and_only_when_there_is_a_proxy() -> None:
+    asked = [("HTTP_PROXY", "http://p:3128"), ("NO_PROXY", "example.org,localhost")]
+    once = rootfs.exempt_cluster(asked, "10.231.5.0/24")
+    assert dict(once)["NO_PROXY"] == "example.org,localhost,127.0.0.1,10.231.5.0/24"
+    assert rootfs.exempt_cluster(once, "10.231.5.0/24") == once
+    assert rootfs.exempt_cluster([("NO_PROXY", "x")], "10.231.5.0/24") == [("NO_PROXY", "x")]

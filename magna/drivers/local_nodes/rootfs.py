@@ -109,12 +109,14 @@ def proxy_variables(environment: Sequence[tuple[str, str]]) -> list[tuple[str, s
 def exempt_cluster(environment: Sequence[tuple[str, str]], subnet: str
                    ) -> list[tuple[str, str]]:
     """The proxies with the node's own cluster (its subnet, the gateway's load balancer and
-    registry, loopback) added to ``NO_PROXY``: agents talk to their API server directly."""
+    registry, loopback) added to ``NO_PROXY`` once: agents talk to their API server, and
+    engines push to and pull from the cluster's registry, directly."""
     pairs = [(name.upper(), value) for name, value in environment]
     if not any(name in ("HTTP_PROXY", "HTTPS_PROXY") for name, _ in pairs):
         return pairs
-    asked = dict(pairs).get("NO_PROXY", "")
-    exempt = ",".join(filter(None, [asked, "localhost", "127.0.0.1", subnet]))
+    asked = [item for item in dict(pairs).get("NO_PROXY", "").split(",") if item]
+    exempt = ",".join([*asked, *(item for item in ("localhost", "127.0.0.1", subnet)
+                                 if item not in asked)])
     return [*((name, value) for name, value in pairs if name != "NO_PROXY"),
             ("NO_PROXY", exempt)]
 
