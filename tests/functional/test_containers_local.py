@@ -27,7 +27,7 @@ from magna.drivers.local_swarm import swarm
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional.test_containers import act, wait_container
-from tests.functional.test_local_swarm import assert_nothing_left, cleaned
+from tests.functional.test_local_swarm import assert_nothing_left, deleted_after
 from tests.support.api import assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
 from tests.support.databases import SQLITE_ONLY
@@ -142,7 +142,7 @@ def test_containers_on_a_real_cluster(stack: Stack, tmp_path: Path) -> None:
         assert_nothing_left(driver, cluster_uuid)
     finally:
         if cluster_uuid:
-            with cleaned(driver, cluster_uuid):
+            with deleted_after(stack, driver, cluster_uuid):
                 pass
 
 

@@ -31,7 +31,7 @@ from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
 from magna.drivers.local_nodes import engine, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.support.conductor import FAST, conductor_stack
+from tests.support.conductor import FAST, Stack, conductor_stack
 
 pytestmark = [
     pytest.mark.docker,
@@ -105,6 +105,20 @@ def cleaned(driver: LocalSwarmDriver, cluster_uuid: str) -> Iterator[None]:
             assert driver.delete(make_spec(uuid=cluster_uuid))
         finally:
             brute_force_cleanup(network.short_id(cluster_uuid))
+
+
+@contextlib.contextmanager
+def deleted_after(stack: Stack, driver: LocalSwarmDriver, cluster_uuid: str) -> Iterator[None]:
+    """For a cluster made through a running ``stack``: when the block ends, however it ends,
+    the cluster is deleted through the API first (the stack's conductor would otherwise rebuild
+    what a direct cleanup removed while it still runs), then by force (``cleaned``)."""
+    try:
+        yield
+    finally:
+        with cleaned(driver, cluster_uuid):
+            stack.api.delete(f"/v1/clusters/{cluster_uuid}")
+            with contextlib.suppress(AssertionError):
+                stack.wait_gone(cluster_uuid, timeout=180)
 
 
 def brute_force_cleanup(short: str) -> None:

@@ -32,6 +32,7 @@ from tests.functional.test_local_swarm import (
     assert_nothing_left,
     cleaned,
     converge,
+    deleted_after,
     make_spec,
 )
 from tests.support.api import ApiClient, assert_error, make_template
@@ -177,7 +178,7 @@ def test_a_swarm_clusters_nodes_have_disks_of_the_asked_size(
         "node_count": 1})
     assert created.status_code == 202, created.text
     uuid = created.json()["uuid"]
-    with cleaned(driver, uuid):
+    with deleted_after(stack, driver, uuid):
         stack.wait_status(uuid, "CREATE_COMPLETE", timeout=180)
         for name in ("default-master-0", "default-worker-0"):
             assert 0.9 * GIB < size_of_data_root(driver, uuid, name) <= GIB

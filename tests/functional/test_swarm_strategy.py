@@ -34,7 +34,7 @@ from tests.functional.test_containers_local import (
     busybox_tar,
     engine,
 )
-from tests.functional.test_local_swarm import cleaned
+from tests.functional.test_local_swarm import deleted_after
 from tests.support.conductor import FAST, Stack, conductor_stack
 from tests.support.databases import SQLITE_ONLY
 
@@ -112,7 +112,7 @@ def test_each_strategy_places_containers_as_it_says(stack: Stack, tmp_path: Path
         assert driver.converge_container(random_place, spec).host == first
     finally:
         if cluster_uuid:
-            with cleaned(driver, cluster_uuid):
+            with deleted_after(stack, driver, cluster_uuid):
                 pass
 
 

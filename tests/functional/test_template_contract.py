@@ -23,7 +23,7 @@ import pytest
 from magna.drivers.local_nodes import limits, teardown
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import cleaned
+from tests.functional.test_local_swarm import deleted_after
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
 
 NETWORK = ipaddress.IPv4Network("10.236.0.0/16")
@@ -86,7 +86,7 @@ def test_every_field_of_a_template_has_its_effect_on_the_cluster(
     assert created.status_code == 202, created.text
     uuid = created.json()["uuid"]
     driver = LocalSwarmDriver(stack.services.conf)
-    with cleaned(driver, uuid):
+    with deleted_after(stack, driver, uuid):
         cluster = stack.wait_status(uuid, "CREATE_COMPLETE", timeout=240)
         _observe(stack, driver, cluster, key)
 
