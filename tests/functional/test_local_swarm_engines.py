@@ -156,8 +156,10 @@ def test_template_dns_and_proxies_reach_the_engines_and_labels_and_taints_the_sw
         assert observed.api_address is not None
         info = docker_cli(pki_, observed.api_address, tmp_path, "info", "--format",
                           "{{.HTTPProxy}} {{.HTTPSProxy}} {{.NoProxy}} {{json .Labels}}").split()
-        assert info[:3] == [
-            "http://proxy.example:3128", "http://proxy.example:3129", "10.0.0.0/8,.local"]
+        subnet = str(driver.nodes.allocation(spec.uuid).subnet)  # type: ignore[union-attr]
+        # NOTE: the user's exemptions, then the cluster's own (its registry, its load balancer)
+        assert info[:3] == ["http://proxy.example:3128", "http://proxy.example:3129",
+                            f"10.0.0.0/8,.local,localhost,127.0.0.1,{subnet}"]
         assert "magna.image=debian-12-docker" in json.loads(info[3])
         for node in nodes_of(driver, spec).values():
             pid = engine.pid_of(node.engine)
