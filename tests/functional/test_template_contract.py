@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
-from magna.drivers.local_nodes import limits, teardown
+from magna.drivers.local_nodes import limits, network, teardown
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.functional.test_local_swarm import brute_force_cleanup, deleted_after
@@ -114,20 +114,37 @@ def test_every_field_of_a_template_has_its_effect_on_the_cluster(
         _observe(stack, driver, cluster, key)
 
 
-def _observe(stack: Stack, driver: LocalSwarmDriver, cluster: dict[str, Any],
-             key: Path) -> None:
+def _on_the_network(driver: LocalSwarmDriver | LocalKubernetesDriver, cluster: dict[str, Any],
+                    api: str) -> tuple[str, str, network.Allocation]:
+    """fixed_network, fixed_subnet: the nodes' addresses come from the network's CIDR.
+    master_lb_enabled, apiserver_port, tls_disabled=false: the API is the load balancer on
+    the gateway at ``api`` (scheme://…:port), and it speaks TLS only (plain HTTP gets a 400)."""
     master, worker = cluster["master_addresses"][0], cluster["node_addresses"][0]
     allocation = driver.nodes.allocation(cluster["uuid"])
     assert allocation is not None
-    gateway = str(allocation.gateway)
-    # fixed_network, fixed_subnet: the nodes' addresses come from the network's CIDR.
     assert allocation.subnet.subnet_of(NETWORK)
     assert all(ipaddress.IPv4Address(a) in NETWORK for a in (master, worker))
-    # master_lb_enabled, apiserver_port, tls_disabled=false: the API is the load balancer on
-    # the gateway at 2375, and it speaks TLS only (a plain HTTP request is answered with 400).
-    assert cluster["api_address"] == f"tcp://{gateway}:2375"
-    plain = httpx.get(f"http://{gateway}:2375/_ping", timeout=10)
+    scheme, port = api.split("://")[0], api.rsplit(":", 1)[1]
+    assert cluster["api_address"] == f"{scheme}://{allocation.gateway}:{port}"
+    plain = httpx.get(f"http://{allocation.gateway}:{port}/version", timeout=10)
     assert plain.status_code == 400 and "HTTPS" in plain.text
+    return master, worker, allocation
+
+
+def _registry_and_flavors(cluster: dict[str, Any], gateway: str) -> None:
+    """registry_enabled: the cluster's registry answers on the gateway, busybox pushed there.
+    flavor_id, master_flavor_id: every node's memory limit is m1.small's 2048 MiB."""
+    catalog = httpx.get(f"http://{gateway}:5000/v2/_catalog", timeout=10).json()
+    assert "magna/busybox" in catalog["repositories"]
+    for name in ("default-master-0", "default-worker-0"):
+        cgroup = f"{teardown.cluster_cgroup(cluster['uuid'])}/{name}"
+        assert limits.current(cgroup).memory_bytes == 2048 * MIB
+
+
+def _observe(stack: Stack, driver: LocalSwarmDriver, cluster: dict[str, Any],
+             key: Path) -> None:
+    master, worker, allocation = _on_the_network(driver, cluster, "tcp://:2375")
+    gateway = str(allocation.gateway)
     # keypair_id, image_id: the image's login user with the key; sudo docker on the node.
     for address in (master, worker):
         info = json.loads(ssh(key, address, "sudo docker info --format '{{json .}}'"))
@@ -148,13 +165,7 @@ def _observe(stack: Stack, driver: LocalSwarmDriver, cluster: dict[str, Any],
         assert f"{gateway}:5000" in insecure and "10.236.255.1:5001" in insecure
         # dns_nameserver: the node's resolver.
         assert "nameserver 10.236.255.53" in ssh(key, address, "cat /etc/resolv.conf")
-    # registry_enabled: the cluster's registry answers on the gateway, busybox pushed there.
-    catalog = httpx.get(f"http://{gateway}:5000/v2/_catalog", timeout=10).json()
-    assert "magna/busybox" in catalog["repositories"]
-    # flavor_id, master_flavor_id: every node's memory limit is m1.small's 2048 MiB.
-    for name in ("default-master-0", "default-worker-0"):
-        cgroup = f"{teardown.cluster_cgroup(cluster['uuid'])}/{name}"
-        assert limits.current(cgroup).memory_bytes == 2048 * MIB
+    _registry_and_flavors(cluster, gateway)
     # external_network_id=public, floating_ip_enabled: the host reaches every node (ssh above).
     # network_driver=docker: an overlay network spans the swarm's nodes.
     overlay = ssh(key, master, "sudo docker network create -d overlay contract-net").strip()
@@ -214,18 +225,9 @@ def test_every_field_of_a_kubernetes_template_has_its_effect_on_the_cluster(
 
 def _observe_kubernetes(driver: LocalKubernetesDriver, cluster: dict[str, Any],
                         key: Path) -> None:
-    master, worker = cluster["master_addresses"][0], cluster["node_addresses"][0]
-    allocation = driver.nodes.allocation(cluster["uuid"])
-    assert allocation is not None
+    master, worker, allocation = _on_the_network(driver, cluster, "https://:6443")
     gateway = str(allocation.gateway)
-    # fixed_network, fixed_subnet: addresses from the network's CIDR.
-    assert allocation.subnet.subnet_of(NETWORK)
-    assert all(ipaddress.IPv4Address(a) in NETWORK for a in (master, worker))
-    # master_lb_enabled, apiserver_port, tls_disabled=false, kube_tag.
-    assert cluster["api_address"] == f"https://{gateway}:6443"
-    assert cluster["coe_version"] == "v1.20.2"
-    plain = httpx.get(f"http://{gateway}:6443/version", timeout=10)
-    assert plain.status_code == 400 and "HTTPS" in plain.text
+    assert cluster["coe_version"] == "v1.20.2"  # kube_tag
     # keypair_id, image_id: Fedora CoreOS's user with the key, and sudo.
     for address in (master, worker):
         assert ssh(key, address, "sudo id -u", user="core").strip() == "0"
@@ -248,13 +250,7 @@ def _observe_kubernetes(driver: LocalKubernetesDriver, cluster: dict[str, Any],
         assert info["HttpProxy"] == PROXY and str(allocation.subnet) in info["NoProxy"]
         insecure = info["RegistryConfig"]["IndexConfigs"]
         assert f"{gateway}:5000" in insecure and "10.236.255.1:5001" in insecure
-    # registry_enabled: the cluster's registry answers on the gateway.
-    catalog = httpx.get(f"http://{gateway}:5000/v2/_catalog", timeout=10).json()
-    assert "magna/busybox" in catalog["repositories"]
-    # flavor_id, master_flavor_id.
-    for name in ("default-master-0", "default-worker-0"):
-        cgroup = f"{teardown.cluster_cgroup(cluster['uuid'])}/{name}"
-        assert limits.current(cgroup).memory_bytes == 2048 * MIB
+    _registry_and_flavors(cluster, gateway)
     # network_driver=flannel (host-gw), flannel_* labels: the master routes the worker's
     # pod subnet (10.100.x.0/24) through the worker's address, without encapsulation.
     routes = ssh(key, master, "ip route", user="core")
