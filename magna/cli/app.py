@@ -10,6 +10,7 @@ Exit codes: docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,26 @@ from cliff.complete import CompleteCommand
 from magna.cli.registry import COMMANDS
 from magna.client import Client, ClientConfig
 
+DESCRIPTION = ("Magna: the OpenStack Magnum API, its server and client. Every `noun verb` "
+               "command below also answers to `noun-verb`, the original magnum client's "
+               "spelling (cluster-create, ca-show, ...); `bash-completion` is `complete`.")
+
+
+def aliases(commands: Mapping[str, type[Command]]) -> set[str]:
+    """The names ``help`` leaves out: a hyphenated name whose command is also listed under
+    its spaced name (``cluster-create`` beside ``cluster create``), and ``bash-completion``
+    beside ``complete``. They all still work."""
+    spaced = {name.replace(" ", "-"): cls for name, cls in commands.items() if " " in name}
+    found = {name for name, cls in commands.items() if spaced.get(name) is cls}
+    return found | {"bash-completion"}
+
+
+@functools.cache
+def _unlisted(cls: type[Command]) -> type[Command]:
+    """``cls`` under another name, hidden from ``help``'s list (cliff's ``deprecated`` flag is
+    only read there)."""
+    return type(cls.__name__, (cls,), {"deprecated": True, "__doc__": cls.__doc__})
+
 
 class MagnaApp(App):
     poll_interval = 1.0
@@ -33,12 +54,14 @@ class MagnaApp(App):
 
     def __init__(self, commands: Mapping[str, type[Command]]) -> None:
         manager = CommandManager(None)
-        for name, cls in {**COMMANDS, **commands}.items():
-            manager.add_command(name, cls)
-        manager.add_command("complete", CompleteCommand)
-        manager.add_command("bash-completion", CompleteCommand)
-        super().__init__(description="Magna: the OpenStack Magnum API, its server and client.",
-                         version="0.1.0", command_manager=manager, deferred_help=True)
+        every: dict[str, type[Command]] = {
+            **COMMANDS, **commands, "complete": CompleteCommand,
+            "bash-completion": CompleteCommand}
+        unlisted = aliases(every)
+        for name, cls in every.items():
+            manager.add_command(name, _unlisted(cls) if name in unlisted else cls)
+        super().__init__(description=DESCRIPTION, version="0.1.0", command_manager=manager,
+                         deferred_help=True)
         self._client: Client | None = None
 
     def build_option_parser(self, description: str | None, version: str | None,

@@ -458,7 +458,15 @@ def test_services_quotas_stats_status(cli: Cli) -> None:
 
 
 def test_help_completion_and_server_commands(cli: Cli) -> None:
-    assert "bay-create" in cli("help").stdout
+    listed = cli("help").stdout
+    assert "bay-create" in listed
+    # Each command once: the spaced name listed, its hyphenated twin not (it still works).
+    names = [line.strip().split("  ")[0] for line in
+             listed.split("Commands:\n", 1)[1].splitlines() if line.startswith("  ")]
+    assert "cluster create" in names and "cluster-create" not in names
+    assert "complete" in names and "bash-completion" not in names
+    assert len(names) == len(set(names))
+    assert "--cluster-template" in cli("help", "cluster-create").stdout
     assert "--baymodel" in cli("help", "bay-create").stdout
     completion = cli("bash-completion").stdout
     assert "_magna()" in completion or "complete -F" in completion, completion
