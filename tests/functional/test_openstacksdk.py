@@ -103,11 +103,14 @@ class Cloud:
         return found
 
 
-def connect(endpoint: str) -> Connection:
-    """What an SDK user without Keystone writes: no auth, the endpoint given."""
+def connect(endpoint: str, microversion: str | None = None) -> Connection:
+    """What an SDK user without Keystone writes: no auth, the endpoint given (and, rarely, a
+    default microversion)."""
+    extra = {} if microversion is None else {
+        "container_infrastructure_management_default_microversion": microversion}
     return openstack.connect(
         auth_type="none", auth={"endpoint": endpoint},
-        container_infrastructure_management_endpoint_override=endpoint)
+        container_infrastructure_management_endpoint_override=endpoint, **extra)
 
 
 @pytest.fixture(scope="module",
@@ -180,6 +183,12 @@ def test_template_list_get_find_search(cloud: Cloud) -> None:
     assert sorted(t.name for t in listed) == sorted(names)
     assert {t.id for t in listed} == {cloud.ids[n] for n in names}
     assert sorted(t.name for t in cloud.conn.list_cluster_templates()) == sorted(names)
+    # A fixed token and endpoint (keystoneauth's admin_token) reach the same server.
+    with openstack.connect(auth_type="admin_token",
+                           auth={"endpoint": cloud.server.endpoint, "token": "fixed"},
+                           container_infrastructure_management_endpoint_override=(
+                               cloud.server.endpoint)) as token_conn:
+        assert sorted(t.name for t in token_conn.list_cluster_templates()) == sorted(names)
     got = cloud.coe.get_cluster_template(cloud.ids["t1"])
     assert same_fields(got, cloud.served(f"/clustertemplates/{cloud.ids['t1']}"))
     assert got.labels == {"a": "b"} and got.name == "t1"
@@ -337,8 +346,20 @@ def test_cluster_resize_and_upgrade(cloud: Cloud) -> None:
     upgraded = cloud.wait(c2.uuid, "UPDATE_COMPLETE")
     assert upgraded.cluster_template_id == cloud.ids["t1"]
     assert cloud.applied(c2.uuid)["template_uuid"] == cloud.ids["t1"]
-    with pytest.raises(sdk_errors.BadRequestException):
-        c2.resize(cloud.coe, node_count=0)  # zero needs 1.10, which the SDK cannot ask for
+    with pytest.raises(sdk_errors.BadRequestException) as caught:
+        c2.resize(cloud.coe, node_count=0)  # zero workers needs 1.10; unversioned is 1.7
+    assert "microversion" in caught.value.response.json()["errors"][0]["detail"]
+    # An SDK configured with a default microversion sends it, and gets what it asked for.
+    versioned = connect(cloud.server.endpoint, microversion="1.10")
+    try:
+        coe = versioned.container_infrastructure_management
+        assert sdk_action(lambda: coe.get_cluster(c2.uuid).resize(coe, node_count=0)) in (
+            None, c2.uuid)
+    finally:
+        versioned.close()
+    emptied = cloud.wait(c2.uuid, "UPDATE_COMPLETE")
+    assert emptied.node_count == 0 and emptied.node_addresses == []
+    assert [n.role for n in cloud.nodes(c2.uuid)] == ["master"]
 
 
 # --- certificates and services ---------------------------------------------------------------
