@@ -117,7 +117,8 @@ class Microversion:
             return
         header = dict(scope["headers"]).get(microversion.HEADER.encode())
         try:
-            version = microversion.negotiate(header.decode("latin-1") if header else None)
+            version = microversion.negotiate(header.decode("latin-1") if header else None,
+                                             scope["path"])
         except MagnaError as exc:
             bounds = microversion.response_headers(microversion.MIN_VERSION)[:2]
             await send_error(send, exc, bounds)

@@ -20,6 +20,22 @@ def test_negotiated_versions(header: str | None, expected: tuple[int, int]) -> N
     assert microversion.negotiate(header) == expected
 
 
+@pytest.mark.parametrize(("header", "path", "expected"), [
+    (None, "/v1/clusters/c1/actions/resize", (1, 7)),
+    (None, "/v1/clusters/c1/actions/upgrade", (1, 8)),
+    (None, "/v1/clusters/c1", (1, 1)),
+    (None, "/v1/clusters/c1/nodegroups", (1, 1)),
+    (None, "/v1/credentials/c1", (1, 1)),
+    (None, "/v1/clusters/c1/actions/resize/x", (1, 1)),
+    ("container-infra 1.6", "/v1/clusters/c1/actions/resize", (1, 6)),
+    ("container-infra 1.1", "/v1/clusters/c1/actions/upgrade", (1, 1)),
+])
+def test_only_the_sdk_actions_default_to_their_own_version(
+        header: str | None, path: str, expected: tuple[int, int]) -> None:
+    # openstacksdk sends no header; a client that names a version gets exactly that one.
+    assert microversion.negotiate(header, path) == expected
+
+
 @pytest.mark.parametrize("header", ["1.5", "compute 1.5", "container-infra one", "container-infra"])
 def test_malformed_headers_are_406(header: str) -> None:
     with pytest.raises(NotAcceptable):
