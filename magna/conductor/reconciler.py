@@ -5,17 +5,22 @@ what was observed, asks the driver to converge, and saves status, addresses, hea
 every exit. ``observed_generation`` advances only when the driver reports the spec realised.
 Every write is fenced on the reservation, so a conductor that lost its cluster to another (it
 was thought dead) cannot overwrite what the new owner records.
+
+Every pass is timed by outcome (``PassOutcome``) and every driver call by driver, operation
+and outcome, into ``magna.metrics.series`` (``docs/metrics.md``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +31,7 @@ from magna.db import models, repository
 from magna.db.models import utcnow
 from magna.domain import clusters as lifecycle
 from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Healing, Observed
+from magna.metrics import series
 from magna.services import Services, pki
 
 LOG = logging.getLogger(__name__)
@@ -33,6 +39,49 @@ T = TypeVar("T")
 
 NOT_CONVERGED_DELAY = 1.0
 BUSY_DELAY = 0.5
+
+
+class PassOutcome(enum.StrEnum):
+    """How one reconcile pass ended (the ``outcome`` label of its duration)."""
+
+    CONVERGED = "converged"  # the spec is realised; the cluster is *_COMPLETE
+    DELETED = "deleted"  # the driver reported everything gone; the row went
+    PROGRESSING = "progressing"  # the driver works on it; the pass runs again soon
+    WAITING = "waiting"  # the driver waits for something (TemporaryError); runs again later
+    FAILED = "failed"  # the cluster was recorded *_FAILED (driver error or timeout)
+    IDLE = "idle"  # nothing to do (already realised, or a *_FAILED cluster waits for the user)
+    SKIPPED = "skipped"  # another thread or conductor holds the cluster, or it was lost
+    ERROR = "error"  # the pass itself raised; the sweep retries
+
+
+class Step(NamedTuple):
+    """Where a pass ended: seconds after which to run again (or None), and how."""
+
+    delay: float | None
+    outcome: PassOutcome
+
+
+def _driver_outcome(exc: BaseException | None) -> str:
+    if exc is None:
+        return "ok"
+    if isinstance(exc, TemporaryError):
+        return "temporary"
+    return "permanent" if isinstance(exc, PermanentError) else "error"
+
+
+@contextmanager
+def timed_call(driver: str, operation: str) -> Iterator[None]:
+    """Time one driver call: outcome ok, temporary, permanent (its errors) or error."""
+    started = time.perf_counter()
+    failure: BaseException | None = None
+    try:
+        yield
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        series.DRIVER_SECONDS.labels(driver, operation, _driver_outcome(failure)).observe(
+            time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -63,11 +112,20 @@ class Reconciler:
 
     def reconcile(self, cluster_uuid: str) -> float | None:
         """Run one pass; return seconds after which to run again, or None."""
+        started = time.perf_counter()
+        step = Step(None, PassOutcome.ERROR)
+        try:
+            step = self._reconcile(cluster_uuid)
+        finally:
+            series.RECONCILE_SECONDS.labels(step.outcome).observe(time.perf_counter() - started)
+        return step.delay
+
+    def _reconcile(self, cluster_uuid: str) -> Step:
         with self._claimed(cluster_uuid) as claimed:
             if not claimed:
-                return BUSY_DELAY
+                return Step(BUSY_DELAY, PassOutcome.SKIPPED)
             if not self._reserve(cluster_uuid):
-                return None
+                return Step(None, PassOutcome.SKIPPED)
             try:
                 return self._pass(cluster_uuid)
             finally:
@@ -121,7 +179,8 @@ class Reconciler:
         if work is None or work.pki is None or work.status not in lifecycle.UPDATABLE:
             return
         try:
-            observed = work.driver.observe(work.spec, work.pki)
+            with timed_call(work.driver.name, "observe"):
+                observed = work.driver.observe(work.spec, work.pki)
         # NOTE: any observation failure means the health is UNKNOWN, not an error.
         except Exception as exc:
             LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
@@ -137,7 +196,8 @@ class Reconciler:
         the health it sees afterwards (fenced on the reservation like every write)."""
         assert work.pki is not None
         try:
-            observed = driver.heal(work.spec, work.pki)
+            with timed_call(work.driver.name, "heal"):
+                observed = driver.heal(work.spec, work.pki)
         except (TemporaryError, PermanentError) as exc:
             self._event(work, "Healing", f"Healing is not done: {exc.message}")
             return
@@ -167,15 +227,17 @@ class Reconciler:
             return repository.reserve_cluster(session, cluster_uuid, self.host, self.binary,
                                               since)
 
-    def _pass(self, cluster_uuid: str) -> float | None:
+    def _pass(self, cluster_uuid: str) -> Step:
         work = self._load(cluster_uuid)
-        if work is None or not work.pending:
-            return None
+        if work is None:
+            return Step(None, PassOutcome.SKIPPED)
+        if not work.pending:
+            return Step(None, PassOutcome.IDLE)
         if lifecycle.timed_out(work.status, since=work.status_since, now=utcnow(),
                                minutes=work.timeout_minutes):
             # NOTE: the failed status is decided again on the row as it is when recorded.
             self._fail(work, self._timeout(work).reason)
-            return None
+            return Step(None, PassOutcome.FAILED)
         if work.deleting:
             return self._delete(work)
         return self._converge(work)
@@ -219,16 +281,17 @@ class Reconciler:
         waiting = last.message if last is not None and last.reason == "Waiting" else None
         return lifecycle.time_out(work.status, minutes=work.timeout_minutes, waiting=waiting)
 
-    def _converge(self, work: Work) -> float | None:
+    def _converge(self, work: Work) -> Step:
         def apply() -> Observed:
             assert work.pki is not None
-            work.driver.validate(work.spec)
-            return work.driver.apply(work.spec, work.pki)
+            with timed_call(work.driver.name, "apply"):
+                work.driver.validate(work.spec)
+                return work.driver.apply(work.spec, work.pki)
 
         outcome = self._drive(work, apply, "converging")
         if isinstance(outcome, Observed):
             return self._record(work, outcome)
-        return outcome
+        return _after_error(outcome)
 
     def _drive(self, work: Work, action: Callable[[], T], doing: str) -> T | float | None:
         """Run a driver call; errors become a requeue delay (temporary) or *_FAILED (None)."""
@@ -248,35 +311,41 @@ class Reconciler:
                              f"{type(exc).__name__}: {exc}"[:1000])
             return None
 
-    def _delete(self, work: Work) -> float | None:
-        gone = self._drive(work, lambda: work.driver.delete(work.spec), "deleting")
+    def _delete(self, work: Work) -> Step:
+        def delete() -> bool:
+            with timed_call(work.driver.name, "delete"):
+                return work.driver.delete(work.spec)
+
+        gone = self._drive(work, delete, "deleting")
         if gone is False:
-            return NOT_CONVERGED_DELAY
+            return Step(NOT_CONVERGED_DELAY, PassOutcome.PROGRESSING)
         if gone is not True:
-            return gone  # a requeue delay, or None after a failure was recorded
+            return _after_error(gone)
         with self.svc.transaction() as session:
-            if repository.reserved_cluster(session, work.spec.uuid, self.host) is not None:
-                repository.destroy_cluster(session, work.spec.uuid)
-                LOG.info("Cluster %s deleted; nothing of it is left", work.spec.uuid)
-        return None
+            if repository.reserved_cluster(session, work.spec.uuid, self.host) is None:
+                return Step(None, PassOutcome.SKIPPED)
+            repository.destroy_cluster(session, work.spec.uuid)
+        LOG.info("Cluster %s deleted; nothing of it is left", work.spec.uuid)
+        return Step(None, PassOutcome.DELETED)
 
     # -- recording ---------------------------------------------------------------------------
 
-    def _record(self, work: Work, observed: Observed) -> float | None:
+    def _record(self, work: Work, observed: Observed) -> Step:
         with self.svc.transaction() as session:
             cluster = repository.reserved_cluster(session, work.spec.uuid, self.host)
             if cluster is None:
                 LOG.warning("Lost the reservation of %s; not recording", work.spec.uuid)
-                return None
+                return Step(None, PassOutcome.SKIPPED)
             _apply_observation(cluster, observed)
             for note in observed.notes:
                 self._add_event(session, work, "Note", note, level="warning")
             if not observed.converged:
-                return NOT_CONVERGED_DELAY
+                return Step(NOT_CONVERGED_DELAY, PassOutcome.PROGRESSING)
             if cluster.generation != work.spec.generation:
-                return 0.0  # the user asked for more while we worked: go again
+                # the user asked for more while we worked: go again
+                return Step(0.0, PassOutcome.PROGRESSING)
             self._complete(session, cluster, observed)
-        return None
+        return Step(None, PassOutcome.CONVERGED)
 
     def _complete(self, session: Session, cluster: models.Cluster, observed: Observed) -> None:
         for ng in list(cluster.nodegroups):
@@ -343,6 +412,13 @@ class Reconciler:
         repository.add_event(session, cluster.uuid, reason="Health", message=message,
                              level="warning" if health.status == lifecycle.UNHEALTHY else "info",
                              generation=cluster.generation, source=self.host)
+
+
+def _after_error(delay: float | None) -> Step:
+    """What ``_drive`` answered for a driver error: a requeue delay, or None once the failure
+    was recorded."""
+    return Step(None, PassOutcome.FAILED) if delay is None else Step(delay,
+                                                                    PassOutcome.WAITING)
 
 
 def _template_id(session: Session, cluster: models.Cluster) -> int | None:
