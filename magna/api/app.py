@@ -56,7 +56,9 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
     stack = middleware.Microversion(stack)
     stack = middleware.BodyLimit(stack, conf.api.max_request_body_size)
     stack = middleware.RequestId(stack)
-    stack = RequestMetrics(stack, app.routes)
+    # NOTE: the resource routers' own routes: FastAPI keeps included routers as wrappers
+    # whose matching is not public, and a request refused before routing is matched here.
+    stack = RequestMetrics(stack, [route for router in ROUTERS for route in router.routes])
     return middleware.NormalizePath(stack)
 
 

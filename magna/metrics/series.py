@@ -16,7 +16,11 @@ when a worker imports it); everywhere else they count in memory.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+
+# NOTE: the ``_created`` series (when each labelled child appeared) would double every family
+# in the text format, and Prometheus does not read them from it.
+disable_created_metrics()
 
 API = CollectorRegistry(auto_describe=True)
 CONDUCTOR = CollectorRegistry(auto_describe=True)
