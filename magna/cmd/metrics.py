@@ -26,6 +26,16 @@ from magna.metrics import collectors, exporter, series
 from magna.services import Services, stats
 
 
+def check(conf: cfg.ConfigOpts) -> None:
+    """Read every ``[metrics]`` option at start, before the database is migrated and threads
+    start, so a bad value stops the process at once with the option named."""
+    try:
+        for name in ("host", "port", "conductor_port", "path"):
+            getattr(conf.metrics, name)
+    except ValueError as exc:
+        raise SystemExit(f"[metrics] {exc}") from None
+
+
 def cluster_collector(services: Services) -> collectors.ClusterCollector:
     return collectors.ClusterCollector(lambda: stats.clusters_by_status_health(services),
                                        statuses=lifecycle.ALL,

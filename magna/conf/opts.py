@@ -234,11 +234,11 @@ METRICS_OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt("host", default="127.0.0.1",
                        help="Address the Prometheus metrics listener binds to. It asks for no "
                             "credentials: bind it to loopback or a management network only."),
-    cfg.PortOpt("port",
+    cfg.PortOpt("port", min=1,
                 help="Port on which magna serve and magna-api answer Prometheus scrapes (the "
                      "API processes' series, the clusters by status and health, and for magna "
                      "serve its conductor's series). Unset: no listener. See docs/metrics.md."),
-    cfg.PortOpt("conductor_port",
+    cfg.PortOpt("conductor_port", min=1,
                 help="Port on which magna-conductor answers Prometheus scrapes (its queue, "
                      "reconcile passes and driver operations). Unset: no listener. Each "
                      "conductor on one host needs a port of its own; magna serve uses port."),

@@ -58,7 +58,19 @@ def method_label(method: str) -> str:
     return method if method in METHODS else "other"
 
 
+# NOTE: the library's ``labels()`` takes ~7 us (a lock, label checks); the children of each
+# label set are kept here, which brings recording a request from ~28 to ~6 us in memory (~23
+# us in an API worker, which writes memory-mapped files). Keys are label values, which are
+# bounded (the method is mapped first), and so is this dict.
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def record_request(*, method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method_label(method), route, str(status))
-    REQUESTS.labels(*labels).inc()
-    REQUEST_SECONDS.labels(*labels).observe(seconds)
+    key = (method_label(method), route, status)
+    children = _REQUEST_CHILDREN.get(key)
+    if children is None:
+        labels = (key[0], route, str(status))
+        children = _REQUEST_CHILDREN.setdefault(
+            key, (REQUESTS.labels(*labels), REQUEST_SECONDS.labels(*labels)))
+    children[0].inc()
+    children[1].observe(seconds)
