@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 
 # NOTE: the ``_created`` series (when each labelled child appeared) would double every family
 # in the text format, and Prometheus does not read them from it.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 API = CollectorRegistry(auto_describe=True)
 CONDUCTOR = CollectorRegistry(auto_describe=True)
