@@ -157,6 +157,43 @@ def test_cluster_gauges_and_conductor_histograms_move(
                 operation="delete", outcome="ok") >= 1
 
 
+def test_waits_and_failures_have_their_outcomes(magna: tuple[RunningServer, Scraper]) -> None:
+    server, scraper = magna
+    before = scraper.samples()
+
+    def grew(name: str, **labels: str) -> float:
+        return scraper.value(name, **labels) - before.get((name, frozenset(labels.items())), 0.0)
+
+    template = _api(server, "POST", "/v1/clustertemplates",
+                    json=template_body(name=f"t-{uuid.uuid4().hex[:8]}", image_id="fake-image"))
+    assert template.status_code == 201, template.text
+    created = _api(server, "POST", "/v1/clusters", json={
+        "name": f"f-{uuid.uuid4().hex[:8]}", "cluster_template_id": template.json()["uuid"],
+        "master_count": 1, "node_count": 1,
+        "labels": {"fake_temporary": "2", "fake_fail_on": "create"}})
+    assert created.status_code == 202, created.text
+    _wait(lambda: grew("magna_clusters", status="CREATE_FAILED") == 1, "CREATE_FAILED")
+    apply = {"driver": "fake", "operation": "apply"}
+    assert grew("magna_driver_operation_duration_seconds_count", **apply,
+                outcome="temporary") >= 1
+    assert grew("magna_driver_operation_duration_seconds_count", **apply,
+                outcome="permanent") == 1
+    assert grew("magna_conductor_reconcile_duration_seconds_count", outcome="waiting") >= 1
+    assert grew("magna_conductor_reconcile_duration_seconds_count", outcome="failed") == 1
+
+
+def test_a_bad_metrics_setting_stops_the_server_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "magna.conf"
+    write_config(str(config), {"DEFAULT": {"state_dir": tmp_path / "state"},
+                               "api": {"port": free_port()},
+                               "drivers": {"enabled_drivers": "fake"},
+                               "metrics": {"port": free_port(), "path": "metrics"}})
+    done = subprocess.run([sys.executable, "-m", "magna", "--config-file", str(config),
+                           "serve"], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "[metrics]" in done.stderr and "option path" in done.stderr, done.stderr
+
+
 def test_a_lone_conductor_exports_its_own_series(tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "magna.conf"
