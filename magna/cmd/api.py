@@ -68,7 +68,7 @@ def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str],
     """
     check_bind(conf)
     check_port_free(conf)
-    metrics_wiring.check(conf)
+    metrics_wiring.check(conf, option="port")
     os.environ[compose.CONFIG_ENV] = os.pathsep.join(os.path.abspath(f) for f in config_files)
     conductor: Conductor | None = None
     if with_conductor:

@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     conf = compose.load_config(args.config_file)
-    metrics.check(conf)
+    metrics.check(conf, option="conductor_port")
     conductor = compose.build_conductor(conf)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

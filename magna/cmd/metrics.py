@@ -26,14 +26,18 @@ from magna.metrics import collectors, exporter, series
 from magna.services import Services, stats
 
 
-def check(conf: cfg.ConfigOpts) -> None:
-    """Read every ``[metrics]`` option at start, before the database is migrated and threads
-    start, so a bad value stops the process at once with the option named."""
+def check(conf: cfg.ConfigOpts, *, option: str) -> None:
+    """Read every ``[metrics]`` option and probe the port ``option`` names (``port`` or
+    ``conductor_port``) at start, before the database is migrated and threads start, so a bad
+    value or a taken port stops the process at once with the option named."""
     try:
         for name in ("host", "port", "conductor_port", "path"):
             getattr(conf.metrics, name)
     except ValueError as exc:
         raise SystemExit(f"[metrics] {exc}") from None
+    port = conf.metrics[option]
+    if port is not None:
+        exporter.check_free(host=conf.metrics.host, port=port, option=option)
 
 
 def cluster_collector(services: Services) -> collectors.ClusterCollector:

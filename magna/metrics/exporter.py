@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import socketserver
 import tempfile
 import threading
@@ -95,9 +96,24 @@ def start(registry: CollectorRegistry, *, host: str, port: int, path: str,
     try:
         return Exporter(registry, host=host, port=port, path=path)
     except OSError as exc:
-        raise SystemExit(f"The metrics listener cannot bind {host}:{port} ({exc.strerror}). "
-                         f"Choose another port in [metrics] {option}, or unset it to serve "
-                         "no metrics.") from None
+        raise _cannot_bind(host, port, option, exc) from None
+
+
+def check_free(*, host: str, port: int, option: str) -> None:
+    """SystemExit naming ``option`` if ``host:port`` cannot be bound now: a process checks
+    before it migrates the database and starts its drivers' work, not after."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise _cannot_bind(host, port, option, exc) from None
+
+
+def _cannot_bind(host: str, port: int, option: str, exc: OSError) -> SystemExit:
+    return SystemExit(f"The metrics listener cannot bind {host}:{port} ({exc.strerror}). "
+                      f"Choose another port in [metrics] {option}, or unset it to serve no "
+                      "metrics.")
 
 
 @contextmanager

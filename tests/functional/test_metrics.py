@@ -230,6 +230,7 @@ def test_a_taken_metrics_port_stops_the_server_with_the_option_named(tmp_path: P
                                "serve"], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "[metrics] port" in done.stderr, done.stderr
+    assert not (tmp_path / "second" / "magna.db").exists(), "checked only after migrating"
 
 
 def first_metrics_port(server: RunningServer) -> str:
