@@ -42,6 +42,10 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _ThreadingServer6(_ThreadingServer):
+    address_family = socket.AF_INET6
+
+
 class _QuietHandler(WSGIRequestHandler):
     """Scrapes every few seconds would flood stderr with access lines; debug log instead."""
 
@@ -76,8 +80,8 @@ class Exporter:
 
     def __init__(self, registry: CollectorRegistry, *, host: str, port: int, path: str) -> None:
         app = _only(path, make_wsgi_app(registry))
-        self._server = make_server(host, port, app, _ThreadingServer,
-                                   handler_class=_QuietHandler)
+        server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
+        self._server = make_server(host, port, app, server_class, handler_class=_QuietHandler)
         self.port: int = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="metrics-listener", daemon=True)
