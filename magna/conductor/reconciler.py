@@ -6,32 +6,30 @@ every exit. ``observed_generation`` advances only when the driver reports the sp
 Every write is fenced on the reservation, so a conductor that lost its cluster to another (it
 was thought dead) cannot overwrite what the new owner records.
 
-Every pass is timed by outcome (``PassOutcome``) and every driver call by driver, operation
-and outcome, into ``magna.metrics.series`` (``docs/metrics.md``).
+Every pass is timed by outcome and every driver call by driver, operation and outcome
+(``outcomes.py``, ``docs/metrics.md``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.conductor.outcomes import PassOutcome, Step, timed_call, timed_pass
 from magna.conductor.spec import ClusterCA, build_spec
 from magna.crypto import x509
 from magna.db import models, repository
 from magna.db.models import utcnow
 from magna.domain import clusters as lifecycle
 from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Healing, Observed
-from magna.metrics import series
 from magna.services import Services, pki
 
 LOG = logging.getLogger(__name__)
@@ -39,49 +37,6 @@ T = TypeVar("T")
 
 NOT_CONVERGED_DELAY = 1.0
 BUSY_DELAY = 0.5
-
-
-class PassOutcome(enum.StrEnum):
-    """How one reconcile pass ended (the ``outcome`` label of its duration)."""
-
-    CONVERGED = "converged"  # the spec is realised; the cluster is *_COMPLETE
-    DELETED = "deleted"  # the driver reported everything gone; the row went
-    PROGRESSING = "progressing"  # the driver works on it; the pass runs again soon
-    WAITING = "waiting"  # the driver waits for something (TemporaryError); runs again later
-    FAILED = "failed"  # the cluster was recorded *_FAILED (driver error or timeout)
-    IDLE = "idle"  # nothing to do (already realised, or a *_FAILED cluster waits for the user)
-    SKIPPED = "skipped"  # another thread or conductor holds the cluster, or it was lost
-    ERROR = "error"  # the pass itself raised; the sweep retries
-
-
-class Step(NamedTuple):
-    """Where a pass ended: seconds after which to run again (or None), and how."""
-
-    delay: float | None
-    outcome: PassOutcome
-
-
-def _driver_outcome(exc: BaseException | None) -> str:
-    if exc is None:
-        return "ok"
-    if isinstance(exc, TemporaryError):
-        return "temporary"
-    return "permanent" if isinstance(exc, PermanentError) else "error"
-
-
-@contextmanager
-def timed_call(driver: str, operation: str) -> Iterator[None]:
-    """Time one driver call: outcome ok, temporary, permanent (its errors) or error."""
-    started = time.perf_counter()
-    failure: BaseException | None = None
-    try:
-        yield
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        series.DRIVER_SECONDS.labels(driver, operation, _driver_outcome(failure)).observe(
-            time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -112,13 +67,7 @@ class Reconciler:
 
     def reconcile(self, cluster_uuid: str) -> float | None:
         """Run one pass; return seconds after which to run again, or None."""
-        started = time.perf_counter()
-        step = Step(None, PassOutcome.ERROR)
-        try:
-            step = self._reconcile(cluster_uuid)
-        finally:
-            series.RECONCILE_SECONDS.labels(step.outcome).observe(time.perf_counter() - started)
-        return step.delay
+        return timed_pass(lambda: self._reconcile(cluster_uuid))
 
     def _reconcile(self, cluster_uuid: str) -> Step:
         with self._claimed(cluster_uuid) as claimed:
