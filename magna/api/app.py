@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from magna.api import deps, errors, middleware
+from magna.api.metrics import RequestMetrics
 from magna.api.noauth import NoAuth
 from magna.api.resources import ROUTERS
 from magna.common.exceptions import Invalid, MagnaError, MethodNotAllowed, NotFound
@@ -55,6 +56,9 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
     stack = middleware.Microversion(stack)
     stack = middleware.BodyLimit(stack, conf.api.max_request_body_size)
     stack = middleware.RequestId(stack)
+    # NOTE: the resource routers' own routes: FastAPI keeps included routers as wrappers
+    # whose matching is not public, and a request refused before routing is matched here.
+    stack = RequestMetrics(stack, [route for router in ROUTERS for route in router.routes])
     return middleware.NormalizePath(stack)
 
 

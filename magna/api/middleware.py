@@ -7,6 +7,9 @@
 4. ``Microversion``: negotiates ``OpenStack-API-Version`` for ``/v1`` paths and echoes it.
 5. ``Authenticate``: builds the ``RequestContext`` (noauth or Keystone) for non-public paths.
 
+Between 1 and 2, ``api/metrics.RequestMetrics`` counts and times every request by route
+template and status (docs/metrics.md).
+
 Each stores what it learned in ``scope["state"]`` where handlers read it via ``request.state``.
 """
 

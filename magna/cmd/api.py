@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 import uvicorn
 from oslo_config import cfg
@@ -16,6 +17,9 @@ from starlette.types import ASGIApp
 
 from magna.api.app import create_app
 from magna.cmd import compose
+from magna.cmd import metrics as metrics_wiring
+from magna.conductor.service import Conductor
+from magna.metrics import exporter
 from magna.services import Services
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -64,16 +68,30 @@ def serve_api(conf: cfg.ConfigOpts, config_files: Sequence[str],
     """
     check_bind(conf)
     check_port_free(conf)
+    metrics_wiring.check(conf, option="port")
     os.environ[compose.CONFIG_ENV] = os.pathsep.join(os.path.abspath(f) for f in config_files)
-    if not with_conductor:
-        _run_uvicorn(conf, compose.build_services(conf))
-        return
-    services, conductor = compose.build_serve(conf)
-    conductor.start()
-    try:
+    conductor: Conductor | None = None
+    if with_conductor:
+        services, conductor = compose.build_serve(conf)
+    else:
+        services = compose.build_services(conf)
+    with ExitStack() as stack:
+        _start_metrics(stack, conf, services, conductor)
+        if conductor is not None:
+            conductor.start()
+            stack.callback(conductor.stop)
         _run_uvicorn(conf, services)
-    finally:
-        conductor.stop()
+
+
+def _start_metrics(stack: ExitStack, conf: cfg.ConfigOpts, services: Services,
+                   conductor: Conductor | None) -> None:
+    """The metrics listener (if ``[metrics] port`` is set) until ``stack`` closes; with several
+    workers, the directory they write their series to (``magna.metrics.exporter``)."""
+    directory = None
+    if conf.metrics.port is not None and conf.api.workers > 1:
+        directory = stack.enter_context(exporter.multiprocess_dir(conf.state_dir))
+    stack.enter_context(metrics_wiring.api_exporter(conf, services, conductor=conductor,
+                                                    multiprocess_dir=directory))
 
 
 def _run_uvicorn(conf: cfg.ConfigOpts, services: Services) -> None:

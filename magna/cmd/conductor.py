@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from magna.cmd import compose
+from magna.cmd import compose, metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -22,13 +22,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    conductor = compose.build_conductor(compose.load_config(args.config_file))
+    conf = compose.load_config(args.config_file)
+    metrics.check(conf, option="conductor_port")
+    conductor = compose.build_conductor(conf)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    conductor.start()
-    stopping.wait()
-    conductor.stop()
+    with metrics.conductor_exporter(conf, conductor):
+        conductor.start()
+        stopping.wait()
+        conductor.stop()
 
 
 if __name__ == "__main__":

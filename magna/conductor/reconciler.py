@@ -5,6 +5,9 @@ what was observed, asks the driver to converge, and saves status, addresses, hea
 every exit. ``observed_generation`` advances only when the driver reports the spec realised.
 Every write is fenced on the reservation, so a conductor that lost its cluster to another (it
 was thought dead) cannot overwrite what the new owner records.
+
+Every pass is timed by outcome and every driver call by driver, operation and outcome
+(``outcomes.py``, ``docs/metrics.md``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.conductor.outcomes import PassOutcome, Step, timed_call, timed_pass
 from magna.conductor.spec import ClusterCA, build_spec
 from magna.crypto import x509
 from magna.db import models, repository
@@ -63,11 +67,14 @@ class Reconciler:
 
     def reconcile(self, cluster_uuid: str) -> float | None:
         """Run one pass; return seconds after which to run again, or None."""
+        return timed_pass(lambda: self._reconcile(cluster_uuid))
+
+    def _reconcile(self, cluster_uuid: str) -> Step:
         with self._claimed(cluster_uuid) as claimed:
             if not claimed:
-                return BUSY_DELAY
+                return Step(BUSY_DELAY, PassOutcome.SKIPPED)
             if not self._reserve(cluster_uuid):
-                return None
+                return Step(None, PassOutcome.SKIPPED)
             try:
                 return self._pass(cluster_uuid)
             finally:
@@ -121,7 +128,8 @@ class Reconciler:
         if work is None or work.pki is None or work.status not in lifecycle.UPDATABLE:
             return
         try:
-            observed = work.driver.observe(work.spec, work.pki)
+            with timed_call(work.driver.name, "observe"):
+                observed = work.driver.observe(work.spec, work.pki)
         # NOTE: any observation failure means the health is UNKNOWN, not an error.
         except Exception as exc:
             LOG.warning("Observing %s failed: %s", cluster_uuid, exc)
@@ -137,7 +145,8 @@ class Reconciler:
         the health it sees afterwards (fenced on the reservation like every write)."""
         assert work.pki is not None
         try:
-            observed = driver.heal(work.spec, work.pki)
+            with timed_call(work.driver.name, "heal"):
+                observed = driver.heal(work.spec, work.pki)
         except (TemporaryError, PermanentError) as exc:
             self._event(work, "Healing", f"Healing is not done: {exc.message}")
             return
@@ -167,15 +176,17 @@ class Reconciler:
             return repository.reserve_cluster(session, cluster_uuid, self.host, self.binary,
                                               since)
 
-    def _pass(self, cluster_uuid: str) -> float | None:
+    def _pass(self, cluster_uuid: str) -> Step:
         work = self._load(cluster_uuid)
-        if work is None or not work.pending:
-            return None
+        if work is None:
+            return Step(None, PassOutcome.SKIPPED)
+        if not work.pending:
+            return Step(None, PassOutcome.IDLE)
         if lifecycle.timed_out(work.status, since=work.status_since, now=utcnow(),
                                minutes=work.timeout_minutes):
             # NOTE: the failed status is decided again on the row as it is when recorded.
             self._fail(work, self._timeout(work).reason)
-            return None
+            return Step(None, PassOutcome.FAILED)
         if work.deleting:
             return self._delete(work)
         return self._converge(work)
@@ -219,16 +230,17 @@ class Reconciler:
         waiting = last.message if last is not None and last.reason == "Waiting" else None
         return lifecycle.time_out(work.status, minutes=work.timeout_minutes, waiting=waiting)
 
-    def _converge(self, work: Work) -> float | None:
+    def _converge(self, work: Work) -> Step:
         def apply() -> Observed:
             assert work.pki is not None
-            work.driver.validate(work.spec)
-            return work.driver.apply(work.spec, work.pki)
+            with timed_call(work.driver.name, "apply"):
+                work.driver.validate(work.spec)
+                return work.driver.apply(work.spec, work.pki)
 
         outcome = self._drive(work, apply, "converging")
         if isinstance(outcome, Observed):
             return self._record(work, outcome)
-        return outcome
+        return _after_error(outcome)
 
     def _drive(self, work: Work, action: Callable[[], T], doing: str) -> T | float | None:
         """Run a driver call; errors become a requeue delay (temporary) or *_FAILED (None)."""
@@ -248,35 +260,41 @@ class Reconciler:
                              f"{type(exc).__name__}: {exc}"[:1000])
             return None
 
-    def _delete(self, work: Work) -> float | None:
-        gone = self._drive(work, lambda: work.driver.delete(work.spec), "deleting")
+    def _delete(self, work: Work) -> Step:
+        def delete() -> bool:
+            with timed_call(work.driver.name, "delete"):
+                return work.driver.delete(work.spec)
+
+        gone = self._drive(work, delete, "deleting")
         if gone is False:
-            return NOT_CONVERGED_DELAY
+            return Step(NOT_CONVERGED_DELAY, PassOutcome.PROGRESSING)
         if gone is not True:
-            return gone  # a requeue delay, or None after a failure was recorded
+            return _after_error(gone)
         with self.svc.transaction() as session:
-            if repository.reserved_cluster(session, work.spec.uuid, self.host) is not None:
-                repository.destroy_cluster(session, work.spec.uuid)
-                LOG.info("Cluster %s deleted; nothing of it is left", work.spec.uuid)
-        return None
+            if repository.reserved_cluster(session, work.spec.uuid, self.host) is None:
+                return Step(None, PassOutcome.SKIPPED)
+            repository.destroy_cluster(session, work.spec.uuid)
+        LOG.info("Cluster %s deleted; nothing of it is left", work.spec.uuid)
+        return Step(None, PassOutcome.DELETED)
 
     # -- recording ---------------------------------------------------------------------------
 
-    def _record(self, work: Work, observed: Observed) -> float | None:
+    def _record(self, work: Work, observed: Observed) -> Step:
         with self.svc.transaction() as session:
             cluster = repository.reserved_cluster(session, work.spec.uuid, self.host)
             if cluster is None:
                 LOG.warning("Lost the reservation of %s; not recording", work.spec.uuid)
-                return None
+                return Step(None, PassOutcome.SKIPPED)
             _apply_observation(cluster, observed)
             for note in observed.notes:
                 self._add_event(session, work, "Note", note, level="warning")
             if not observed.converged:
-                return NOT_CONVERGED_DELAY
+                return Step(NOT_CONVERGED_DELAY, PassOutcome.PROGRESSING)
             if cluster.generation != work.spec.generation:
-                return 0.0  # the user asked for more while we worked: go again
+                # the user asked for more while we worked: go again
+                return Step(0.0, PassOutcome.PROGRESSING)
             self._complete(session, cluster, observed)
-        return None
+        return Step(None, PassOutcome.CONVERGED)
 
     def _complete(self, session: Session, cluster: models.Cluster, observed: Observed) -> None:
         for ng in list(cluster.nodegroups):
@@ -343,6 +361,13 @@ class Reconciler:
         repository.add_event(session, cluster.uuid, reason="Health", message=message,
                              level="warning" if health.status == lifecycle.UNHEALTHY else "info",
                              generation=cluster.generation, source=self.host)
+
+
+def _after_error(delay: float | None) -> Step:
+    """What ``_drive`` answered for a driver error: a requeue delay, or None once the failure
+    was recorded."""
+    return Step(None, PassOutcome.FAILED) if delay is None else Step(delay,
+                                                                    PassOutcome.WAITING)
 
 
 def _template_id(session: Session, cluster: models.Cluster) -> int | None:

@@ -227,6 +227,26 @@ LOCAL_KUBERNETES_OPTS: list[cfg.Opt] = [
 ]
 
 
+# NOTE: a listener of its own, not a path of the API port: the API port may face tenants (with
+# Keystone), the series describe every project, and Prometheus scrapes without tokens. Off by
+# default because several servers may share a host (each needs a port of its own).
+METRICS_OPTS: list[cfg.Opt] = [
+    cfg.HostAddressOpt("host", default="127.0.0.1",
+                       help="Address the Prometheus metrics listener binds to. It asks for no "
+                            "credentials: bind it to loopback or a management network only."),
+    cfg.PortOpt("port", min=1,
+                help="Port on which magna serve and magna-api answer Prometheus scrapes (the "
+                     "API processes' series, the clusters by status and health, and for magna "
+                     "serve its conductor's series). Unset: no listener. See docs/metrics.md."),
+    cfg.PortOpt("conductor_port", min=1,
+                help="Port on which magna-conductor answers Prometheus scrapes (its queue, "
+                     "reconcile passes and driver operations). Unset: no listener. Each "
+                     "conductor on one host needs a port of its own; magna serve uses port."),
+    cfg.StrOpt("path", default="/metrics", regex=r"^/[A-Za-z0-9._~/-]*$",
+               help="URL path of the metrics on the metrics listener (any other path is 404)."),
+]
+
+
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """All option groups, for registration and for the sample generator."""
     return [
@@ -240,6 +260,7 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("drivers", DRIVER_OPTS),
         ("cluster_template", CLUSTER_TEMPLATE_OPTS),
         ("conductor", CONDUCTOR_OPTS),
+        ("metrics", METRICS_OPTS),
         ("local_nodes", LOCAL_NODES_OPTS),
         ("local_swarm", LOCAL_SWARM_OPTS),
         ("local_kubernetes", LOCAL_KUBERNETES_OPTS + LOCAL_KUBERNETES_NODE_OPTS),

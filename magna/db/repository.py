@@ -226,6 +226,15 @@ def cluster_stats(session: Session, project_id: str | None) -> tuple[int, int]:
     return int(session.scalar(clusters) or 0), int(session.scalar(nodes) or 0)
 
 
+def clusters_by_status_health(session: Session) -> dict[tuple[str, str | None], int]:
+    """Clusters of every project counted by (status, health status), in one ``GROUP BY``."""
+    stmt = (select(models.Cluster.status, models.Cluster.health_status,
+                   func.count(models.Cluster.id))
+            .group_by(models.Cluster.status, models.Cluster.health_status))
+    return {(status or "", health): int(count)
+            for status, health, count in session.execute(stmt).all()}
+
+
 def get_quota(session: Session, project_id: str, resource: str) -> models.Quota | None:
     stmt = select(models.Quota).where(models.Quota.project_id == project_id,
                                       models.Quota.resource == resource)

@@ -36,3 +36,10 @@ def cluster_stats(svc: Services, ctx: RequestContext, project_id: str | None,
     with svc.transaction() as session:
         clusters, nodes = repository.cluster_stats(session, project_id or None)
     return Stats(clusters=clusters, nodes=nodes)
+
+
+def clusters_by_status_health(svc: Services) -> dict[tuple[str, str | None], int]:
+    """Every project's clusters by (status, health status): for the metrics listener, which
+    the operator alone reaches (no caller context, no policy)."""
+    with svc.reading() as session:
+        return repository.clusters_by_status_health(session)
