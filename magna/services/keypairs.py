@@ -42,6 +42,13 @@ def fingerprint(public_key: str) -> str:
     return f"SHA256:{digest}"
 
 
+def md5_fingerprint(public_key: str) -> str:
+    """``aa:bb:…``, the form Nova gives (``ssh-keygen -l -E md5`` without its prefix)."""
+    blob = base64.b64decode(public_key.split()[1])
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
 def list_(svc: Services, ctx: RequestContext, *, user_id: str | None = None) -> list[Keypair]:
     """The keys ``user_id`` (default: the caller) may name, the operator's included."""
     owner = _owner(svc, ctx, "keypair:get_all", user_id)
@@ -62,10 +69,12 @@ def visible(keypair: Keypair, user_id: str | None) -> bool:
     return keypair.user_id is None or keypair.user_id == user_id
 
 
-def create(svc: Services, ctx: RequestContext, name: str, public_key: str) -> Keypair:
-    svc.authz.authorize(ctx, "keypair:create", _target(ctx))
+def create(svc: Services, ctx: RequestContext, name: str, public_key: str, *,
+           user_id: str | None = None) -> Keypair:
+    """Store the key as the caller's, or (administrators) as ``user_id``'s."""
+    owner = _owner(svc, ctx, "keypair:create", user_id)
     keypair = Keypair(name=_checked_name(name), public_key=_checked_key(public_key),
-                      user_id=ctx.user_id)
+                      user_id=owner)
     stores = _stores(svc)
     if not stores:
         raise Invalid("No enabled driver stores keypairs.")
@@ -73,10 +82,11 @@ def create(svc: Services, ctx: RequestContext, name: str, public_key: str) -> Ke
         raise Conflict(f"Key pair '{keypair.name}' already exists.")
     for store in stores:
         store.add_keypair(keypair)
-    return get(svc, ctx, keypair.name)
+    return get(svc, ctx, keypair.name, user_id=owner)
 
 
-def generate(svc: Services, ctx: RequestContext, name: str) -> tuple[Keypair, str]:
+def generate(svc: Services, ctx: RequestContext, name: str, *,
+             user_id: str | None = None) -> tuple[Keypair, str]:
     """A new RSA key (Nova's before microversion 2.92): the keypair and its private key in PEM,
     which is handed to the caller once and never stored."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -85,7 +95,7 @@ def generate(svc: Services, ctx: RequestContext, name: str) -> tuple[Keypair, st
     pem = private.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption()).decode()
-    return create(svc, ctx, name, f"{public} Generated-by-Magna"), pem
+    return create(svc, ctx, name, f"{public} Generated-by-Magna", user_id=user_id), pem
 
 
 def delete(svc: Services, ctx: RequestContext, name: str, *, user_id: str | None = None) -> None:
@@ -99,12 +109,13 @@ def delete(svc: Services, ctx: RequestContext, name: str, *, user_id: str | None
 
 
 def _owner(svc: Services, ctx: RequestContext, rule: str, user_id: str | None) -> str | None:
-    """Authorize a read and say whose keys it reads: another user's only for administrators."""
+    """Authorize and say whose keys the call is about: another user's only for
+    administrators."""
     svc.authz.authorize(ctx, rule, _target(ctx))
     if user_id is None or user_id == ctx.user_id:
         return ctx.user_id
     if not ctx.is_admin:
-        raise NotAuthorized(f"Policy doesn't allow reading the keypairs of user {user_id}.")
+        raise NotAuthorized(f"Policy doesn't allow {rule} for the keypairs of user {user_id}.")
     return user_id
 
 
