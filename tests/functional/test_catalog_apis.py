@@ -226,3 +226,13 @@ def test_image_errors_in_glances_shape(api: ApiClient) -> None:
     glance_error(api.get("/image/v2/images?marker=nope"), 400, "Invalid marker")
     glance_error(api.get("/image/v2/images?sort_key=size"), 400, "Invalid sort_key size")
     glance_error(api.get("/image/v2/schemas/image"), 404, "reading images only")
+
+
+def test_an_administrator_creates_a_key_for_a_user(api: ApiClient) -> None:
+    made = upload(api, "given", "2.10", user_id="carol")
+    assert made.status_code == 201 and made.json()["keypair"]["user_id"] == "carol"
+    carol = api.as_user("p2", user="carol")
+    assert nova(carol, "GET", "/os-keypairs/given").json()["keypair"]["user_id"] == "carol"
+    nova_error(nova(api, "GET", "/os-keypairs/given"), 404, "itemNotFound")
+    nova_error(upload(carol, "taken", "2.10", user_id="dave"), 403, "forbidden",
+               "keypair:create for the keypairs of user dave")
