@@ -29,7 +29,7 @@ from tests.keystone_server import KeystoneServer, User
 from tests.support.server import RunningServer, magna_server
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
-DRIVERS = {"drivers": {"enabled_drivers": "fake,local-swarm"}}
+DRIVERS: dict[str, dict[str, object]] = {"drivers": {"enabled_drivers": "fake,local-swarm"}}
 pytestmark = [pytest.mark.client,
               pytest.mark.skipif(not os.path.exists(OPENSTACK),
                                  reason="the openstack client is not installed in this venv")]
