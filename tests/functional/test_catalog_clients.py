@@ -5,16 +5,20 @@ as docs/catalog-apis.md tells an operator to register them. A key made with the 
 one a cluster template names (``openstack coe``), and belongs to its user.
 
 The servers run the fake driver beside the local Swarm driver (their catalogs merged), so a
-cluster is accepted without building nodes; that the nodes then authorize the key is
-test_node_ssh.py's (the store is the same directory).
+cluster is accepted without building nodes. The last test builds a real local Swarm cluster
+from a template naming a key made with ``openstack keypair create`` and logs into its node with
+``ssh`` (root, docker.io and OpenSSH needed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from magna.drivers.local_nodes import network
+from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from magna.services.keypairs import md5_fingerprint
+from tests.conftest import make_conf
+from tests.functional.test_local_swarm import cleaned
+from tests.functional.test_node_ssh import login as ssh_login
+from tests.functional.test_node_ssh import make_key
 from tests.keystone_server import KeystoneServer, User
 from tests.support.server import RunningServer, magna_server
 
@@ -188,3 +198,48 @@ def test_keystone_version_documents_are_public(keyed: RunningServer) -> None:
     refused = httpx.get(f"{keyed.url}/compute/v2.1/flavors")
     assert refused.status_code == 401 and refused.json()["error"]["code"] == 401
     assert httpx.get(f"{keyed.url}/image/v2/images").status_code == 401
+
+
+# -- a real cluster ---------------------------------------------------------------------------
+
+def wait_for(server: RunningServer, name: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{server.endpoint}/clusters/{name}", timeout=10)
+        body: dict[str, Any] = response.json()
+        if response.status_code == 404 and status == "gone":
+            return body
+        assert not body.get("status", "").endswith("FAILED"), body
+        if body.get("status") == status:
+            return body
+        time.sleep(1)
+    raise AssertionError(f"cluster {name} did not reach {status}")
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
+                    or shutil.which("sshd") is None or shutil.which("ssh") is None,
+                    reason="needs root, docker.io, openssh-server and openssh-client")
+def test_nodes_accept_the_key_made_with_the_stock_client(tmp_path: Path) -> None:
+    key = make_key(tmp_path / "id_ed25519")
+    state = tmp_path / "state"
+    with magna_server(str(state)) as server:
+        openstack(*noauth_args(server, "/compute/v2.1"), "keypair", "create", "--public-key",
+                  f"{key}.pub", "testkey", env={})
+        coe = ("--os-auth-type", "none", "--os-endpoint", server.endpoint, "coe")
+        openstack(*coe, "cluster", "template", "create", "keyed", "--coe", "swarm-mode",
+                  "--image", "debian-12-docker", "--external-network", "public", "--flavor",
+                  "m1.small", "--master-flavor", "m1.small", "--keypair", "testkey", env={})
+        openstack(*coe, "cluster", "create", "--cluster-template", "keyed", "--node-count", "0",
+                  "c1", env={})
+        uuid = httpx.get(f"{server.endpoint}/clusters/c1").json()["uuid"]
+        with cleaned(LocalSwarmDriver(make_conf(state)), uuid):
+            try:
+                master = wait_for(server, "c1", "CREATE_COMPLETE")["master_addresses"][0]
+                done = ssh_login(key, "debian", master, "id -un")
+                assert (done.returncode, done.stdout.strip()) == (0, "debian"), done.stderr
+            finally:
+                httpx.delete(f"{server.endpoint}/clusters/c1")
+                with contextlib.suppress(AssertionError):
+                    wait_for(server, "c1", "gone")
+    assert not any(network.short_id(uuid) in link for link in os.listdir("/sys/class/net"))
