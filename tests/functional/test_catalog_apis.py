@@ -212,6 +212,10 @@ def test_images_list_show_filters_and_paging(api: ApiClient) -> None:
     assert [i["name"] for i in found] == ["fedora-coreos-latest"]
     assert api.get("/image/v2/images?name=debian-12-docker").json()["images"] == [debian]
     assert api.get("/image/v2/images?no_such_property=1").json()["images"] == []
+    assert api.get("/image/v2/images?visibility=private").json()["images"] == []
+    assert len(api.get("/image/v2/images?visibility=all").json()["images"]) == len(names)
+    by_name = api.get("/image/v2/images?sort=name:asc").json()["images"]
+    assert [i["name"] for i in by_name] == sorted(names)
     first = api.get("/image/v2/images?limit=2&sort_key=name&sort_dir=asc").json()
     assert [i["name"] for i in first["images"]] == sorted(names)[:2]
     rest = api.get("/image" + first["next"]).json()

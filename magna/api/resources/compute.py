@@ -11,6 +11,7 @@ a 404 saying what is offered.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -141,7 +142,7 @@ def _keypair_shown(keypair: Keypair, version: Version) -> dict[str, Any]:
 
 def _keypair_id(name: str) -> int:
     """Nova's integer id (a row number there): a stable number derived from the name here."""
-    return int.from_bytes(name.encode()[:6].ljust(6, b"\0"), "big") % 2**31
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 @router.get("/v2.1/os-keypairs")
@@ -245,7 +246,6 @@ def _flavors(request: Request, version: Version) -> tuple[Sequence[Flavor], dict
                                                           bool]:
     query = _query(request, version, FLAVOR_QUERY)
     rows = catalog_reads.flavors(deps.services(request))
-    deps.context(request)
     # NOTE: every flavor of a driver's catalog is public: asking for private ones finds none.
     if query.get("is_public", "true").lower() in ("false", "0", "no", "f"):
         rows = []
@@ -287,7 +287,6 @@ def list_flavors_detail(request: Request) -> Response:
 @router.get("/v2.1/flavors/{flavor_id}")
 def show_flavor(request: Request, flavor_id: str) -> Response:
     version = _version(request)
-    deps.context(request)
     flavor = catalog_reads.flavor(deps.services(request), flavor_id)
     return _reply(version, {"flavor": _flavor_detail(request, flavor, version)})
 
@@ -295,6 +294,5 @@ def show_flavor(request: Request, flavor_id: str) -> Response:
 @router.get("/v2.1/flavors/{flavor_id}/os-extra_specs")
 def flavor_extra_specs(request: Request, flavor_id: str) -> Response:
     version = _version(request)
-    deps.context(request)
     catalog_reads.flavor(deps.services(request), flavor_id)
     return _reply(version, {"extra_specs": {}})

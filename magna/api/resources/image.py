@@ -25,7 +25,7 @@ from magna.services import catalog_reads
 router = APIRouter(prefix=foreign.IMAGE, include_in_schema=False)
 # NOTE: catalog images have no upload time; a fixed date keeps answers stable across restarts.
 EPOCH = "2021-01-01T00:00:00Z"
-PAGING = {"limit", "marker", "sort_key", "sort_dir"}
+PAGING = {"limit", "marker", "sort_key", "sort_dir", "sort"}
 SORT_KEYS = {"name", "id", "created_at", "updated_at", "status", "visibility"}
 WRITES = ["POST", "PUT", "PATCH", "DELETE"]
 
@@ -83,6 +83,14 @@ def _sorted(rows: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str,
     return sorted(rows, key=lambda r: _text(r[key]), reverse=direction == "desc")
 
 
+def _sort_param(query: dict[str, str]) -> dict[str, str]:
+    """Glance's newer ``sort=key:dir,…`` as ``sort_key``/``sort_dir`` (its first key)."""
+    if "sort" not in query:
+        return query
+    key, _, direction = query["sort"].split(",")[0].partition(":")
+    return {**query, "sort_key": key, "sort_dir": direction or "desc"}
+
+
 def _page(rows: list[dict[str, Any]], query: dict[str, str]
           ) -> tuple[list[dict[str, Any]], bool]:
     marker = query.get("marker")
@@ -101,9 +109,10 @@ def _page(rows: list[dict[str, Any]], query: dict[str, str]
 
 @router.get("/v2/images")
 def list_images(request: Request) -> dict[str, Any]:
-    deps.context(request)
-    query = dict(request.query_params)
+    query = _sort_param(dict(request.query_params))
     filters = {k: v for k, v in query.items() if k not in PAGING}
+    if filters.get("visibility") == "all":  # Glance's "every image I may see"
+        del filters["visibility"]
     rows = [view(i) for i in catalog_reads.images(deps.services(request))]
     page, more = _page(_sorted([r for r in rows if _matches(r, filters)], query), query)
     body: dict[str, Any] = {"images": page, "schema": "/v2/schemas/images",
@@ -115,7 +124,6 @@ def list_images(request: Request) -> dict[str, Any]:
 
 @router.get("/v2/images/{image_id}")
 def show_image(request: Request, image_id: str) -> dict[str, Any]:
-    deps.context(request)
     return view(catalog_reads.image(deps.services(request), image_id))
 
 
