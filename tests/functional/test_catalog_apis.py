@@ -240,3 +240,17 @@ def test_an_administrator_creates_a_key_for_a_user(api: ApiClient) -> None:
     nova_error(nova(api, "GET", "/os-keypairs/given"), 404, "itemNotFound")
     nova_error(upload(carol, "taken", "2.10", user_id="dave"), 403, "forbidden",
                "keypair:create for the keypairs of user dave")
+
+
+def test_an_operators_key_is_everyones_and_only_an_admin_deletes_it(
+        api: ApiClient, tmp_path: Path) -> None:
+    (tmp_path / "keypairs").mkdir()
+    (tmp_path / "keypairs" / "ops.pub").write_text(ssh_public_key() + "\n")
+    alice = api.as_user("p1", user="alice")
+    shown = nova(alice, "GET", "/os-keypairs/ops", "2.10").json()["keypair"]
+    assert shown["user_id"] is None
+    make_cluster(alice, make_template(alice, keypair_id="ops")["uuid"])
+    nova_error(nova(alice, "DELETE", "/os-keypairs/ops"), 403, "forbidden",
+               "only an administrator")
+    assert nova(api, "DELETE", "/os-keypairs/ops", "2.2").status_code == 204
+    assert not (tmp_path / "keypairs" / "ops.pub").exists()
