@@ -15,7 +15,7 @@ from oslo_config import cfg
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from magna.api import deps, errors, middleware
+from magna.api import deps, errors, foreign, middleware
 from magna.api.metrics import RequestMetrics
 from magna.api.noauth import NoAuth
 from magna.api.resources import ROUTERS
@@ -62,39 +62,41 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
     return middleware.NormalizePath(stack)
 
 
-def _respond(exc: MagnaError) -> JSONResponse:
-    return JSONResponse(errors.body_for(exc), status_code=exc.status)
+def _respond(request: Request, exc: MagnaError) -> JSONResponse:
+    return JSONResponse(errors.body_for(exc, request.url.path), status_code=exc.status)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MagnaError)
-    async def magna_error(_: Request, exc: MagnaError) -> JSONResponse:
-        return _respond(exc)
+    async def magna_error(request: Request, exc: MagnaError) -> JSONResponse:
+        return _respond(request, exc)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return _respond(_route_not_found())
+            return _respond(request, _route_not_found(request.url.path))
         if exc.status_code == 405:
-            return _respond(MethodNotAllowed("The method is not allowed for this resource."))
+            return _respond(request,
+                            MethodNotAllowed("The method is not allowed for this resource."))
         error = MagnaError(str(exc.detail))
         error.status = exc.status_code
         error.code = "client" if exc.status_code < 500 else "server"
-        return _respond(error)
+        return _respond(request, error)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
         loc = ".".join(str(p) for p in first.get("loc", ())[1:])
-        return _respond(Invalid(f"Invalid input for field/attribute {loc}. "
-                                f"{first.get('msg', '')}"))
+        return _respond(request, Invalid(f"Invalid input for field/attribute {loc}. "
+                                         f"{first.get('msg', '')}"))
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return _respond(errors.unexpected(exc))
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _respond(request, errors.unexpected(exc))
 
 
-def _route_not_found() -> MagnaError:
-    exc = NotFound("The resource could not be found.")
+def _route_not_found(path: str) -> MagnaError:
+    api = foreign.api_of(path)
+    exc = NotFound(foreign.route_missing(api) if api else "The resource could not be found.")
     exc.code = ""
     return exc

@@ -3,7 +3,8 @@
 Every non-2xx answer of the v1 API is ``{"errors": [{"request_id", "code", "status", "title",
 "detail", "links"}]}``; the title is the message up to its first period, as upstream. Two
 exceptions keep their own shapes because clients parse them: the out-of-range microversion 406
-and Keystone's 401.
+and Keystone's 401. The compute and image APIs' paths (``foreign.py``) answer in Nova's and
+Glance's shapes instead, which their clients print.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import re
 from typing import Any
 
+from magna.api import foreign
 from magna.common.exceptions import MagnaError, NotAuthenticated, UnsupportedMicroversion
 
 LOG = logging.getLogger(__name__)
@@ -27,7 +29,11 @@ def title_of(message: str) -> str:
     return _SENTENCE_END.split(message, maxsplit=1)[0] if message else ""
 
 
-def body_for(exc: MagnaError) -> dict[str, Any]:
+def body_for(exc: MagnaError, path: str = "") -> dict[str, Any]:
+    """The error body for a request to ``path`` (Magnum's API when not given)."""
+    api = foreign.api_of(path)
+    if api is not None and not isinstance(exc, NotAuthenticated):
+        return foreign.error_body(api, exc.status, exc.message)
     if isinstance(exc, UnsupportedMicroversion):
         return {"errors": [{
             "max_version": exc.max_version, "min_version": exc.min_version,
@@ -45,8 +51,8 @@ def error_body(status: int, message: str, code: str) -> dict[str, Any]:
                         "title": title_of(message), "detail": message, "links": []}]}
 
 
-def encode(exc: MagnaError) -> bytes:
-    return json.dumps(body_for(exc)).encode()
+def encode(exc: MagnaError, path: str = "") -> bytes:
+    return json.dumps(body_for(exc, path)).encode()
 
 
 def unexpected(exc: BaseException) -> MagnaError:

@@ -1,11 +1,13 @@
 """Pure ASGI middleware that runs before any handler, outermost first:
 
 1. ``NormalizePath``: trailing slashes are dropped and unversioned paths go to ``/v1`` (clients
-   send both; upstream Magnum routes them the same way).
+   send both; upstream Magnum routes them the same way), except the compute and image APIs'
+   paths (``foreign.py``).
 2. ``RequestId``: every response carries ``X-OpenStack-Request-Id``.
 3. ``BodyLimit``: bodies over ``[api] max_request_body_size`` get 413 before they are read.
 4. ``Microversion``: negotiates ``OpenStack-API-Version`` for ``/v1`` paths and echoes it.
-5. ``Authenticate``: builds the ``RequestContext`` (noauth or Keystone) for non-public paths.
+5. ``Authenticate``: builds the ``RequestContext`` (noauth or Keystone) for non-public paths
+   (the version documents of every API are public).
 
 Between 1 and 2, ``api/metrics.RequestMetrics`` counts and times every request by route
 template and status (docs/metrics.md).
@@ -21,16 +23,16 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from magna.api import errors, microversion
+from magna.api import errors, foreign, microversion
 from magna.common.context import RequestContext
 from magna.common.exceptions import MagnaError, NotAuthenticated, PayloadTooLarge
 
-PUBLIC_PATHS = {"/", "/v1", "/healthcheck"}
+PUBLIC_PATHS = {"/", "/v1", "/healthcheck", *foreign.PUBLIC_PATHS}
 
 
 async def send_error(send: Send, exc: MagnaError,
-                     headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    body = errors.encode(exc)
+                     headers: Iterable[tuple[bytes, bytes]] = (), path: str = "") -> None:
+    body = errors.encode(exc, path)
     await send({"type": "http.response.start", "status": exc.status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         *headers]})
@@ -50,7 +52,7 @@ def normalize(path: str) -> str:
     if path.endswith(".json") and path.rstrip("/") in ("/.json", "/v1.json"):
         path = path[:-5] or "/"
     stripped = path.rstrip("/") or "/"
-    if stripped == "/" or stripped == "/healthcheck":
+    if stripped == "/" or stripped == "/healthcheck" or foreign.api_of(stripped):
         return stripped
     if stripped.split("/")[1] != "v1":
         stripped = "/v1" + stripped
@@ -95,7 +97,7 @@ class BodyLimit:
         too_large = PayloadTooLarge(
             f"Request is too large. The body may be at most {self.max_bytes} bytes.")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await send_error(send, too_large)
+            await send_error(send, too_large, path=scope["path"])
             return
         received = 0
 
@@ -159,7 +161,7 @@ class Authenticate:
             await send_error(send, exc, self.authenticator.challenge_headers())
             return
         except MagnaError as exc:
-            await send_error(send, exc)
+            await send_error(send, exc, path=scope["path"])
             return
         state["context"] = RequestContext(**{**context.__dict__,
                                              "request_id": state.get("request_id", "")})

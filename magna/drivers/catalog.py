@@ -4,9 +4,12 @@ Neutron networks on OpenStack. Templates and clusters are validated against it."
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from magna.common.exceptions import Conflict
@@ -38,8 +41,14 @@ class Network:
 
 @dataclass(frozen=True)
 class Keypair:
+    """A public key templates name. ``user_id`` is the user who uploaded it (the key is theirs,
+    as a Nova keypair is); None for a key the operator or the driver provides, which every user
+    may name. ``created_at`` is when it was stored, when the store knows."""
+
     name: str
     public_key: str
+    user_id: str | None = None
+    created_at: datetime | None = None
 
 
 class Catalog(Protocol):
@@ -57,7 +66,7 @@ class KeypairStore(abc.ABC):
 
     @abc.abstractmethod
     def add_keypair(self, keypair: Keypair) -> None:
-        """Store the key; raise ``Conflict`` when the name is taken."""
+        """Store the key and its owner; raise ``Conflict`` when the name is taken."""
 
     @abc.abstractmethod
     def delete_keypair(self, name: str) -> bool:
@@ -71,7 +80,8 @@ class KeypairStore(abc.ABC):
 
 
 class KeypairFiles(KeypairStore):
-    """A ``KeypairStore`` over a directory of ``<name>.pub`` files (one OpenSSH key each)."""
+    """A ``KeypairStore`` over a directory of ``<name>.pub`` files (one OpenSSH key each), with
+    the uploader's user id in ``<name>.owner`` beside it (none: the operator's key)."""
 
     def __init__(self, directory: str) -> None:
         self._keypair_dir = directory
@@ -82,9 +92,24 @@ class KeypairFiles(KeypairStore):
         found = []
         for entry in sorted(os.listdir(self._keypair_dir)):
             if entry.endswith(".pub"):
-                with open(os.path.join(self._keypair_dir, entry)) as handle:
-                    found.append(Keypair(name=entry[:-4], public_key=handle.read().strip()))
+                keypair = self._read(entry[:-4])
+                if keypair is not None:
+                    found.append(keypair)
         return found
+
+    def _read(self, name: str) -> Keypair | None:
+        try:
+            with open(self._path(name)) as handle:
+                key = handle.read().strip()
+                stamp = os.fstat(handle.fileno()).st_mtime
+        except FileNotFoundError:  # deleted while listing
+            return None
+        owner = None
+        if os.path.exists(self._owner_path(name)):
+            with open(self._owner_path(name)) as handle:
+                owner = handle.read().strip() or None
+        return Keypair(name=name, public_key=key, user_id=owner,
+                       created_at=datetime.fromtimestamp(stamp, UTC))
 
     @property
     def store_id(self) -> str:
@@ -92,24 +117,47 @@ class KeypairFiles(KeypairStore):
 
     def add_keypair(self, keypair: Keypair) -> None:
         os.makedirs(self._keypair_dir, mode=0o700, exist_ok=True)
+        # NOTE: each file is written aside and link()ed into place, which fails when the name
+        # exists: a reader never sees a half-written file, the owner file claims the name for
+        # its user before the key appears (a listed key never lacks its owner), and the key
+        # file is the second claim, so two uploads of one name cannot both succeed. An owner
+        # file a crash left alone in between is its user's to retry.
+        if keypair.user_id is not None and not self._place(self._owner_path(keypair.name),
+                                                           keypair.user_id):
+            with open(self._owner_path(keypair.name)) as handle:
+                if handle.read().strip() != keypair.user_id:
+                    raise Conflict(f"Key pair '{keypair.name}' already exists.")
+        if not self._place(self._path(keypair.name), keypair.public_key.strip()):
+            raise Conflict(f"Key pair '{keypair.name}' already exists.")
+
+    def _place(self, path: str, text: str) -> bool:
+        """Write ``text`` to ``path`` unless it exists (False then)."""
+        fd, staged = tempfile.mkstemp(dir=self._keypair_dir, prefix=".upload-")
         try:
-            # NOTE: O_EXCL makes the name check and the write one step, so two uploads of the
-            # same name cannot both succeed.
-            fd = os.open(self._path(keypair.name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text + "\n")
+            os.link(staged, path)
         except FileExistsError:
-            raise Conflict(f"Key pair '{keypair.name}' already exists.") from None
-        with os.fdopen(fd, "w") as handle:
-            handle.write(keypair.public_key.strip() + "\n")
+            return False
+        finally:
+            os.unlink(staged)
+        return True
 
     def delete_keypair(self, name: str) -> bool:
         try:
             os.unlink(self._path(name))
         except FileNotFoundError:
             return False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._owner_path(name))
         return True
 
     def _path(self, name: str) -> str:
         return os.path.join(self._keypair_dir, f"{name}.pub")
+
+    def _owner_path(self, name: str) -> str:
+        return os.path.join(self._keypair_dir, f"{name}.owner")
 
 
 T = TypeVar("T", Image, Flavor, Network)

@@ -47,8 +47,11 @@ def check_external_network(driver: Driver, network: str | None) -> None:
         raise Invalid(f"Unable to find external network {network}.")
 
 
-def check_keypair(driver: Driver, keypair: str | None, project_id: str | None) -> None:
+def check_keypair(driver: Driver, keypair: str | None, user_id: str | None) -> None:
+    """The cluster's keypair must be the creating user's own, or the operator's (as Nova
+    checks it with the user's credentials upstream)."""
     if keypair is None:
         return
-    if not any(k.name == keypair for k in driver.catalog.keypairs(project_id)):
+    if not any(k.name == keypair and k.user_id in (None, user_id)
+               for k in driver.catalog.keypairs(None)):
         raise NotFound(f"Unable to find keypair {keypair}.")

@@ -150,7 +150,7 @@ def _check_create(svc: Services, ctx: RequestContext, session: Session,
         raise NotAuthorized("Not authorized.")
     catalog_check.check_flavor(driver, c["flavor_id"])
     catalog_check.check_flavor(driver, c["master_flavor_id"])
-    catalog_check.check_keypair(driver, c["keypair"], ctx.project_id)
+    catalog_check.check_keypair(driver, c["keypair"], ctx.user_id)
     if spec.master_count > 1 and not c["master_lb_enabled"]:
         raise Invalid("master_count must be 1 when master_lb_enabled is False")
     capacity.check(driver, spec.master_count + spec.node_count)

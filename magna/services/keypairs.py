@@ -6,6 +6,14 @@ local Swarm and fake drivers') store new ones. Listing merges every catalog; cre
 every store, so a template of any driver can name the key; deleting removes it from each.
 Keys are checked here, so a driver only ever receives a well-formed OpenSSH public key with a
 safe name.
+
+Ownership, as Nova's: a key belongs to the user who uploaded it (through ``/v1/keypairs`` or
+the Nova subset, ``api/resources/compute.py``). A user sees, names in clusters and deletes their
+own keys, plus the keys the operator or a driver provides (no owner), which every user may
+name and only an administrator deletes; another user's key is a 404, as in Nova. An
+administrator may look at another user's keys by asking for that user (Nova's ``user_id``).
+Unlike Nova, names are one namespace for the whole deployment: a node authorizes the key its
+cluster names, by name, in the driver's store, so a name taken by anyone is a 409.
 """
 
 from __future__ import annotations
@@ -16,9 +24,10 @@ import re
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from magna.common.context import RequestContext
-from magna.common.exceptions import Conflict, Invalid, NotFound
+from magna.common.exceptions import Conflict, Invalid, NotAuthorized, NotFound
 from magna.drivers.catalog import Keypair, KeypairStore
 from magna.services import Services
 
@@ -33,46 +42,87 @@ def fingerprint(public_key: str) -> str:
     return f"SHA256:{digest}"
 
 
-def list_(svc: Services, ctx: RequestContext) -> list[Keypair]:
-    svc.authz.authorize(ctx, "keypair:get_all", _target(ctx))
-    return _all(svc, ctx)
+def md5_fingerprint(public_key: str) -> str:
+    """``aa:bb:…``, the form Nova gives (``ssh-keygen -l -E md5`` without its prefix)."""
+    blob = base64.b64decode(public_key.split()[1])
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
-def get(svc: Services, ctx: RequestContext, name: str) -> Keypair:
-    svc.authz.authorize(ctx, "keypair:get", _target(ctx))
-    for keypair in _all(svc, ctx):
-        if keypair.name == name:
+def list_(svc: Services, ctx: RequestContext, *, user_id: str | None = None) -> list[Keypair]:
+    """The keys ``user_id`` (default: the caller) may name, the operator's included."""
+    owner = _owner(svc, ctx, "keypair:get_all", user_id)
+    return [k for k in _all(svc) if visible(k, owner)]
+
+
+def get(svc: Services, ctx: RequestContext, name: str, *,
+        user_id: str | None = None) -> Keypair:
+    owner = _owner(svc, ctx, "keypair:get", user_id)
+    for keypair in _all(svc):
+        if keypair.name == name and visible(keypair, owner):
             return keypair
     raise NotFound(f"Keypair {name} could not be found.")
 
 
-def create(svc: Services, ctx: RequestContext, name: str, public_key: str) -> Keypair:
-    svc.authz.authorize(ctx, "keypair:create", _target(ctx))
-    keypair = Keypair(name=_checked_name(name), public_key=_checked_key(public_key))
+def visible(keypair: Keypair, user_id: str | None) -> bool:
+    """Whether ``user_id`` may see and name the key: theirs, or the operator's."""
+    return keypair.user_id is None or keypair.user_id == user_id
+
+
+def create(svc: Services, ctx: RequestContext, name: str, public_key: str, *,
+           user_id: str | None = None) -> Keypair:
+    """Store the key as the caller's, or (administrators) as ``user_id``'s."""
+    owner = _owner(svc, ctx, "keypair:create", user_id)
+    keypair = Keypair(name=_checked_name(name), public_key=_checked_key(public_key),
+                      user_id=owner)
     stores = _stores(svc)
     if not stores:
         raise Invalid("No enabled driver stores keypairs.")
-    if any(k.name == keypair.name for k in _all(svc, ctx)):
+    if any(k.name == keypair.name for k in _all(svc)):
         raise Conflict(f"Key pair '{keypair.name}' already exists.")
     for store in stores:
         store.add_keypair(keypair)
-    return keypair
+    return get(svc, ctx, keypair.name, user_id=owner)
 
 
-def delete(svc: Services, ctx: RequestContext, name: str) -> None:
+def generate(svc: Services, ctx: RequestContext, name: str, *,
+             user_id: str | None = None) -> tuple[Keypair, str]:
+    """A new RSA key (Nova's before microversion 2.92): the keypair and its private key in PEM,
+    which is handed to the caller once and never stored."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                               serialization.PublicFormat.OpenSSH).decode()
+    pem = private.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return create(svc, ctx, name, f"{public} Generated-by-Magna", user_id=user_id), pem
+
+
+def delete(svc: Services, ctx: RequestContext, name: str, *, user_id: str | None = None) -> None:
     svc.authz.authorize(ctx, "keypair:delete", _target(ctx))
-    removed = [store.delete_keypair(name) for store in _stores(svc)]
-    if any(removed):
-        return
-    if any(k.name == name for k in _all(svc, ctx)):
+    keypair = get(svc, ctx, name, user_id=user_id)
+    if keypair.user_id is None and not ctx.is_admin:
+        raise NotAuthorized(f"Keypair {name} is the operator's: only an administrator can "
+                            "delete it.")
+    if not any([store.delete_keypair(name) for store in _stores(svc)]):
         raise Invalid(f"Keypair {name} is part of a driver's catalog and cannot be deleted.")
-    raise NotFound(f"Keypair {name} could not be found.")
 
 
-def _all(svc: Services, ctx: RequestContext) -> list[Keypair]:
+def _owner(svc: Services, ctx: RequestContext, rule: str, user_id: str | None) -> str | None:
+    """Authorize and say whose keys the call is about: another user's only for
+    administrators."""
+    svc.authz.authorize(ctx, rule, _target(ctx))
+    if user_id is None or user_id == ctx.user_id:
+        return ctx.user_id
+    if not ctx.is_admin:
+        raise NotAuthorized(f"Policy doesn't allow {rule} for the keypairs of user {user_id}.")
+    return user_id
+
+
+def _all(svc: Services) -> list[Keypair]:
     found: dict[str, Keypair] = {}
     for driver in svc.drivers.drivers:
-        for keypair in driver.catalog.keypairs(ctx.project_id):
+        for keypair in driver.catalog.keypairs(None):
             found.setdefault(keypair.name, keypair)
     return sorted(found.values(), key=lambda k: k.name)
 

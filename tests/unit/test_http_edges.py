@@ -53,6 +53,8 @@ def test_out_of_range_versions_get_the_special_406(header: str) -> None:
     ("/", "/"), ("/v1", "/v1"), ("/v1/", "/v1"), ("/clusters/", "/v1/clusters"),
     ("/v1/clusters/x/nodegroups/", "/v1/clusters/x/nodegroups"), ("/v1.json", "/v1"),
     ("/healthcheck", "/healthcheck"),
+    ("/compute/v2.1/", "/compute/v2.1"), ("/image/v2/images", "/image/v2/images"),
+    ("/computer", "/v1/computer"),
 ])
 def test_paths_are_normalised(path: str, expected: str) -> None:
     assert normalize(path) == expected

@@ -7,9 +7,11 @@ from magna.api.resources import (
     clusters,
     clustertemplates,
     coe_objects,
+    compute,
     containers,
     credentials,
     federations,
+    image,
     keypairs,
     mservices,
     nodegroups,
@@ -22,3 +24,4 @@ ROUTERS = [root.router, clustertemplates.router, clusters.router]
 ROUTERS += [nodegroups.router, certificates.router, credentials.router]
 ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
 ROUTERS += [containers.router, coe_objects.router, keypairs.router, federations.router]
+ROUTERS += [compute.router, image.router]
