@@ -34,7 +34,8 @@ def test_readme_magna_walkthrough_runs(tmp_path: pathlib.Path) -> None:
     script = walkthrough()
     for command in ("keypair-create", "baymodel-create", "bay-create", "bay-list", "bay-show",
                     "bay-update swarmbay replace node_count=2", "ca-show", "ca-sign",
-                    "cluster-config", "docker node ls", "bay-delete"):
+                    "cluster-config", "docker node ls", "bay-delete", "ssh -i testkey",
+                    "sudo docker ps"):
         assert command in script, command
     with magna_server(str(tmp_path / "state")) as server:
         body = script.replace("http://127.0.0.1:9511", server.url)
@@ -51,6 +52,7 @@ def test_readme_magna_walkthrough_runs(tmp_path: pathlib.Path) -> None:
     assert "swarmbay: UPDATE_COMPLETE  nodes 3/3" in result.stderr, result.stderr
     assert "swarmbay: DELETE_COMPLETE" in result.stderr, result.stderr
     assert out.count(" Ready ") == 3, out
+    assert "CONTAINER ID" in out, out  # `sudo docker ps` on the node, logged in with the key
     assert remaining == []
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
     mine = x509.load_pem_x509_certificate((tmp_path / "me-cert.pem").read_bytes())
