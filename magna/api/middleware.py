@@ -22,7 +22,7 @@ from magna.api import errors, microversion
 from magna.common.context import RequestContext
 from magna.common.exceptions import MagnaError, NotAuthenticated, PayloadTooLarge
 
-PUBLIC_PATHS = {"/", "/v1", "/healthcheck"}
+PUBLIC_PATHS = {"/", "/v1", "/healthcheck", "/v1/openapi.json", "/v1/reference"}
 
 
 async def send_error(send: Send, exc: MagnaError,

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from magna.api import deps, encoding, pagination
-from magna.api.validation import Body, LabelValue, Str255, json_body, parse
+from magna.api import deps, encoding, openapi, pagination
+from magna.api.validation import Body, Flag, LabelValue, Str255, json_body, parse
 from magna.services import clustertemplates as service
 from magna.services.readmodels import TemplateRow
 
@@ -36,15 +36,15 @@ class TemplateCreate(Body):
     http_proxy: Str255 | None = None
     https_proxy: Str255 | None = None
     no_proxy: Str255 | None = None
-    registry_enabled: bool = False
+    registry_enabled: Flag = False
     labels: dict[str, LabelValue] = Field(default_factory=dict)
-    tls_disabled: bool = False
-    public: bool = False
-    hidden: bool = False
+    tls_disabled: Flag = False
+    public: Flag = False
+    hidden: Flag = False
     server_type: Str255 = "vm"
     insecure_registry: Str255 | None = None
-    master_lb_enabled: bool = False
-    floating_ip_enabled: bool = True
+    master_lb_enabled: Flag = False
+    floating_ip_enabled: Flag = True
     tags: Annotated[str, StringConstraints(max_length=255)] | None = None
     driver: Str255 | None = None
     # Read-only attributes clients may echo back; accepted and ignored, as upstream.
@@ -91,8 +91,11 @@ def view(request: Request, row: TemplateRow, collection: str = "clustertemplates
     return body
 
 
-@router.get("/v1/clustertemplates")
-@router.get("/v1/clustertemplates/detail")
+PAGING = openapi.spec(query=openapi.paging("clustertemplates"))
+
+
+@router.get("/v1/clustertemplates", openapi_extra=PAGING)
+@router.get("/v1/clustertemplates/detail", openapi_extra=PAGING)
 def list_templates(request: Request) -> Response:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
@@ -111,7 +114,8 @@ def show_template(request: Request, ident: str) -> Response:
     return encoding.json_response(view(request, row))
 
 
-@router.post("/v1/clustertemplates", status_code=201)
+@router.post("/v1/clustertemplates", status_code=201,
+             openapi_extra=openapi.spec(body=TemplateCreate))
 async def create_template(request: Request, response: Response) -> dict[str, Any]:
     values = template_values(await json_body(request))
     row = await deps.call(request, service.create, values)
@@ -119,7 +123,8 @@ async def create_template(request: Request, response: Response) -> dict[str, Any
     return view(request, row)
 
 
-@router.patch("/v1/clustertemplates/{ident}")
+@router.patch("/v1/clustertemplates/{ident}",
+              openapi_extra=openapi.spec(body=openapi.json_patch()))
 async def update_template(request: Request, ident: str) -> dict[str, Any]:
     ops = await json_body(request)
     row = await deps.call(request, service.update, ident, ops, retype)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import AfterValidator, Field, StringConstraints
 
-from magna.api import deps, pagination
+from magna.api import deps, openapi, pagination
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.common.exceptions import Invalid
 from magna.domain import containers as rules
@@ -46,6 +46,10 @@ Command = Annotated[str | Annotated[list[Annotated[str, StringConstraints(max_le
                     AfterValidator(_split)]
 
 
+# What the document says of actions; the handler refuses others with its own 400.
+ActionName = Annotated[str, Path(json_schema_extra={"enum": list(rules.ACTIONS)})]
+
+
 class ContainerCreate(Body):
     name: ContainerName | None = None
     image: ImageRef
@@ -72,7 +76,8 @@ def view(request: Request, row: ContainerRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/containers")
+@router.get("/v1/containers", openapi_extra=openapi.spec(
+    query=[*openapi.paging("containers"), openapi.param("cluster", {"type": "string"})]))
 def list_containers(request: Request) -> dict[str, Any]:
     page = pagination.page_from(request)
     cluster = request.query_params.get("cluster") or None
@@ -87,7 +92,8 @@ def show_container(request: Request, ident: str) -> dict[str, Any]:
     return view(request, service.get(deps.services(request), deps.context(request), ident))
 
 
-@router.post("/v1/containers", status_code=202)
+@router.post("/v1/containers", status_code=202,
+             openapi_extra=openapi.spec(body=ContainerCreate))
 async def create_container(request: Request) -> dict[str, Any]:
     values = parse(ContainerCreate, await json_body(request), "container")
     row = await deps.call(request, service.create, values)
@@ -100,14 +106,15 @@ def delete_container(request: Request, ident: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/v1/containers/{ident}/exec")
+@router.post("/v1/containers/{ident}/exec", openapi_extra=openapi.spec(body=ExecRequest))
 async def exec_container(request: Request, ident: str) -> dict[str, Any]:
     data = parse(ExecRequest, await json_body(request), "exec")
     result = await deps.call_engines(request, service.exec_, ident, data["command"])
     return {"output": result.output, "exit_code": result.exit_code}
 
 
-@router.get("/v1/containers/{ident}/logs")
+@router.get("/v1/containers/{ident}/logs", openapi_extra=openapi.spec(query=[
+    openapi.param("tail", {"type": "string", "pattern": r"^(\d+|all)$"})]))
 async def container_logs(request: Request, ident: str) -> dict[str, Any]:
     raw = request.query_params.get("tail")
     tail = None
@@ -120,8 +127,10 @@ async def container_logs(request: Request, ident: str) -> dict[str, Any]:
     return {"logs": text}
 
 
-@router.post("/v1/containers/{ident}/{action}", status_code=202)
-async def container_action(request: Request, ident: str, action: str) -> dict[str, Any]:
+@router.post("/v1/containers/{ident}/{action}", status_code=202,
+             openapi_extra=openapi.spec(body={"type": "object", "maxProperties": 0},
+                                        body_required=False))
+async def container_action(request: Request, ident: str, action: ActionName) -> dict[str, Any]:
     if action not in rules.ACTIONS:
         raise Invalid(f"Unknown container action {action}; known: "
                       f"{', '.join((*rules.ACTIONS, 'exec'))}.")

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from magna.api import deps, pagination, params
+from magna.api import deps, openapi, pagination, params
 from magna.api.resources.clusters import ClusterName
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.services import federations as service
@@ -40,8 +40,11 @@ def view(base: str, row: FederationRecord) -> dict[str, Any]:
     return body
 
 
-@router.get("/v1/federations")
-@router.get("/v1/federations/detail")
+PAGING = openapi.spec(query=openapi.paging("federations"))
+
+
+@router.get("/v1/federations", openapi_extra=PAGING)
+@router.get("/v1/federations/detail", openapi_extra=PAGING)
 def list_federations(request: Request) -> dict[str, object]:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
@@ -59,14 +62,17 @@ def show_federation(request: Request, ident: str) -> dict[str, Any]:
     return view(deps.base_url(request), row)
 
 
-@router.post("/v1/federations", status_code=202)
+@router.post("/v1/federations", status_code=202,
+             openapi_extra=openapi.spec(body=FederationCreate))
 async def create_federation(request: Request) -> dict[str, Any]:
     values = parse(FederationCreate, await json_body(request), "federation")
     row = await deps.call(request, service.create, values)
     return {"uuid": row.uuid}
 
 
-@router.patch("/v1/federations/{ident}", status_code=202)
+@router.patch("/v1/federations/{ident}", status_code=202,
+              openapi_extra=openapi.spec(body=openapi.json_patch(),
+                                         query=[openapi.flag("rollback")]))
 async def update_federation(request: Request, ident: str) -> dict[str, Any]:
     # NOTE: ``rollback`` is checked like a cluster's and needs nothing more: a federation
     # PATCH is one transaction, recorded whole or refused with nothing changed.

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import StringConstraints
 
-from magna.api import deps
+from magna.api import deps, openapi
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.drivers.catalog import Keypair
 from magna.services import keypairs as service
@@ -42,7 +42,7 @@ def show_keypair(request: Request, name: str) -> dict[str, Any]:
     return view(request, service.get(deps.services(request), deps.context(request), name))
 
 
-@router.post("/v1/keypairs", status_code=201)
+@router.post("/v1/keypairs", status_code=201, openapi_extra=openapi.spec(body=KeypairCreate))
 async def create_keypair(request: Request) -> dict[str, Any]:
     data = parse(KeypairCreate, await json_body(request), "keypair")
     keypair = await deps.call(request, service.create, data["name"], data["public_key"])
