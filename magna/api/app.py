@@ -70,14 +70,17 @@ def allowed_methods(path: str) -> str:
     and FastAPI makes one route per method, so the union is taken here over all of them.
     """
     methods = {method for router in ROUTERS for route in router.routes
-               if isinstance(route, APIRoute) and route.path_regex.match(path)
-               for method in route.methods}
+               if isinstance(route, APIRoute) and route.include_in_schema
+               and route.path_regex.match(path)
+               for method in route.methods or ()}
     return ", ".join(sorted(methods))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MagnaError)
-    async def magna_error(_: Request, exc: MagnaError) -> JSONResponse:
+    async def magna_error(request: Request, exc: MagnaError) -> JSONResponse:
+        if isinstance(exc, MethodNotAllowed):
+            return _respond(exc, {"Allow": allowed_methods(request.url.path)})
         return _respond(exc)
 
     @app.exception_handler(HTTPException)

@@ -25,8 +25,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from magna.api import microversion
-from magna.api.middleware import PUBLIC_PATHS
 from magna.api.microversion import Version
+from magna.api.middleware import PUBLIC_PATHS
 from magna.domain import patch
 from magna.services import sorting
 
@@ -44,8 +44,9 @@ def param(name: str, schema: dict[str, Any], *, required: bool = False,
 
 def paging(collection: str, *, integer_marker: bool = False) -> list[dict[str, Any]]:
     """``limit``, ``marker``, ``sort_key`` and ``sort_dir`` of a collection's list."""
-    marker: dict[str, Any] = ({"type": "string", "pattern": r"^\d+$"} if integer_marker
-                              else {"type": "string", "minLength": 1})
+    # NOTE: an empty marker (or limit, sort_key, sort_dir) is the same as none.
+    marker: dict[str, Any] = ({"type": "string", "pattern": r"^\d*$"} if integer_marker
+                              else {"type": "string"})
     return [
         param("limit", {"type": "integer", "minimum": 1},
               description="Page size (at most [api] max_limit)."),
@@ -81,6 +82,16 @@ def ref(model: type[BaseModel]) -> dict[str, Any]:
     """A reference to ``model``'s schema, which the document then carries in its components."""
     _MODELS[model.__name__] = model
     return {"$ref": f"{REF}{model.__name__}"}
+
+
+def one_replace(values: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A JSON patch of exactly one ``replace``, of one of ``values``' paths with a value of
+    its schema (what ``domain.kube_objects.change_of`` accepts)."""
+    options = [{"type": "object", "additionalProperties": False,
+                "required": ["op", "path", "value"],
+                "properties": {"op": {"enum": ["replace"]}, "path": {"enum": [path]},
+                               "value": schema}} for path, schema in values.items()]
+    return {"type": "array", "minItems": 1, "maxItems": 1, "items": {"anyOf": options}}
 
 
 def json_patch(paths: Sequence[str] | None = None) -> dict[str, Any]:
@@ -178,6 +189,8 @@ def _version_header(since: Version) -> dict[str, Any]:
     values = [f"{service} {v}" for service in sorted(microversion.ACCEPTED_SERVICES)
               for v in [*versions, "latest"]]
     required = since > microversion.MIN_VERSION
+    if not required:
+        values.append("")  # an empty header is no header: 1.1
     note = f"Needed: this call exists from {since} on." if required else "Default 1.1."
     return param("OpenStack-API-Version", {"type": "string", "enum": values},
                  required=required, where="header", description=note)

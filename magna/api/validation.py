@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
 from starlette.requests import Request
 
 from magna.common.exceptions import Invalid
@@ -96,6 +103,10 @@ def parse(model: type[M], data: Any, argument: str, drop_nulls: bool = True) -> 
                       "Value should be a JSON object.")
     if drop_nulls:
         data = {k: v for k, v in data.items() if v is not None}
+    # NOTE: 3.0 is an integer to JSON Schema (and the document); the strict models would
+    # refuse it, so an attribute's integral float is read as the integer it is.
+    data = {k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in data.items()}
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:

@@ -71,7 +71,8 @@ def sort_column(model: type[M], key: str) -> Any:
 
 def sort_keys(model: type[M]) -> tuple[str, ...]:
     """The ``sort_key`` values ``sort_column`` takes for ``model`` (the API document's enum)."""
-    return tuple(name for name in model.__table__.columns.keys() if name not in _UNSORTABLE)
+    return tuple(column.name for column in model.__table__.columns
+                 if column.name not in _UNSORTABLE)
 
 
 def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,

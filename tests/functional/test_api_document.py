@@ -20,6 +20,7 @@ from tests.conftest import make_conf
 from tests.support.api import ApiClient, make_cluster
 from tests.support.conductor import fake_template_body
 
+
 def served_app(tmp: Path) -> Iterator[tuple[Any, ApiClient]]:
     """An app on the fake driver with a template and a cluster in it (reads find something)."""
     app = build_app(make_conf(tmp, drivers={"enabled_drivers": ["fake"]}))

@@ -9,19 +9,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import StringConstraints
+from pydantic import StringConstraints, WithJsonSchema
 
 from magna.api import deps, openapi
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.services import certificates as service
+from magna.services import pki
 
 router = APIRouter()
+
+
+# What ``pki.kind_of`` takes (it answers 400 naming them otherwise).
+CA_TYPES = {"type": "string", "enum": sorted(pki.KINDS)}
 
 
 class CertificateCreate(Body):
     cluster_uuid: Str255
     csr: Annotated[str, StringConstraints(min_length=1)]
-    ca_cert_type: Str255 | None = None
+    ca_cert_type: Annotated[Str255, WithJsonSchema(CA_TYPES)] | None = None
     # Read-only attributes clients may echo back are accepted and ignored, as upstream.
     bay_uuid: Any = None
     pem: Any = None
@@ -42,8 +47,7 @@ def links(request: Request, cluster_uuid: str) -> list[dict[str, Any]]:
     return deps.links(request, "certificates", cluster_uuid)
 
 
-CA_TYPE = openapi.param("ca_cert_type", {"type": "string",
-                                         "enum": ["etcd", "front_proxy", "front-proxy"]})
+CA_TYPE = openapi.param("ca_cert_type", CA_TYPES)
 
 
 @router.get("/v1/certificates/{cluster_ident}", openapi_extra=openapi.spec(query=[CA_TYPE]))

@@ -5,17 +5,30 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from magna.api import deps, encoding, openapi, pagination
 from magna.api.validation import Body, Flag, LabelValue, Str255, json_body, parse
+from magna.domain import coe
 from magna.services import clustertemplates as service
 from magna.services.readmodels import TemplateRow
 
 router = APIRouter()
 
 
+def _coe_rules() -> dict[str, Any]:
+    """Each COE's network and volume drivers (``domain.coe``), for the document."""
+    return {"allOf": [
+        {"if": {"properties": {"coe": {"const": name}}},
+         "then": {"properties": {
+             "network_driver": {"enum": [*rules.network_drivers, None]},
+             "volume_driver": {"enum": [*rules.volume_drivers, None]}}}}
+        for name, rules in coe.RULES.items()]}
+
+
 class TemplateCreate(Body):
+    model_config = ConfigDict(json_schema_extra=_coe_rules())
+
     uuid: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{32,36}$")] | None = None
     name: Str255 | None = None
     coe: Literal["kubernetes", "swarm-mode"]
@@ -41,7 +54,7 @@ class TemplateCreate(Body):
     tls_disabled: Flag = False
     public: Flag = False
     hidden: Flag = False
-    server_type: Str255 = "vm"
+    server_type: Annotated[Str255, WithJsonSchema({"enum": list(coe.SERVER_TYPES)})] = "vm"
     insecure_registry: Str255 | None = None
     master_lb_enabled: Flag = False
     floating_ip_enabled: Flag = True

@@ -45,9 +45,14 @@ class ObjectCreate(Body):
     cluster_uuid: Str255 | None = None
 
 
+def _naming(key: str) -> dict[str, Any]:
+    return {"required": [key], "properties": {key: {"type": "string"}}}
+
+
+# One of the two spellings names the cluster (both at once is a 400 when they differ).
 CREATE_SPEC = openapi.spec(body={"allOf": [openapi.ref(ObjectCreate)],
-                                 "oneOf": [{"required": ["cluster_uuid"]},
-                                           {"required": ["bay_uuid"]}]})
+                                 "oneOf": [_naming("cluster_uuid"), _naming("bay_uuid")]})
+MANIFEST = {"type": "string", "pattern": r"\S"}
 
 
 def _one_of(values: Mapping[str, Any], old: str, new: str) -> str:
@@ -129,9 +134,10 @@ def _delete(resource: Resource) -> Handler:
 
 
 def _patch_spec(resource: Resource) -> dict[str, Any]:
-    paths = ["/manifest", "/replicas"] if resource.kind == "ReplicationController" \
-        else ["/manifest"]
-    return openapi.spec(body=openapi.json_patch(paths), query=QUERY_SPEC)
+    values: dict[str, dict[str, Any]] = {"/manifest": MANIFEST}
+    if resource.kind == "ReplicationController":
+        values["/replicas"] = {"type": "integer", "minimum": 0}
+    return openapi.spec(body=openapi.one_replace(values), query=QUERY_SPEC)
 
 
 _READ = openapi.spec(query=QUERY_SPEC)

@@ -6,25 +6,34 @@ they answer: Magna records membership and builds nothing (``services/federations
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from magna.api import deps, openapi, pagination, params
 from magna.api.resources.clusters import ClusterName
 from magna.api.validation import Body, Str255, json_body, parse
+from magna.domain import federations as rules
 from magna.services import federations as service
 from magna.services.readmodels import FederationRecord
 
 router = APIRouter()
 
 
+# What ``domain.federations.check_properties`` takes; the DNS syntax of the zone is its own.
+PROPERTIES = {"type": "object", "required": [rules.DNS_ZONE],
+              "propertyNames": {"minLength": 1, "maxLength": rules.MAX_PROPERTY},
+              "additionalProperties": {"type": "string", "maxLength": rules.MAX_PROPERTY},
+              "properties": {rules.DNS_ZONE: {"type": "string", "minLength": 1,
+                                              "maxLength": rules.MAX_ZONE + 1}}}
+
+
 class FederationCreate(Body):
     name: ClusterName | None = None
     hostcluster_id: Str255
     member_ids: list[Str255] = Field(default_factory=list)
-    properties: dict[str, str]
+    properties: Annotated[dict[str, str], WithJsonSchema(PROPERTIES)]
 
 
 def summary(base: str, row: FederationRecord) -> dict[str, Any]:

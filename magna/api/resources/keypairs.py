@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import StringConstraints
+from pydantic import StringConstraints, WithJsonSchema
 
 from magna.api import deps, openapi
 from magna.api.validation import Body, Str255, json_body, parse
@@ -21,7 +21,8 @@ router = APIRouter()
 
 
 class KeypairCreate(Body):
-    name: Str255
+    name: Annotated[Str255, WithJsonSchema({"type": "string",
+                                            "pattern": service.NAME_RE.pattern})]
     public_key: Annotated[str, StringConstraints(min_length=1, max_length=16384)]
 
 

@@ -67,7 +67,12 @@ def show_quota(request: Request, project_id: str, resource: str) -> dict[str, An
                             resource))
 
 
-@router.post("/v1/quotas", status_code=201, openapi_extra=openapi.spec(body=QuotaBody))
+# A new quota names its project (the service answers 400 otherwise).
+CREATE_SPEC = openapi.spec(body={"allOf": [openapi.ref(QuotaBody)], "required": ["project_id"],
+                                 "properties": {"project_id": {"type": "string"}}})
+
+
+@router.post("/v1/quotas", status_code=201, openapi_extra=CREATE_SPEC)
 async def create_quota(request: Request) -> dict[str, Any]:
     values = quota_values(await json_body(request))
     return view(await deps.call(request, service.create, values))
