@@ -48,11 +48,12 @@ def paging(collection: str, *, integer_marker: bool = False) -> list[dict[str, A
     marker: dict[str, Any] = ({"type": "string", "pattern": r"^\d*$"} if integer_marker
                               else {"type": "string"})
     return [
-        param("limit", {"type": "integer", "minimum": 1},
+        param("limit", {"type": "string", "pattern": "^(?:0*[1-9][0-9]*)?$"},
               description="Page size (at most [api] max_limit)."),
         param("marker", marker, description="The last item of the previous page."),
-        param("sort_key", {"type": "string", "enum": list(sorting.sort_keys(collection))}),
-        param("sort_dir", {"type": "string", "enum": ["asc", "desc"]}),
+        param("sort_key", {"type": "string",
+                           "enum": [*sorting.sort_keys(collection), ""]}),
+        param("sort_dir", {"type": "string", "enum": ["asc", "desc", ""]}),
     ]
 
 

@@ -16,6 +16,12 @@ from magna.services.readmodels import TemplateRow
 router = APIRouter()
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4 = rf"\s*{_OCTET}(?:\.{_OCTET}){{3}}\s*"
+# What ``coe.validate_dns_nameserver`` takes: IPv4 addresses separated by commas.
+DNS_SERVERS = {"type": "string", "maxLength": 255, "pattern": f"^{_IPV4}(?:,{_IPV4})*$"}
+
+
 def _coe_rules() -> dict[str, Any]:
     """Each COE's network and volume drivers (``domain.coe``), for the document."""
     return {"allOf": [
@@ -35,7 +41,7 @@ class TemplateCreate(Body):
     image_id: Str255
     flavor_id: Str255 | None = None
     master_flavor_id: Str255 | None = None
-    dns_nameserver: Str255 | None = None
+    dns_nameserver: Annotated[Str255, WithJsonSchema(DNS_SERVERS)] | None = None
     keypair_id: Str255 | None = None
     external_network_id: Str255 | None = None
     fixed_network: Str255 | None = None
