@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from oslo_config import cfg
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
@@ -46,7 +47,7 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
         await authenticator.aclose()
         svc.close()
 
-    app = FastAPI(title="Magna (OpenStack Magnum v1 API)", openapi_url="/v1/openapi.json",
+    app = FastAPI(title="Magna (OpenStack Magnum v1 API)", openapi_url=None,
                   docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.services = svc
     for router in ROUTERS:
@@ -62,13 +63,30 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
     return middleware.NormalizePath(stack)
 
 
-def _respond(request: Request, exc: MagnaError) -> JSONResponse:
-    return JSONResponse(errors.body_for(exc, request.url.path), status_code=exc.status)
+def _respond(request: Request, exc: MagnaError,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(errors.body_for(exc, request.url.path), status_code=exc.status,
+                        headers=headers)
+
+
+def allowed_methods(path: str) -> str:
+    """The methods some route answers at ``path``, for a 405's ``Allow`` header.
+
+    NOTE: Starlette's own 405 names only the methods of the first route that matched the path,
+    and FastAPI makes one route per method, so the union is taken here over all of them.
+    """
+    methods = {method for router in ROUTERS for route in router.routes
+               if isinstance(route, APIRoute) and route.include_in_schema
+               and route.path_regex.match(path)
+               for method in route.methods or ()}
+    return ", ".join(sorted(methods))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MagnaError)
     async def magna_error(request: Request, exc: MagnaError) -> JSONResponse:
+        if isinstance(exc, MethodNotAllowed):
+            return _respond(request, exc, {"Allow": allowed_methods(request.url.path)})
         return _respond(request, exc)
 
     @app.exception_handler(HTTPException)
@@ -77,7 +95,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _respond(request, _route_not_found(request.url.path))
         if exc.status_code == 405:
             return _respond(request,
-                            MethodNotAllowed("The method is not allowed for this resource."))
+                            MethodNotAllowed("The method is not allowed for this resource."),
+                            {"Allow": allowed_methods(request.url.path)})
         error = MagnaError(str(exc.detail))
         error.status = exc.status_code
         error.code = "client" if exc.status_code < 500 else "server"

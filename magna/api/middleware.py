@@ -27,7 +27,8 @@ from magna.api import errors, foreign, microversion
 from magna.common.context import RequestContext
 from magna.common.exceptions import MagnaError, NotAuthenticated, PayloadTooLarge
 
-PUBLIC_PATHS = {"/", "/v1", "/healthcheck", *foreign.PUBLIC_PATHS}
+PUBLIC_PATHS = {"/", "/v1", "/healthcheck", "/v1/openapi.json", "/v1/reference",
+                *foreign.PUBLIC_PATHS}
 
 
 async def send_error(send: Send, exc: MagnaError,

@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
 from starlette.requests import Request
 
 from magna.common.exceptions import Invalid
@@ -22,11 +29,32 @@ Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 #: A label's value as clients send it; labels are stored as strings (``domain.labels``).
 LabelValue = str | int | bool | float
 
+# The spellings of a flag besides JSON true/false, in any letter case (pydantic's lax bool,
+# close to the strutils.bool_from_string that WSME's boolean type used upstream).
+FLAG_WORDS = ("0", "1", "f", "false", "n", "no", "off", "on", "t", "true", "y", "yes")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+FLAG_SCHEMA = {"anyOf": [
+    {"type": "boolean"}, {"enum": [0, 1]},
+    {"type": "string", "pattern": f"^(?:{'|'.join(_any_case(w) for w in FLAG_WORDS)})$"}]}
+#: A boolean attribute: JSON true/false, 0/1 or one of ``FLAG_WORDS`` (the body is strict
+#: otherwise; this is what Magnum's boolean type took).
+Flag = Annotated[bool, Field(strict=False), WithJsonSchema(FLAG_SCHEMA)]
+
 
 class Body(BaseModel):
-    """Base of request schemas: unknown attributes are rejected, as upstream."""
+    """Base of request schemas: unknown attributes are rejected, as upstream.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    NOTE: strict types: an integer attribute takes a JSON integer, never "5" or true (WSME
+    answered "Wrong type" to those upstream too), so the API document's types are the truth;
+    booleans are ``Flag``.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
 
 
 class EchoedClusterFields(Body):
@@ -75,6 +103,10 @@ def parse(model: type[M], data: Any, argument: str, drop_nulls: bool = True) -> 
                       "Value should be a JSON object.")
     if drop_nulls:
         data = {k: v for k, v in data.items() if v is not None}
+    # NOTE: 3.0 is an integer to JSON Schema (and the document); the strict models would
+    # refuse it, so an attribute's integral float is read as the integer it is.
+    data = {k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in data.items()}
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:

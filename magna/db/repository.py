@@ -69,6 +69,12 @@ def sort_column(model: type[M], key: str) -> Any:
     return column
 
 
+def sort_keys(model: type[M]) -> tuple[str, ...]:
+    """The ``sort_key`` values ``sort_column`` takes for ``model`` (the API document's enum)."""
+    return tuple(column.name for column in model.__table__.columns
+                 if column.name not in _UNSORTABLE)
+
+
 def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
                  kind: str, where: Sequence[ColumnElement[bool]] = (),
                  options: Sequence[ORMOption] = (), shared_lock: bool = False) -> M:

@@ -81,6 +81,8 @@ def change_of(resource: Resource, patch: Any) -> Change:
                       f"{' or '.join(paths)}, not {op['op']} {op['path']}.")
     value = op["value"]
     if op["path"] == "/replicas":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # an integer to JSON (and to the API document)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise Invalid(f"Invalid input for field/attribute replicas. Value: '{value}'. "
                           "Value should be a non-negative integer.")

@@ -16,11 +16,12 @@ from magna.api.resources import (
     mservices,
     nodegroups,
     quotas,
+    reference,
     root,
     stats,
 )
 
-ROUTERS = [root.router, clustertemplates.router, clusters.router]
+ROUTERS = [root.router, reference.router, clustertemplates.router, clusters.router]
 ROUTERS += [nodegroups.router, certificates.router, credentials.router]
 ROUTERS += [quotas.router, stats.router, mservices.router, bays.router, baymodels.router]
 ROUTERS += [containers.router, coe_objects.router, keypairs.router, federations.router]

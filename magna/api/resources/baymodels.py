@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from magna.api import deps, pagination
+from magna.api import deps, openapi, pagination
 from magna.api.resources import clustertemplates as template_views
 from magna.api.resources import legacy
 from magna.api.validation import json_body
@@ -27,8 +27,8 @@ def view(request: Request, row: TemplateRow) -> dict[str, Any]:
     return template_views.view(request, row, COLLECTION)
 
 
-@router.get("/v1/baymodels")
-@router.get("/v1/baymodels/detail")
+@router.get("/v1/baymodels", openapi_extra=template_views.PAGING)
+@router.get("/v1/baymodels/detail", openapi_extra=template_views.PAGING)
 def list_baymodels(request: Request) -> dict[str, Any]:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
@@ -47,7 +47,8 @@ def show_baymodel(request: Request, ident: str) -> dict[str, Any]:
     return view(request, row)
 
 
-@router.post("/v1/baymodels", status_code=201)
+@router.post("/v1/baymodels", status_code=201,
+             openapi_extra=openapi.spec(body=template_views.TemplateCreate))
 async def create_baymodel(request: Request, response: Response) -> dict[str, Any]:
     values = template_views.template_values(await json_body(request), "baymodel")
     row = await deps.call(request, service.create, values, publish_rule="baymodel:publish",
@@ -56,7 +57,8 @@ async def create_baymodel(request: Request, response: Response) -> dict[str, Any
     return view(request, row)
 
 
-@router.patch("/v1/baymodels/{ident}")
+@router.patch("/v1/baymodels/{ident}",
+              openapi_extra=openapi.spec(body=openapi.json_patch()))
 async def update_baymodel(request: Request, ident: str) -> dict[str, Any]:
     ops = await json_body(request)
     with legacy.legacy_nouns():

@@ -16,13 +16,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from magna.api import deps, pagination, params
+from magna.api import deps, openapi, pagination, params
 from magna.api.microversion import Version
 from magna.api.resources import clusters as cluster_views
 from magna.api.resources import legacy
 from magna.api.validation import (
     ECHOED_CLUSTER_FIELDS,
     EchoedClusterFields,
+    Flag,
     LabelValue,
     Str255,
     json_body,
@@ -61,8 +62,8 @@ class BayCreate(EchoedClusterFields):
     discovery_url: Str255 | None = None
     fixed_network: Str255 | None = None
     fixed_subnet: Str255 | None = None
-    floating_ip_enabled: bool | None = None
-    master_lb_enabled: bool | None = None
+    floating_ip_enabled: Flag | None = None
+    master_lb_enabled: Flag | None = None
     bay_faults: Any = None
 
 
@@ -100,8 +101,8 @@ def full(request: Request, row: ClusterRecord) -> dict[str, Any]:
     return view(request, row, _labels(request, [row]).get(row.cluster_template_id, {}))
 
 
-@router.get("/v1/bays")
-@router.get("/v1/bays/detail")
+@router.get("/v1/bays", openapi_extra=cluster_views.PAGING)
+@router.get("/v1/bays/detail", openapi_extra=cluster_views.PAGING)
 def list_bays(request: Request) -> dict[str, Any]:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
@@ -129,7 +130,8 @@ def show_bay(request: Request, ident: str) -> dict[str, Any]:
     return full(request, row)
 
 
-@router.post("/v1/bays", status_code=202)
+@router.post("/v1/bays", status_code=202, openapi_extra=openapi.spec(body=BayCreate),
+             responses={201: {"description": "Created (microversion 1.1: the whole bay)."}})
 async def create_bay(request: Request, response: Response) -> dict[str, Any]:
     values = bay_values(await json_body(request))
     with legacy.legacy_nouns():
@@ -144,7 +146,10 @@ async def create_bay(request: Request, response: Response) -> dict[str, Any]:
     return await run_in_threadpool(full, request, created)
 
 
-@router.patch("/v1/bays/{ident}", status_code=202)
+@router.patch("/v1/bays/{ident}", status_code=202,
+              openapi_extra=openapi.spec(body=openapi.json_patch(),
+                                         query=[openapi.flag("rollback")]),
+              responses={200: {"description": "Updated (microversion 1.1: the whole bay)."}})
 async def update_bay(request: Request, response: Response, ident: str) -> dict[str, Any]:
     version = deps.version(request)
     if version >= Version(1, 3):

@@ -9,19 +9,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import StringConstraints
+from pydantic import StringConstraints, WithJsonSchema
 
-from magna.api import deps
+from magna.api import deps, openapi
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.services import certificates as service
+from magna.services import pki
 
 router = APIRouter()
+
+
+# What ``pki.kind_of`` takes (it answers 400 naming them otherwise).
+CA_TYPES = {"type": "string", "enum": sorted(pki.KINDS)}
 
 
 class CertificateCreate(Body):
     cluster_uuid: Str255
     csr: Annotated[str, StringConstraints(min_length=1)]
-    ca_cert_type: Str255 | None = None
+    ca_cert_type: Annotated[Str255, WithJsonSchema(CA_TYPES)] | None = None
     # Read-only attributes clients may echo back are accepted and ignored, as upstream.
     bay_uuid: Any = None
     pem: Any = None
@@ -42,7 +47,10 @@ def links(request: Request, cluster_uuid: str) -> list[dict[str, Any]]:
     return deps.links(request, "certificates", cluster_uuid)
 
 
-@router.get("/v1/certificates/{cluster_ident}")
+CA_TYPE = openapi.param("ca_cert_type", CA_TYPES)
+
+
+@router.get("/v1/certificates/{cluster_ident}", openapi_extra=openapi.spec(query=[CA_TYPE]))
 def show_certificate(request: Request, cluster_ident: str) -> dict[str, Any]:
     ca_cert_type = request.query_params.get("ca_cert_type") or None
     cluster, pem = service.get_ca(deps.services(request), deps.context(request), cluster_ident,
@@ -50,7 +58,8 @@ def show_certificate(request: Request, cluster_ident: str) -> dict[str, Any]:
     return {"cluster_uuid": cluster.uuid, "pem": pem, "links": links(request, cluster.uuid)}
 
 
-@router.post("/v1/certificates", status_code=201)
+@router.post("/v1/certificates", status_code=201,
+             openapi_extra=openapi.spec(body=CertificateCreate))
 async def sign_certificate(request: Request) -> dict[str, Any]:
     values = certificate_values(await json_body(request))
     cluster, pem = await deps.call(request, service.sign, values["cluster_uuid"],

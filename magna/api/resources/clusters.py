@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from magna.api import deps, encoding, pagination
+from magna.api import deps, encoding, openapi, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
 from magna.api.validation import (
     ECHOED_CLUSTER_FIELDS,
     Body,
     EchoedClusterFields,
+    Flag,
     LabelValue,
     Str255,
     json_body,
@@ -43,15 +44,15 @@ class ClusterCreate(EchoedClusterFields):
     master_count: Annotated[int, Field(ge=1)] = 1
     docker_volume_size: Annotated[int, Field(ge=1)] | None = None
     labels: dict[str, LabelValue] | None = None
-    merge_labels: bool = False
+    merge_labels: Flag = False
     master_flavor_id: Str255 | None = None
     flavor_id: Str255 | None = None
     create_timeout: Annotated[int, Field(ge=0)] = 60
     discovery_url: Str255 | None = None
     fixed_network: Str255 | None = None
     fixed_subnet: Str255 | None = None
-    floating_ip_enabled: bool | None = None
-    master_lb_enabled: bool | None = None
+    floating_ip_enabled: Flag | None = None
+    master_lb_enabled: Flag | None = None
     project_id: Any = None
     user_id: Any = None
     cluster_id: Any = None
@@ -149,8 +150,11 @@ def _template_labels(request: Request, rows: Sequence[ClusterRecord]
     return found
 
 
-@router.get("/v1/clusters")
-@router.get("/v1/clusters/detail")
+PAGING = openapi.spec(query=openapi.paging("clusters"))
+
+
+@router.get("/v1/clusters", openapi_extra=PAGING)
+@router.get("/v1/clusters/detail", openapi_extra=PAGING)
 def list_clusters(request: Request) -> Response:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
@@ -183,14 +187,15 @@ def show_cluster(request: Request, ident: str) -> Response:
     return encoding.json_response(body)
 
 
-@router.post("/v1/clusters", status_code=202)
+@router.post("/v1/clusters", status_code=202, openapi_extra=openapi.spec(body=ClusterCreate))
 async def create_cluster(request: Request) -> dict[str, Any]:
     values = cluster_values(await json_body(request))
     row = await deps.call(request, service.create, values, flags_for(deps.version(request)))
     return {"uuid": row.uuid}
 
 
-@router.patch("/v1/clusters/{ident}", status_code=202)
+@router.patch("/v1/clusters/{ident}", status_code=202,
+              openapi_extra=openapi.spec(body=openapi.json_patch()))
 async def update_cluster(request: Request, ident: str) -> dict[str, Any]:
     ops = await json_body(request)
     row = await deps.call(request, service.update, ident, ops,
@@ -204,7 +209,8 @@ def delete_cluster(request: Request, ident: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/v1/clusters/{ident}/actions/resize", status_code=202)
+@router.post("/v1/clusters/{ident}/actions/resize", status_code=202,
+             openapi_extra=openapi.spec(body=ResizeRequest, since=Version(1, 7)))
 async def resize_cluster(request: Request, ident: str) -> dict[str, Any]:
     version = deps.version(request)
     require_version(version, Version(1, 7))
@@ -213,7 +219,8 @@ async def resize_cluster(request: Request, ident: str) -> dict[str, Any]:
     return {"uuid": row.uuid}
 
 
-@router.post("/v1/clusters/{ident}/actions/upgrade", status_code=202)
+@router.post("/v1/clusters/{ident}/actions/upgrade", status_code=202,
+             openapi_extra=openapi.spec(body=UpgradeRequest, since=Version(1, 8)))
 async def upgrade_cluster(request: Request, ident: str) -> dict[str, Any]:
     version = deps.version(request)
     require_version(version, Version(1, 7))
@@ -224,7 +231,8 @@ async def upgrade_cluster(request: Request, ident: str) -> dict[str, Any]:
     return {"uuid": row.uuid}
 
 
-@router.get("/v1/clusters/{ident}/events")
+@router.get("/v1/clusters/{ident}/events",
+            openapi_extra=openapi.spec(query=openapi.paging("clusters")[:1]))
 def cluster_events(request: Request, ident: str) -> dict[str, Any]:
     """Magna's extension: what happened to a cluster, as the conductor recorded it."""
     limit = pagination.page_from(request).limit

@@ -5,24 +5,43 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from magna.api import deps, encoding, pagination
-from magna.api.validation import Body, LabelValue, Str255, json_body, parse
+from magna.api import deps, encoding, openapi, pagination
+from magna.api.validation import Body, Flag, LabelValue, Str255, json_body, parse
+from magna.domain import coe
 from magna.services import clustertemplates as service
 from magna.services.readmodels import TemplateRow
 
 router = APIRouter()
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4 = rf"\s*{_OCTET}(?:\.{_OCTET}){{3}}\s*"
+# What ``coe.validate_dns_nameserver`` takes: IPv4 addresses separated by commas.
+DNS_SERVERS = {"type": "string", "maxLength": 255, "pattern": f"^{_IPV4}(?:,{_IPV4})*$"}
+
+
+def _coe_rules() -> dict[str, Any]:
+    """Each COE's network and volume drivers (``domain.coe``), for the document."""
+    return {"allOf": [
+        {"if": {"properties": {"coe": {"const": name}}},
+         "then": {"properties": {
+             "network_driver": {"enum": [*rules.network_drivers, None]},
+             "volume_driver": {"enum": [*rules.volume_drivers, None]}}}}
+        for name, rules in coe.RULES.items()]}
+
+
 class TemplateCreate(Body):
+    model_config = ConfigDict(json_schema_extra=_coe_rules())
+
     uuid: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{32,36}$")] | None = None
     name: Str255 | None = None
     coe: Literal["kubernetes", "swarm-mode"]
     image_id: Str255
     flavor_id: Str255 | None = None
     master_flavor_id: Str255 | None = None
-    dns_nameserver: Str255 | None = None
+    dns_nameserver: Annotated[Str255, WithJsonSchema(DNS_SERVERS)] | None = None
     keypair_id: Str255 | None = None
     external_network_id: Str255 | None = None
     fixed_network: Str255 | None = None
@@ -36,15 +55,15 @@ class TemplateCreate(Body):
     http_proxy: Str255 | None = None
     https_proxy: Str255 | None = None
     no_proxy: Str255 | None = None
-    registry_enabled: bool = False
+    registry_enabled: Flag = False
     labels: dict[str, LabelValue] = Field(default_factory=dict)
-    tls_disabled: bool = False
-    public: bool = False
-    hidden: bool = False
-    server_type: Str255 = "vm"
+    tls_disabled: Flag = False
+    public: Flag = False
+    hidden: Flag = False
+    server_type: Annotated[Str255, WithJsonSchema({"enum": list(coe.SERVER_TYPES)})] = "vm"
     insecure_registry: Str255 | None = None
-    master_lb_enabled: bool = False
-    floating_ip_enabled: bool = True
+    master_lb_enabled: Flag = False
+    floating_ip_enabled: Flag = True
     tags: Annotated[str, StringConstraints(max_length=255)] | None = None
     driver: Str255 | None = None
     # Read-only attributes clients may echo back; accepted and ignored, as upstream.
@@ -91,8 +110,11 @@ def view(request: Request, row: TemplateRow, collection: str = "clustertemplates
     return body
 
 
-@router.get("/v1/clustertemplates")
-@router.get("/v1/clustertemplates/detail")
+PAGING = openapi.spec(query=openapi.paging("clustertemplates"))
+
+
+@router.get("/v1/clustertemplates", openapi_extra=PAGING)
+@router.get("/v1/clustertemplates/detail", openapi_extra=PAGING)
 def list_templates(request: Request) -> Response:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
@@ -111,7 +133,8 @@ def show_template(request: Request, ident: str) -> Response:
     return encoding.json_response(view(request, row))
 
 
-@router.post("/v1/clustertemplates", status_code=201)
+@router.post("/v1/clustertemplates", status_code=201,
+             openapi_extra=openapi.spec(body=TemplateCreate))
 async def create_template(request: Request, response: Response) -> dict[str, Any]:
     values = template_values(await json_body(request))
     row = await deps.call(request, service.create, values)
@@ -119,7 +142,8 @@ async def create_template(request: Request, response: Response) -> dict[str, Any
     return view(request, row)
 
 
-@router.patch("/v1/clustertemplates/{ident}")
+@router.patch("/v1/clustertemplates/{ident}",
+              openapi_extra=openapi.spec(body=openapi.json_patch()))
 async def update_template(request: Request, ident: str) -> dict[str, Any]:
     ops = await json_body(request)
     row = await deps.call(request, service.update, ident, ops, retype)

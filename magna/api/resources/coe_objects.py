@@ -15,10 +15,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import StringConstraints
 
-from magna.api import deps
+from magna.api import deps, openapi
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.common.exceptions import Invalid
 from magna.domain import kube_objects as rules
@@ -30,12 +30,29 @@ router = APIRouter()
 Manifest = Annotated[str, StringConstraints(min_length=1, max_length=128 * 1024)]
 QUERY = frozenset({"bay_ident", "cluster_ident", "namespace"})
 Handler = Callable[..., Coroutine[Any, Any, Any]]
+# What the document says of names: the rule ``rules.checked_name`` applies with its own 400.
+ObjectName = Annotated[str, Path(json_schema_extra={"pattern": rules.NAME_RE.pattern})]
+# NOTE: the document names the cluster with ``cluster_ident``/``cluster_uuid``; the old
+# ``bay_*`` spellings still work (the handlers' docstrings say so), and giving both is a 400.
+QUERY_SPEC = [openapi.param("cluster_ident", {"type": "string", "minLength": 1}, required=True),
+              openapi.param("namespace", {"type": "string",
+                                          "pattern": rules.NAMESPACE_RE.pattern})]
 
 
 class ObjectCreate(Body):
     manifest: Manifest
     bay_uuid: Str255 | None = None
     cluster_uuid: Str255 | None = None
+
+
+def _naming(key: str) -> dict[str, Any]:
+    return {"required": [key], "properties": {key: {"type": "string"}}}
+
+
+# One of the two spellings names the cluster (both at once is a 400 when they differ).
+CREATE_SPEC = openapi.spec(body={"allOf": [openapi.ref(ObjectCreate)],
+                                 "oneOf": [_naming("cluster_uuid"), _naming("bay_uuid")]})
+MANIFEST = {"type": "string", "pattern": r"\S"}
 
 
 def _one_of(values: Mapping[str, Any], old: str, new: str) -> str:
@@ -89,7 +106,7 @@ def _list(resource: Resource) -> Handler:
 
 
 def _show(resource: Resource) -> Handler:
-    async def show(request: Request, name: str) -> dict[str, Any]:
+    async def show(request: Request, name: ObjectName) -> dict[str, Any]:
         cluster, namespace = _query(request)
         uuid, obj = await deps.call_engines(request, service.get, resource, cluster,
                                             rules.checked_name(name), namespace)
@@ -98,7 +115,7 @@ def _show(resource: Resource) -> Handler:
 
 
 def _update(resource: Resource) -> Handler:
-    async def update(request: Request, name: str) -> dict[str, Any]:
+    async def update(request: Request, name: ObjectName) -> dict[str, Any]:
         cluster, namespace = _query(request)
         change = rules.change_of(resource, await json_body(request))
         uuid, obj = await deps.call_engines(request, service.update, resource, cluster,
@@ -108,7 +125,7 @@ def _update(resource: Resource) -> Handler:
 
 
 def _delete(resource: Resource) -> Handler:
-    async def delete(request: Request, name: str) -> Response:
+    async def delete(request: Request, name: ObjectName) -> Response:
         cluster, namespace = _query(request)
         await deps.call_engines(request, service.delete, resource, cluster,
                                 rules.checked_name(name), namespace)
@@ -116,11 +133,22 @@ def _delete(resource: Resource) -> Handler:
     return delete
 
 
+def _patch_spec(resource: Resource) -> dict[str, Any]:
+    values: dict[str, dict[str, Any]] = {"/manifest": MANIFEST}
+    if resource.kind == "ReplicationController":
+        values["/replicas"] = {"type": "integer", "minimum": 0}
+    return openapi.spec(body=openapi.one_replace(values), query=QUERY_SPEC)
+
+
+_READ = openapi.spec(query=QUERY_SPEC)
 for _resource in rules.RESOURCES.values():
     _path = f"/v1/{_resource.collection}"
-    router.add_api_route(_path, _create(_resource), methods=["POST"], status_code=201)
-    router.add_api_route(_path, _list(_resource), methods=["GET"])
-    router.add_api_route(f"{_path}/{{name}}", _show(_resource), methods=["GET"])
-    router.add_api_route(f"{_path}/{{name}}", _update(_resource), methods=["PATCH"])
+    router.add_api_route(_path, _create(_resource), methods=["POST"], status_code=201,
+                         openapi_extra=CREATE_SPEC)
+    router.add_api_route(_path, _list(_resource), methods=["GET"], openapi_extra=_READ)
+    router.add_api_route(f"{_path}/{{name}}", _show(_resource), methods=["GET"],
+                         openapi_extra=_READ)
+    router.add_api_route(f"{_path}/{{name}}", _update(_resource), methods=["PATCH"],
+                         openapi_extra=_patch_spec(_resource))
     router.add_api_route(f"{_path}/{{name}}", _delete(_resource), methods=["DELETE"],
-                         status_code=204)
+                         status_code=204, openapi_extra=_READ)

@@ -8,14 +8,15 @@ engine's output within the request. See docs/containers.md for the payloads.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
-from magna.api import deps, pagination
+from magna.api import deps, openapi, pagination
 from magna.api.validation import Body, Str255, json_body, parse
-from magna.common.exceptions import Invalid
+from magna.common.exceptions import Invalid, MethodNotAllowed
 from magna.domain import containers as rules
 from magna.services import containers as service
 from magna.services.readmodels import ContainerRecord
@@ -41,9 +42,19 @@ def _split(value: str | list[str]) -> list[str]:
     return value
 
 
+# What the document says: a string with something to run and no quoting (shlex may refuse
+# unbalanced quotes), or a list of 1 to 256 arguments.
+COMMAND_SCHEMA = {"anyOf": [
+    {"type": "string", "pattern": r"^[^'\"\\]*[^'\"\\\s][^'\"\\]*$"},
+    {"type": "array", "minItems": 1, "maxItems": MAX_ARGS,
+     "items": {"type": "string", "maxLength": 4096}}]}
 Command = Annotated[str | Annotated[list[Annotated[str, StringConstraints(max_length=4096)]],
                                     Field(max_length=MAX_ARGS)],
-                    AfterValidator(_split)]
+                    AfterValidator(_split), WithJsonSchema(COMMAND_SCHEMA)]
+
+
+ENVIRONMENT = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 4096},
+               "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": r"^[^=\s]+$"}}
 
 
 class ContainerCreate(Body):
@@ -51,7 +62,8 @@ class ContainerCreate(Body):
     image: ImageRef
     cluster: Str255
     command: Command | None = None
-    environment: dict[EnvName, Annotated[str, StringConstraints(max_length=4096)]] | None = None
+    environment: Annotated[dict[EnvName, Annotated[str, StringConstraints(max_length=4096)]],
+                           WithJsonSchema(ENVIRONMENT)] | None = None
     memory: Annotated[int, Field(ge=6, le=1048576, strict=True)] | None = None
 
 
@@ -72,7 +84,8 @@ def view(request: Request, row: ContainerRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/containers")
+@router.get("/v1/containers", openapi_extra=openapi.spec(
+    query=[*openapi.paging("containers"), openapi.param("cluster", {"type": "string"})]))
 def list_containers(request: Request) -> dict[str, Any]:
     page = pagination.page_from(request)
     cluster = request.query_params.get("cluster") or None
@@ -87,7 +100,8 @@ def show_container(request: Request, ident: str) -> dict[str, Any]:
     return view(request, service.get(deps.services(request), deps.context(request), ident))
 
 
-@router.post("/v1/containers", status_code=202)
+@router.post("/v1/containers", status_code=202,
+             openapi_extra=openapi.spec(body=ContainerCreate))
 async def create_container(request: Request) -> dict[str, Any]:
     values = parse(ContainerCreate, await json_body(request), "container")
     row = await deps.call(request, service.create, values)
@@ -100,14 +114,15 @@ def delete_container(request: Request, ident: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/v1/containers/{ident}/exec")
+@router.post("/v1/containers/{ident}/exec", openapi_extra=openapi.spec(body=ExecRequest))
 async def exec_container(request: Request, ident: str) -> dict[str, Any]:
     data = parse(ExecRequest, await json_body(request), "exec")
     result = await deps.call_engines(request, service.exec_, ident, data["command"])
     return {"output": result.output, "exit_code": result.exit_code}
 
 
-@router.get("/v1/containers/{ident}/logs")
+@router.get("/v1/containers/{ident}/logs", openapi_extra=openapi.spec(query=[
+    openapi.param("tail", {"type": "string", "pattern": r"^(\d+|all)$"})]))
 async def container_logs(request: Request, ident: str) -> dict[str, Any]:
     raw = request.query_params.get("tail")
     tail = None
@@ -120,12 +135,34 @@ async def container_logs(request: Request, ident: str) -> dict[str, Any]:
     return {"logs": text}
 
 
-@router.post("/v1/containers/{ident}/{action}", status_code=202)
-async def container_action(request: Request, ident: str, action: str) -> dict[str, Any]:
-    if action not in rules.ACTIONS:
-        raise Invalid(f"Unknown container action {action}; known: "
-                      f"{', '.join((*rules.ACTIONS, 'exec'))}.")
+async def _act(request: Request, ident: str, action: str) -> dict[str, Any]:
     if await request.body():
         parse(Body, await json_body(request), action)
     row = await deps.call(request, service.act, ident, action)
     return view(request, row)
+
+
+def _action(action: str) -> Callable[[Request, str], Coroutine[Any, Any, dict[str, Any]]]:
+    async def act(request: Request, ident: str) -> dict[str, Any]:
+        return await _act(request, ident, action)
+    act.__doc__ = f"Ask for the container to {action} (carried out by the conductor)."
+    return act
+
+
+# One route per action, so that the document lists each and a path's other methods are known.
+for _name in rules.ACTIONS:
+    router.add_api_route(f"/v1/containers/{{ident}}/{_name}", _action(_name), methods=["POST"],
+                         status_code=202, name=f"container_{_name}",
+                         openapi_extra=openapi.spec(body={"type": "object", "maxProperties": 0},
+                                                    body_required=False))
+
+
+@router.post("/v1/containers/{ident}/{action}", include_in_schema=False)
+async def unknown_action(request: Request, ident: str, action: str) -> None:
+    """Any other action: 400 naming the known ones (405 at ``logs``, which is a GET)."""
+    # NOTE: routes hidden from the document are left out of a 405's Allow (app.allowed_methods),
+    # so a POST to logs answers what a PUT there does.
+    if action == "logs":
+        raise MethodNotAllowed("The method is not allowed for this resource.")
+    raise Invalid(f"Unknown container action {action}; known: "
+                  f"{', '.join((*rules.ACTIONS, 'exec'))}.")

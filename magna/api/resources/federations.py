@@ -6,25 +6,34 @@ they answer: Magna records membership and builds nothing (``services/federations
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
-from magna.api import deps, pagination, params
+from magna.api import deps, openapi, pagination, params
 from magna.api.resources.clusters import ClusterName
 from magna.api.validation import Body, Str255, json_body, parse
+from magna.domain import federations as rules
 from magna.services import federations as service
 from magna.services.readmodels import FederationRecord
 
 router = APIRouter()
 
 
+# What ``domain.federations.check_properties`` takes; the DNS syntax of the zone is its own.
+PROPERTIES = {"type": "object", "required": [rules.DNS_ZONE],
+              "propertyNames": {"minLength": 1, "maxLength": rules.MAX_PROPERTY},
+              "additionalProperties": {"type": "string", "maxLength": rules.MAX_PROPERTY},
+              "properties": {rules.DNS_ZONE: {"type": "string", "minLength": 1,
+                                              "maxLength": rules.MAX_ZONE + 1}}}
+
+
 class FederationCreate(Body):
     name: ClusterName | None = None
     hostcluster_id: Str255
     member_ids: list[Str255] = Field(default_factory=list)
-    properties: dict[str, str]
+    properties: Annotated[dict[str, str], WithJsonSchema(PROPERTIES)]
 
 
 def summary(base: str, row: FederationRecord) -> dict[str, Any]:
@@ -40,8 +49,11 @@ def view(base: str, row: FederationRecord) -> dict[str, Any]:
     return body
 
 
-@router.get("/v1/federations")
-@router.get("/v1/federations/detail")
+PAGING = openapi.spec(query=openapi.paging("federations"))
+
+
+@router.get("/v1/federations", openapi_extra=PAGING)
+@router.get("/v1/federations/detail", openapi_extra=PAGING)
 def list_federations(request: Request) -> dict[str, object]:
     page = pagination.page_from(request)
     detail = request.url.path.endswith("/detail")
@@ -59,14 +71,17 @@ def show_federation(request: Request, ident: str) -> dict[str, Any]:
     return view(deps.base_url(request), row)
 
 
-@router.post("/v1/federations", status_code=202)
+@router.post("/v1/federations", status_code=202,
+             openapi_extra=openapi.spec(body=FederationCreate))
 async def create_federation(request: Request) -> dict[str, Any]:
     values = parse(FederationCreate, await json_body(request), "federation")
     row = await deps.call(request, service.create, values)
     return {"uuid": row.uuid}
 
 
-@router.patch("/v1/federations/{ident}", status_code=202)
+@router.patch("/v1/federations/{ident}", status_code=202,
+              openapi_extra=openapi.spec(body=openapi.json_patch(),
+                                         query=[openapi.flag("rollback")]))
 async def update_federation(request: Request, ident: str) -> dict[str, Any]:
     # NOTE: ``rollback`` is checked like a cluster's and needs nothing more: a federation
     # PATCH is one transaction, recorded whole or refused with nothing changed.

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import StringConstraints
+from pydantic import StringConstraints, WithJsonSchema
 
-from magna.api import deps
+from magna.api import deps, openapi
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.drivers.catalog import Keypair
 from magna.services import keypairs as service
@@ -21,7 +21,8 @@ router = APIRouter()
 
 
 class KeypairCreate(Body):
-    name: Str255
+    name: Annotated[Str255, WithJsonSchema({"type": "string",
+                                            "pattern": service.NAME_RE.pattern})]
     public_key: Annotated[str, StringConstraints(min_length=1, max_length=16384)]
 
 
@@ -42,7 +43,7 @@ def show_keypair(request: Request, name: str) -> dict[str, Any]:
     return view(request, service.get(deps.services(request), deps.context(request), name))
 
 
-@router.post("/v1/keypairs", status_code=201)
+@router.post("/v1/keypairs", status_code=201, openapi_extra=openapi.spec(body=KeypairCreate))
 async def create_keypair(request: Request) -> dict[str, Any]:
     data = parse(KeypairCreate, await json_body(request), "keypair")
     keypair = await deps.call(request, service.create, data["name"], data["public_key"])

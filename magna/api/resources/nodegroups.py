@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from magna.api import deps, pagination
+from magna.api import deps, openapi, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
-from magna.api.validation import Body, LabelValue, Str255, json_body, parse
+from magna.api.validation import Body, Flag, LabelValue, Str255, json_body, parse
 from magna.domain import labels as label_rules
 from magna.services import nodegroups as service
 from magna.services.readmodels import ClusterRecord, NodeGroupRecord
@@ -41,7 +41,7 @@ class NodeGroupCreate(Body):
     image_id: Str255 | None = None
     docker_volume_size: Annotated[int, Field(ge=1)] | None = None
     labels: dict[str, LabelValue] | None = None
-    merge_labels: bool = False
+    merge_labels: Flag = False
     node_labels: dict[str, Any] | None = None
     node_taints: list[Any] | None = None
     # Read-only attributes clients may echo back are accepted and ignored, as upstream.
@@ -95,7 +95,9 @@ def view(request: Request, cluster: ClusterRecord, row: NodeGroupRecord) -> dict
     }
 
 
-@router.get("/v1/clusters/{cluster_ident}/nodegroups")
+@router.get("/v1/clusters/{cluster_ident}/nodegroups", openapi_extra=openapi.spec(
+    query=[*openapi.paging("nodegroups"), openapi.param("role", {"type": "string"})],
+    since=MINIMUM))
 def list_nodegroups(request: Request, cluster_ident: str) -> dict[str, Any]:
     require_version(deps.version(request), MINIMUM)
     page = pagination.page_from(request)
@@ -110,7 +112,8 @@ def list_nodegroups(request: Request, cluster_ident: str) -> dict[str, Any]:
                                  extra={"role": role} if role else None)
 
 
-@router.get("/v1/clusters/{cluster_ident}/nodegroups/{ident}")
+@router.get("/v1/clusters/{cluster_ident}/nodegroups/{ident}",
+            openapi_extra=openapi.spec(since=MINIMUM))
 def show_nodegroup(request: Request, cluster_ident: str, ident: str) -> dict[str, Any]:
     require_version(deps.version(request), MINIMUM)
     cluster, row = service.get(deps.services(request), deps.context(request), cluster_ident,
@@ -118,7 +121,8 @@ def show_nodegroup(request: Request, cluster_ident: str, ident: str) -> dict[str
     return view(request, cluster, row)
 
 
-@router.post("/v1/clusters/{cluster_ident}/nodegroups", status_code=202)
+@router.post("/v1/clusters/{cluster_ident}/nodegroups", status_code=202,
+             openapi_extra=openapi.spec(body=NodeGroupCreate, since=MINIMUM))
 async def create_nodegroup(request: Request, cluster_ident: str) -> dict[str, Any]:
     require_version(deps.version(request), MINIMUM)
     values = nodegroup_values(await json_body(request))
@@ -126,7 +130,8 @@ async def create_nodegroup(request: Request, cluster_ident: str) -> dict[str, An
     return view(request, cluster, row)
 
 
-@router.patch("/v1/clusters/{cluster_ident}/nodegroups/{ident}", status_code=202)
+@router.patch("/v1/clusters/{cluster_ident}/nodegroups/{ident}", status_code=202,
+              openapi_extra=openapi.spec(body=openapi.json_patch(), since=MINIMUM))
 async def update_nodegroup(request: Request, cluster_ident: str, ident: str) -> dict[str, Any]:
     require_version(deps.version(request), MINIMUM)
     ops = await json_body(request)
@@ -134,7 +139,8 @@ async def update_nodegroup(request: Request, cluster_ident: str, ident: str) -> 
     return view(request, cluster, row)
 
 
-@router.delete("/v1/clusters/{cluster_ident}/nodegroups/{ident}", status_code=204)
+@router.delete("/v1/clusters/{cluster_ident}/nodegroups/{ident}", status_code=204,
+               openapi_extra=openapi.spec(since=MINIMUM))
 def delete_nodegroup(request: Request, cluster_ident: str, ident: str) -> Response:
     require_version(deps.version(request), MINIMUM)
     service.delete(deps.services(request), deps.context(request), cluster_ident, ident)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from magna.api import deps, pagination, params
+from magna.api import deps, openapi, pagination, params
 from magna.api.validation import Body, Str255, json_body, parse
 from magna.services import quotas as service
 from magna.services.readmodels import QuotaRecord
@@ -47,7 +47,8 @@ def view(row: QuotaRecord | service.DefaultQuota) -> dict[str, Any]:
             "updated_at": deps.iso(row.updated_at)}
 
 
-@router.get("/v1/quotas")
+@router.get("/v1/quotas", openapi_extra=openapi.spec(
+    query=[*openapi.paging("quotas", integer_marker=True), openapi.flag("all_tenants")]))
 def list_quotas(request: Request) -> dict[str, Any]:
     query = request.query_params
     params.integer(query.get("marker"), "marker")
@@ -66,13 +67,19 @@ def show_quota(request: Request, project_id: str, resource: str) -> dict[str, An
                             resource))
 
 
-@router.post("/v1/quotas", status_code=201)
+# A new quota names its project (the service answers 400 otherwise).
+CREATE_SPEC = openapi.spec(body={"allOf": [openapi.ref(QuotaBody)], "required": ["project_id"],
+                                 "properties": {"project_id": {"type": "string"}}})
+
+
+@router.post("/v1/quotas", status_code=201, openapi_extra=CREATE_SPEC)
 async def create_quota(request: Request) -> dict[str, Any]:
     values = quota_values(await json_body(request))
     return view(await deps.call(request, service.create, values))
 
 
-@router.patch("/v1/quotas/{project_id}/{resource}", status_code=202)
+@router.patch("/v1/quotas/{project_id}/{resource}", status_code=202,
+              openapi_extra=openapi.spec(body=QuotaBody))
 async def update_quota(request: Request, project_id: str, resource: str) -> dict[str, Any]:
     values = quota_values(await json_body(request))
     return view(await deps.call(request, service.update, project_id, resource, values))

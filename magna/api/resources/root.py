@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from magna.api import deps, microversion
+from magna.api.resources.reference import DOCUMENT_PATH, PAGE_PATH
 
 router = APIRouter()
 
@@ -16,9 +18,41 @@ RESOURCES = ("clustertemplates", "clusters", "quotas", "certificates", "mservice
 EXTENSIONS = ("containers", "keypairs", "pods", "rcs", "services")
 
 
-@router.get("/")
-def versions(request: Request) -> dict[str, Any]:
+# Where a browser opening ``/`` is sent (the dashboard's path once there is one).
+HTML_HOME = PAGE_PATH
+
+
+def wants_html(accept: str) -> bool:
+    """Whether ``accept`` ranks text/html above JSON (a browser's, not a client's or curl's)."""
+    ranks: dict[str, float] = {}
+    for part in accept.lower().split(","):
+        kind, *options = [item.strip() for item in part.split(";")]
+        quality = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranks[kind] = max(quality, ranks.get(kind, 0.0))
+    json_rank = max(ranks.get("application/json", 0.0), ranks.get("*/*", 0.0))
+    return ranks.get("text/html", 0.0) > json_rank
+
+
+@router.get("/", responses={303: {"description": "A browser (Accept: text/html) is sent to "
+                                                 "the API reference page.",
+                                  "headers": {"Location": {"schema": {"type": "string"}}}}})
+def versions(request: Request) -> Response:
+    """Version discovery (Magnum's root document); ``Link`` names the API document."""
     base = deps.base_url(request)
+    if wants_html(request.headers.get("accept", "")):
+        return RedirectResponse(f"{base}{HTML_HOME}", status_code=303)
+    link = {"Link": f'<{base}{DOCUMENT_PATH}>; rel="service-desc"'}
+    return JSONResponse(_versions(base), headers=link)
+
+
+def _versions(base: str) -> dict[str, Any]:
     return {
         "name": "OpenStack Magnum API",
         "description": "Magnum is an OpenStack project which aims to provide container "

@@ -1,0 +1,97 @@
+"""A browser finds its way from ``/`` to the API reference; JSON clients get Magnum's root
+document and a link to ``/v1/openapi.json``; a method a path lacks is a 405 with ``Allow``.
+
+(``test_api_schemathesis.py`` checks the document against the app's answers.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from magna.api.resources.root import wants_html
+from magna.cmd.api import build_app
+from tests.conftest import make_conf
+from tests.support.api import ApiClient, make_cluster
+from tests.support.conductor import fake_template_body
+
+
+def served_app(tmp: Path) -> Iterator[tuple[Any, ApiClient]]:
+    """An app on the fake driver with a template and a cluster in it (reads find something)."""
+    app = build_app(make_conf(tmp, drivers={"enabled_drivers": ["fake"]}))
+    with TestClient(app) as client:
+        api = ApiClient(client)
+        template = api.post("/v1/clustertemplates", json=fake_template_body())
+        make_cluster(api, template.json()["uuid"])
+        yield app, api
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ApiClient]]:
+    yield from served_app(tmp_path_factory.mktemp("document"))
+
+
+def test_a_method_a_path_lacks_is_a_405_naming_the_others(served: tuple[Any, ApiClient]
+                                                          ) -> None:
+    _, api = served
+    paths = api.get("/v1/openapi.json").json()["paths"]
+    patterns = {template: re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+                                     + "$") for template in paths}
+    for template in paths:
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        response = api.request("TRACE", path)
+        assert response.status_code == 405, (path, response.text)
+        # /v1/clusters/detail is also /v1/clusters/{ident}: the methods of both answer there.
+        declared = {method.upper() for other, pattern in patterns.items()
+                    if pattern.match(path) for method in paths[other]}
+        assert set(response.headers["allow"].split(", ")) == declared, path
+
+
+def test_a_browser_at_the_root_is_sent_to_the_reference_page(served: tuple[Any, ApiClient]
+                                                             ) -> None:
+    _, api = served
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = api.client.get("/", headers={"Accept": browser}, follow_redirects=False)
+    assert response.status_code == 303
+    page = api.client.get(response.headers["location"])
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'href="http://testserver/v1/openapi.json"' in page.text
+    assert "/v1/clusters/{ident}/actions/resize" in page.text
+    # Nothing for the browser to fetch: no script, stylesheet or image from anywhere.
+    assert not re.search(r"<script|<link|<img|src=", page.text)
+
+
+def test_json_clients_get_the_root_document_and_a_link_to_the_api_document(
+        served: tuple[Any, ApiClient]) -> None:
+    _, api = served
+    for accept in (None, "application/json", "*/*"):
+        headers = {"Accept": accept} if accept else {}
+        response = api.client.get("/", headers=headers, follow_redirects=False)
+        assert response.status_code == 200
+        assert response.json()["versions"][0]["id"] == "v1"
+        assert response.headers["link"] == \
+            '<http://testserver/v1/openapi.json>; rel="service-desc"'
+
+
+def test_the_document_and_the_page_need_no_token(tmp_path: Path) -> None:
+    conf = make_conf(tmp_path, api={"auth_strategy": "keystone"},
+                     keystone_authtoken={"auth_url": "http://127.0.0.1:9/v3"})
+    with TestClient(build_app(conf)) as client:
+        assert client.get("/v1/clusters").status_code == 401
+        assert client.get("/v1/openapi.json").status_code == 200
+        assert client.get("/v1/reference").status_code == 200
+
+
+@pytest.mark.parametrize(("accept", "html"), [
+    ("text/html", True), ("text/html;q=0.5, application/json", False),
+    ("application/json, text/html", False), ("*/*", False), ("", False),
+    ("text/html, */*;q=0.1", True), ("application/json;q=0.2, text/html;q=0.9", True),
+    ("text/html;q=bogus", False)])
+def test_html_is_for_those_who_rank_it_above_json(accept: str, html: bool) -> None:
+    assert wants_html(accept) is html
