@@ -45,7 +45,7 @@ def param(name: str, schema: dict[str, Any], *, required: bool = False,
 def paging(collection: str, *, integer_marker: bool = False) -> list[dict[str, Any]]:
     """``limit``, ``marker``, ``sort_key`` and ``sort_dir`` of a collection's list."""
     # NOTE: an empty marker (or limit, sort_key, sort_dir) is the same as none.
-    marker: dict[str, Any] = ({"type": "string", "pattern": r"^\d*$"} if integer_marker
+    marker: dict[str, Any] = ({"type": "string", "pattern": r"^\d{0,18}$"} if integer_marker
                               else {"type": "string"})
     return [
         param("limit", {"type": "string", "pattern": "^(?:0*[1-9][0-9]*)?$"},

@@ -29,12 +29,21 @@ def boolean(value: str | None, name: str, default: bool = False) -> bool:
                   "'no', 'off', 'on', 't', 'true', 'y', 'yes'")
 
 
+ID_DIGITS = 18  # every integer of up to 18 digits fits the databases' 64-bit ids
+
+
 def integer(value: str | None, name: str) -> int | None:
     """``value`` as an integer (e.g. the quota ``marker``); absent gives None, nonsense 400."""
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise Invalid(f"Invalid input for field/attribute {name}. Value: '{value}'. "
                       "Value should be an integer.") from None
+    if abs(number) >= 10 ** ID_DIGITS:
+        # NOTE: the databases' integer ids are 64-bit; a larger number names nothing, and the
+        # drivers refuse to bind it (SQLite raised OverflowError: a 500).
+        raise Invalid(f"Invalid input for field/attribute {name}. Value: '{value}'. "
+                      f"Value should be an integer of at most {ID_DIGITS} digits.")
+    return number

@@ -66,3 +66,12 @@ def test_titles_are_the_first_sentence() -> None:
     body = errors.error_body(400, "Bad thing. More detail.", "client")
     assert body["errors"][0]["title"] == "Bad thing"
     assert body["errors"][0]["detail"] == "Bad thing. More detail."
+
+
+def test_an_integer_marker_beyond_the_databases_ids_is_a_400_not_a_500() -> None:
+    from magna.api import params
+    from magna.common.exceptions import Invalid
+
+    assert params.integer("9" * 18, "marker") == int("9" * 18)
+    with pytest.raises(Invalid, match="at most 18 digits"):
+        params.integer("9" * 30, "marker")
