@@ -104,6 +104,9 @@ def _prepare_drivers(services: Services) -> None:
 def _connect(conf: cfg.ConfigOpts) -> Services:
     """Database (migrated if configured), key store, drivers and policy; nudges not wired."""
     url = prepare_database(conf)
+    problem = db_engine.missing_driver(url)
+    if problem:
+        raise SystemExit(f"[database] connection: cannot load its driver: {problem}")
     if conf.database.auto_upgrade:
         migrate.upgrade(url)
     engine = db_engine.make_engine(url)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -44,15 +45,33 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# NOTE: MariaDB/MySQL's DATETIME keeps whole seconds unless given a precision; heartbeats,
+# timeouts and event order need the microseconds the other backends keep.
+MYSQL_DATETIME = mysql.DATETIME(fsp=6)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timezone-aware UTC timestamps on every backend (SQLite hands them back naive)."""
+    """Timezone-aware UTC timestamps on every backend (SQLite and MariaDB hand them back naive).
+
+    MariaDB/MySQL's DATETIME has no time zone: values go in as naive UTC (its driver would
+    otherwise write an aware value's wall-clock time, whatever its zone).
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(MYSQL_DATETIME)
+        return dialect.type_descriptor(self.impl)
+
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
+        if dialect.name in ("mysql", "mariadb"):
+            return value.astimezone(dt.UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:

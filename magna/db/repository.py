@@ -132,14 +132,20 @@ def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, pa
         stmt = stmt.where(_after_marker(session, model, column, page))
     # NOTE: NULLS FIRST/LAST only where a column can hold NULL: on a NOT NULL column (the
     # default sort key, id) it stops PostgreSQL from reading the index in order and makes every
-    # page a sort of the whole table.
+    # page a sort of the whole table. MariaDB/MySQL have no such clause, and need none: they
+    # already put NULLs first going up and last going down, the order the markers assume.
+    nulls = column.nullable and not _is_mysql(session)
     if page.sort_dir == "desc":
-        first = column.desc().nulls_last() if column.nullable else column.desc()
+        first = column.desc().nulls_last() if nulls else column.desc()
         stmt = stmt.order_by(first, ident.desc())
     else:
-        first = column.asc().nulls_first() if column.nullable else column.asc()
+        first = column.asc().nulls_first() if nulls else column.asc()
         stmt = stmt.order_by(first, ident.asc())
     return stmt.limit(page.limit)
+
+
+def _is_mysql(session: Session) -> bool:
+    return session.get_bind().dialect.name in ("mysql", "mariadb")
 
 
 def _after_marker(session: Session, model: type[M], column: Any, page: Page
