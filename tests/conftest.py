@@ -115,8 +115,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "magna.db"
         shutil.copy(request.getfixturevalue("migrated_sqlite"), path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue(f"migrated_{request.param}")
-    (_empty_mariadb if request.param == "mariadb" else _empty)(url)
+    if request.param == "mariadb":
+        url: str = request.getfixturevalue("migrated_mariadb")
+        _empty_mariadb(url)
+        return url
+    url = request.getfixturevalue("migrated_postgres")
+    _empty(url)
     return url
 
 

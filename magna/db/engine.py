@@ -89,7 +89,8 @@ def _mysql_engine(url: str) -> Engine:
     # answering from the transaction's first snapshot. utf8mb4: four-byte characters (emoji in
     # a label) are stored, not refused. pool_recycle: the server closes connections idle for
     # wait_timeout (8 h by default); pre-ping and recycling keep a quiet API from finding one
-    # dead.
+    # dead. SQLAlchemy asks the server for rows matched rather than changed (FOUND_ROWS), so
+    # a compare-and-swap that rewrites a value with itself still counts its row.
     connect_args: dict[str, Any] = {"init_command": f"SET SESSION sql_mode='{MYSQL_SQL_MODE}'"}
     if "charset=" not in url:
         connect_args["charset"] = "utf8mb4"

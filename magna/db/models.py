@@ -53,8 +53,8 @@ MYSQL_DATETIME = mysql.DATETIME(fsp=6)
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC timestamps on every backend (SQLite and MariaDB hand them back naive).
 
-    MariaDB/MySQL's DATETIME has no time zone: values go in as naive UTC (its driver would
-    otherwise write an aware value's wall-clock time, whatever its zone).
+    SQLite's text and MariaDB/MySQL's DATETIME have no time zone: values go in as UTC (their
+    drivers would otherwise write an aware value's wall-clock time, whatever its zone).
     """
 
     impl = DateTime(timezone=True)
@@ -69,10 +69,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        if dialect.name in ("mysql", "mariadb"):
-            return value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
+            return value.replace(tzinfo=dt.UTC)
+        # NOTE: in UTC before it goes: SQLite's text and MariaDB's DATETIME keep the wall-clock
+        # time and drop the zone.
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name in ("mysql", "mariadb") else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
