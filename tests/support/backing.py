@@ -106,7 +106,7 @@ def _mariadb_admin(sql: str) -> None:
     import pymysql
 
     connection = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER,
-                                 password=MARIADB_PASSWORD, autocommit=True)
+                                 password=MARIADB_PASSWORD, autocommit=True, ssl_disabled=True)
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql)
@@ -126,8 +126,11 @@ def mariadb_database(as_readme_says: bool = True) -> Iterator[str]:
     collation = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if as_readme_says else ""
     _mariadb_admin(f"CREATE DATABASE `{name}`{collation}")
     try:
+        # NOTE: ssl_disabled: the test server offers no TLS, and PyMySQL would build (and
+        # throw away) a TLS context for every connection it opens to find that out, which on
+        # this machine costs 100-300 ms a connection against 5-30 ms without.
         yield (f"mysql+pymysql://{MARIADB_USER}:{MARIADB_PASSWORD}@{MARIADB_HOST}:"
-               f"{MARIADB_PORT}/{name}")
+               f"{MARIADB_PORT}/{name}?ssl_disabled=true")
     finally:
         _mariadb_admin(f"DROP DATABASE IF EXISTS `{name}`")
 
