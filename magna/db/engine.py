@@ -79,7 +79,7 @@ def missing_driver(url: str) -> str | None:
 
 def is_mysql_url(url: str) -> bool:
     """``mysql+pymysql://`` and ``mariadb+pymysql://`` (any driver) both name MariaDB/MySQL."""
-    return url.split(":", 1)[0].split("+", 1)[0] in MYSQL_DIALECTS
+    return make_url(url).get_backend_name() in MYSQL_DIALECTS
 
 
 def _mysql_engine(url: str) -> Engine:

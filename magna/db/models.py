@@ -32,6 +32,8 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from magna.db.engine import MYSQL_DIALECTS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -61,7 +63,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name in ("mysql", "mariadb"):
+        if dialect.name in MYSQL_DIALECTS:
             return dialect.type_descriptor(MYSQL_DATETIME)
         return dialect.type_descriptor(self.impl)
 
@@ -73,7 +75,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         # NOTE: in UTC before it goes: SQLite's text and MariaDB's DATETIME keep the wall-clock
         # time and drop the zone.
         value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name in ("mysql", "mariadb") else value
+        return value.replace(tzinfo=None) if dialect.name in MYSQL_DIALECTS else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:

@@ -33,6 +33,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from magna.common.exceptions import Conflict, Invalid, NotFound
 from magna.db import models
+from magna.db.engine import MYSQL_DIALECTS
 from magna.domain.names import is_uuid_like
 from magna.domain.paging import Page
 
@@ -148,7 +149,7 @@ def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, pa
 
 
 def _is_mysql(session: Session) -> bool:
-    return session.get_bind().dialect.name in ("mysql", "mariadb")
+    return session.get_bind().dialect.name in MYSQL_DIALECTS
 
 
 def _after_marker(session: Session, model: type[M], column: Any, page: Page
