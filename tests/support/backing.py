@@ -6,6 +6,7 @@ The commands are the machine's own (see the machine notes); each check is a TCP 
 from __future__ import annotations
 
 import fcntl
+import functools
 import glob
 import os
 import socket
@@ -54,6 +55,7 @@ def ensure_mariadb() -> None:
     _mariadb_test_account()
 
 
+@functools.cache
 def _mariadb_test_account() -> None:
     grants = []
     for host in ("127.0.0.1", "localhost"):
