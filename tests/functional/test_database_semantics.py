@@ -1,13 +1,15 @@
 """What the services assume of their database holds on every backend (SQLite, PostgreSQL,
 MariaDB): names compare byte for byte, timestamps keep their microseconds and their instant, a
 compare-and-swap counts the row it matched, a duplicate is a ``Conflict``, nothing written is
-cut short, and NULLs sort where the paging markers expect them."""
+cut short, and NULLs sort where the paging markers expect them. And a database URL whose
+driver cannot load stops Magna with a message naming the setting."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from magna.common.exceptions import Conflict
 from magna.db import engine as db_engine
 from magna.db import models, repository
 from magna.domain.paging import Page
+from tests.conftest import make_conf
 from tests.support.api import ApiClient, make_template
 
 
@@ -127,3 +130,17 @@ def test_paging_through_null_names_in_both_directions(
                 seen.append(marker := page[0].uuid)
         assert [by_uuid[u] for u in seen] == expected
         assert len(set(seen)) == len(names)
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://magna@127.0.0.1/magna", "No module named 'MySQLdb'"),
+    ("oracle+nothing://magna@db/magna", "Can't load plugin"),
+])
+def test_a_url_whose_driver_cannot_load_is_named_not_a_traceback(
+        tmp_path: Path, url: str, says: str) -> None:
+    from magna.cmd.compose import prepare_database
+
+    with pytest.raises(SystemExit) as stopped:
+        prepare_database(make_conf(tmp_path, url))
+    assert str(stopped.value).startswith("[database] connection: cannot load its driver")
+    assert says in str(stopped.value) and "mysql+pymysql://" in str(stopped.value)
