@@ -1,8 +1,9 @@
-"""Shared fixtures: configuration, an in-process API on SQLite or PostgreSQL, a real server.
+"""Shared fixtures: configuration, an in-process API on SQLite, PostgreSQL or MariaDB, a real
+server.
 
-Databases are migrated once per session: SQLite tests copy a migrated file, PostgreSQL tests
-share one migrated database that is truncated before each test. Migration tests use
-``empty_db_url`` for a database nothing has touched.
+Databases are migrated once per session: SQLite tests copy a migrated file, PostgreSQL and
+MariaDB tests share one migrated database each that is emptied before each test. Migration
+tests use ``empty_db_url`` for a database nothing has touched.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from tests.keystone_server import keystone  # noqa: F401
 from tests.support import backing
 from tests.support.api import ApiClient
 
-DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+             pytest.param("mariadb", marks=pytest.mark.mariadb)]
 
 
 def make_conf(state_dir: Path, db_url: str | None = None,
@@ -65,6 +67,13 @@ def migrated_postgres() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def migrated_mariadb() -> Iterator[str]:
+    with backing.mariadb_database() as url:
+        migrate.upgrade(url)
+        yield url
+
+
 def _empty(url: str) -> None:
     """Delete every row and restart the id sequences (cheaper than TRUNCATE's new files)."""
     engine = create_engine(url)
@@ -78,23 +87,53 @@ def _empty(url: str) -> None:
         engine.dispose()
 
 
+def _empty_mariadb(url: str) -> None:
+    """Empty the tables a test wrote to and restart their ids.
+
+    NOTE: a table whose next id is 1 was never written to since its last restart; the others
+    are emptied, children first, and restarted (an ALTER, which MariaDB does in place).
+    """
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            used = set(connection.execute(text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "DATABASE() AND auto_increment > 1")).scalars())
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name in used:
+                    connection.execute(table.delete())
+                    connection.execute(text(f"ALTER TABLE `{table.name}` AUTO_INCREMENT = 1"))
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every test using this runs twice: on the embedded SQLite and on PostgreSQL."""
+    """Every test using this runs three times: on the embedded SQLite, on PostgreSQL and on
+    MariaDB."""
     if request.param == "sqlite":
         path = tmp_path / "magna.db"
         shutil.copy(request.getfixturevalue("migrated_sqlite"), path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("migrated_postgres")
+    if request.param == "mariadb":
+        url: str = request.getfixturevalue("migrated_mariadb")
+        _empty_mariadb(url)
+        return url
+    url = request.getfixturevalue("migrated_postgres")
     _empty(url)
     return url
 
 
 @pytest.fixture(params=DATABASES)
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database no migration has touched, on SQLite and on PostgreSQL."""
+    """A database no migration has touched, on SQLite, PostgreSQL and MariaDB (this one made
+    with the server's default collation, which the migrations must correct)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    if request.param == "mariadb":
+        with backing.mariadb_database(as_readme_says=False) as url:
+            yield url
         return
     with backing.postgres_database() as url:
         yield url

@@ -54,14 +54,19 @@ def database_url(conf: cfg.ConfigOpts) -> str:
 
 
 def prepare_database(conf: cfg.ConfigOpts) -> str:
-    """The database's URL, after making the state directory (SQLite lives there by default).
+    """The database's URL, after making the state directory (SQLite lives there by default)
+    and checking that its driver loads (else a message naming the setting, not a traceback).
 
     NOTE: the state directory holds the database, the key that seals every CA's private key and
     the clusters' client certificates: only Magna's own user may enter it, whatever mode an
     older version (or a hand-made directory) left it with."""
     os.makedirs(conf.state_dir, mode=0o700, exist_ok=True)
     os.chmod(conf.state_dir, 0o700)
-    return database_url(conf)
+    url = database_url(conf)
+    problem = db_engine.missing_driver(url)
+    if problem:
+        raise SystemExit(f"[database] connection: cannot load its driver: {problem}")
+    return url
 
 
 def build_services(conf: cfg.ConfigOpts) -> Services:

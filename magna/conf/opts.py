@@ -58,7 +58,9 @@ API_OPTS: list[cfg.Opt] = [
 DATABASE_OPTS: list[cfg.Opt] = [
     cfg.StrOpt("connection", secret=True,
                help="SQLAlchemy URL of the database. Defaults to SQLite in state_dir/magna.db; "
-                    "PostgreSQL example: postgresql+psycopg://user@127.0.0.1/magna."),
+                    "PostgreSQL example: postgresql+psycopg://user@127.0.0.1/magna; MariaDB "
+                    "or MySQL example: mysql+pymysql://user:password@127.0.0.1/magna (a "
+                    "utf8mb4 database; see the README)."),
     cfg.BoolOpt("auto_upgrade", default=True,
                 help="Apply pending migrations when a server starts."),
 ]

@@ -1,8 +1,9 @@
-"""Engines and sessions for the embedded SQLite default and for PostgreSQL.
+"""Engines and sessions for the embedded SQLite default, PostgreSQL and MariaDB/MySQL.
 
 SQLite runs in WAL mode with foreign keys on and a busy timeout, so the API and an in-process
-conductor can share one file. Sessions never expire on commit: services return plain values
-built from rows after their transaction ends.
+conductor can share one file. MariaDB/MySQL sessions are made to behave as PostgreSQL's do
+(see ``_mysql_engine``). Sessions never expire on commit: services return plain values built
+from rows after their transaction ends.
 """
 
 from __future__ import annotations
@@ -10,19 +11,29 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Execution option of a session's connection whose transaction only reads.
 READ_ONLY = "magna_read_only"
 
+# The URL schemes of MariaDB/MySQL (``mysql+pymysql://``, ``mariadb+pymysql://``).
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+# NOTE: TRADITIONAL makes the server refuse what it would otherwise "fix" with a warning (a
+# string longer than its column cut short, an invalid date stored as zeros): nothing written is
+# silently changed, as on PostgreSQL.
+MYSQL_SQL_MODE = "TRADITIONAL"
+
 
 def read_options(engine: Engine) -> dict[str, Any]:
     """Execution options for a transaction that only reads.
 
-    SQLite: a deferred ``BEGIN`` (see ``_begin_immediate``). PostgreSQL: autocommit, so a read
-    pays no ``BEGIN``/``COMMIT`` round trips; each statement is its own snapshot, which a read
-    of one resource (or one page) can afford: nothing writes through such a connection.
+    SQLite: a deferred ``BEGIN`` (see ``_begin_immediate``). PostgreSQL and MariaDB/MySQL:
+    autocommit, so a read pays no ``BEGIN``/``COMMIT`` round trips; each statement is its own
+    snapshot, which a read of one resource (or one page) can afford: nothing writes through
+    such a connection.
     """
     if engine.dialect.name == "sqlite":
         return {READ_ONLY: True}
@@ -47,7 +58,45 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
+    if is_mysql_url(url):
+        return _mysql_engine(url)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def missing_driver(url: str) -> str | None:
+    """Why ``url``'s database driver cannot be loaded (not a URL, an unknown scheme, a module
+    not installed), or None.
+
+    ``mysql://`` alone names mysqlclient, which Magna does not install: ``mysql+pymysql://``
+    is the MariaDB/MySQL URL that works out of the box.
+    """
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (ImportError, ArgumentError) as exc:
+        return f"{exc} (MariaDB/MySQL: mysql+pymysql://, PostgreSQL: postgresql+psycopg://)"
+    return None
+
+
+def is_mysql_url(url: str) -> bool:
+    """``mysql+pymysql://`` and ``mariadb+pymysql://`` (any driver) both name MariaDB/MySQL."""
+    return make_url(url).get_backend_name() in MYSQL_DIALECTS
+
+
+def _mysql_engine(url: str) -> Engine:
+    # NOTE: READ COMMITTED, as PostgreSQL's default: the repository's locking reads rely on a
+    # later statement of a transaction seeing what others committed meanwhile (reserve_cluster,
+    # lock_cluster then the federation checks). InnoDB's default, REPEATABLE READ, would keep
+    # answering from the transaction's first snapshot. utf8mb4: four-byte characters (emoji in
+    # a label) are stored, not refused. pool_recycle: the server closes connections idle for
+    # wait_timeout (8 h by default); pre-ping and recycling keep a quiet API from finding one
+    # dead. SQLAlchemy asks the server for rows matched rather than changed (FOUND_ROWS), so
+    # a compare-and-swap that rewrites a value with itself still counts its row.
+    connect_args: dict[str, Any] = {"init_command": f"SET SESSION sql_mode='{MYSQL_SQL_MODE}'"}
+    if "charset=" not in url:
+        connect_args["charset"] = "utf8mb4"
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         pool_recycle=3600, isolation_level="READ COMMITTED",
+                         connect_args=connect_args)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

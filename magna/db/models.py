@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -30,6 +31,8 @@ from sqlalchemy.orm import (
     relationship,
 )
 from sqlalchemy.types import TypeDecorator
+
+from magna.db.engine import MYSQL_DIALECTS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,16 +47,35 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# NOTE: MariaDB/MySQL's DATETIME keeps whole seconds unless given a precision; heartbeats,
+# timeouts and event order need the microseconds the other backends keep.
+MYSQL_DATETIME = mysql.DATETIME(fsp=6)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timezone-aware UTC timestamps on every backend (SQLite hands them back naive)."""
+    """Timezone-aware UTC timestamps on every backend (SQLite and MariaDB hand them back naive).
+
+    SQLite's text and MariaDB/MySQL's DATETIME have no time zone: values go in as UTC (their
+    drivers would otherwise write an aware value's wall-clock time, whatever its zone).
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(MYSQL_DATETIME)
+        return dialect.type_descriptor(self.impl)
+
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        # NOTE: in UTC before it goes: SQLite's text and MariaDB's DATETIME keep the wall-clock
+        # time and drop the zone.
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name in MYSQL_DIALECTS else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:

@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     and_,
+    cast,
     delete,
     false,
     func,
@@ -31,6 +33,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from magna.common.exceptions import Conflict, Invalid, NotFound
 from magna.db import models
+from magna.db.engine import MYSQL_DIALECTS
 from magna.domain.names import is_uuid_like
 from magna.domain.paging import Page
 
@@ -80,8 +83,9 @@ def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
                  options: Sequence[ORMOption] = (), shared_lock: bool = False) -> M:
     """Look a row up by UUID, by name, or (templates) by integer id; 404 or 409 when ambiguous.
 
-    ``shared_lock`` reads it ``FOR SHARE`` (PostgreSQL; SQLite's writers are serialized
-    anyway): the row cannot change or go until the caller's transaction ends.
+    ``shared_lock`` reads it ``FOR SHARE`` (PostgreSQL; ``LOCK IN SHARE MODE`` on MariaDB;
+    SQLite's writers are serialized anyway): the row cannot change or go until the caller's
+    transaction ends.
     """
     stmt = select(model).where(_visible(model, scope), *where).options(*options)
     if shared_lock:
@@ -138,14 +142,20 @@ def _paged(session: Session, stmt: Select[Any], model: type[M], scope: Scope, pa
         stmt = stmt.where(_after_marker(session, model, column, page))
     # NOTE: NULLS FIRST/LAST only where a column can hold NULL: on a NOT NULL column (the
     # default sort key, id) it stops PostgreSQL from reading the index in order and makes every
-    # page a sort of the whole table.
+    # page a sort of the whole table. MariaDB/MySQL have no such clause, and need none: they
+    # already put NULLs first going up and last going down, the order the markers assume.
+    nulls = column.nullable and not _is_mysql(session)
     if page.sort_dir == "desc":
-        first = column.desc().nulls_last() if column.nullable else column.desc()
+        first = column.desc().nulls_last() if nulls else column.desc()
         stmt = stmt.order_by(first, ident.desc())
     else:
-        first = column.asc().nulls_first() if column.nullable else column.asc()
+        first = column.asc().nulls_first() if nulls else column.asc()
         stmt = stmt.order_by(first, ident.asc())
     return stmt.limit(page.limit)
+
+
+def _is_mysql(session: Session) -> bool:
+    return session.get_bind().dialect.name in MYSQL_DIALECTS
 
 
 def _after_marker(session: Session, model: type[M], column: Any, page: Page
@@ -174,7 +184,8 @@ def _after_marker(session: Session, model: type[M], column: Any, page: Page
 def _node_total(masters: bool) -> Any:
     ng = models.NodeGroup
     role = ng.role == "master" if masters else ng.role != "master"
-    return (select(func.coalesce(func.sum(ng.node_count), 0))
+    # NOTE: cast: MariaDB/MySQL answer SUM of integers as a DECIMAL.
+    return (select(cast(func.coalesce(func.sum(ng.node_count), 0), Integer))
             .where(ng.cluster_id == models.Cluster.uuid, role)
             .correlate(models.Cluster).scalar_subquery())
 
@@ -352,10 +363,12 @@ def reserve_cluster(session: Session, cluster_uuid: str, host: str, binary: str,
                     since: Any) -> bool:
     """Take the cluster unless a live conductor other than ``host`` holds it.
 
-    The holder is read with ``FOR UPDATE`` (PostgreSQL waits for a concurrent reserver and sees
-    its commit), its liveness is read in a later statement (a fresh snapshot, so a conductor
-    that heartbeat before reserving counts as live), and the final ``UPDATE`` is a
-    compare-and-swap on the holder we judged, which also covers SQLite.
+    The holder is read with ``FOR UPDATE`` (PostgreSQL and MariaDB wait for a concurrent
+    reserver and see its commit), its liveness is read in a later statement (a fresh snapshot
+    under READ COMMITTED, so a conductor that heartbeat before reserving counts as live), and
+    the final ``UPDATE`` is a compare-and-swap on the holder we judged, which also covers
+    SQLite. (MariaDB's row count is of the rows matched, not only those changed: see
+    ``db.engine``.)
     """
     cluster = models.Cluster
     holder = session.execute(select(cluster.reservation).where(cluster.uuid == cluster_uuid)

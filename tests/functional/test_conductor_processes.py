@@ -1,4 +1,5 @@
-"""Several conductor processes on PostgreSQL and RabbitMQ, killed with SIGKILL mid-operation.
+"""Several conductor processes on PostgreSQL or MariaDB and RabbitMQ, killed with SIGKILL
+mid-operation.
 
 The fake driver's nodes are files in a state directory all processes share, and it logs every
 apply/delete with the process that ran it, so these tests can check that exactly one conductor
@@ -22,16 +23,21 @@ from tests.support.conductor import wait_for
 from tests.support.fake_driver import nodes_on_disk, overlaps
 from tests.support.processes import Deployment
 
-pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
+pytestmark = [pytest.mark.rabbitmq]
 HEADERS = {"OpenStack-API-Version": "container-infra latest"}
 CONDUCTORS = ("conductor-a", "conductor-b", "conductor-c")
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+@pytest.fixture(scope="module",
+                params=[pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[Deployment]:
     backing.ensure_rabbitmq()
     root = tmp_path_factory.mktemp("deployment")
-    with backing.postgres_database() as url:
+    database = (backing.mariadb_database() if request.param == "mariadb"
+                else backing.postgres_database())
+    with database as url:
         migrate.upgrade(url)
         common: dict[str, dict[str, object]] = {
             "DEFAULT": {"service_down_time": 6},

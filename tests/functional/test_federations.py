@@ -256,8 +256,9 @@ def test_random_patches_never_fail_the_server(stack: Stack, p1: ApiClient) -> No
 
 def test_a_host_delete_waits_for_a_federation_being_created(stack: Stack, p1: ApiClient,
                                                              db_url: str) -> None:
-    """PostgreSQL: a delete request that raced a federation create in flight sees it (409)."""
-    if not db_url.startswith("postgresql"):
+    """PostgreSQL and MariaDB: a delete request that raced a federation create in flight sees
+    it (409)."""
+    if db_url.startswith("sqlite"):
         pytest.skip("SQLite runs one writer at a time; there is no race to lose")
     (host,) = _settled(stack, p1, "host")
     answers: list[int] = []
@@ -281,6 +282,11 @@ def test_a_host_delete_waits_for_a_federation_being_created(stack: Stack, p1: Ap
 
 
 def _waiting_on_a_lock(session: Any) -> bool:
-    rows = session.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                "'Lock' AND pid <> pg_backend_pid()")).scalar_one()
-    return bool(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        query = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                 "pid <> pg_backend_pid()")
+    else:
+        query = ("SELECT count(*) FROM information_schema.innodb_trx t JOIN "
+                 "information_schema.processlist p ON p.id = t.trx_mysql_thread_id WHERE "
+                 "t.trx_state = 'LOCK WAIT' AND p.db = DATABASE()")
+    return bool(session.execute(sa.text(query)).scalar_one())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -62,6 +63,50 @@ def test_upgrade_twice_is_harmless(empty_db_url: str) -> None:
     finally:
         engine.dispose()
     assert current == migrate.current_heads()
+
+
+def test_downgrade_to_nothing_and_up_again(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url)
+    command.downgrade(migrate.alembic_config(empty_db_url), "base")
+    engine = create_engine(empty_db_url)
+    try:
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
+    try:
+        assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_mariadb_compares_text_byte_for_byte_and_keeps_microseconds(empty_db_url: str
+                                                                    ) -> None:
+    """A database made with the server's defaults (case-insensitive, whole-second DATETIME)
+    comes out of the migrations as the models need it."""
+    if not empty_db_url.startswith("mysql"):
+        pytest.skip("collations and DATETIME precision are MariaDB's questions")
+    migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.connect() as connection:
+            collations = dict(connection.execute(sa.text(
+                "SELECT table_name, table_collation FROM information_schema.tables "
+                "WHERE table_schema = DATABASE() AND table_name <> 'alembic_version'")).all())
+            text_columns = set(connection.execute(sa.text(
+                "SELECT collation_name FROM information_schema.columns WHERE table_schema = "
+                "DATABASE() AND collation_name IS NOT NULL AND table_name <> "
+                "'alembic_version'")).scalars())
+            precisions = set(connection.execute(sa.text(
+                "SELECT datetime_precision FROM information_schema.columns WHERE "
+                "table_schema = DATABASE() AND data_type = 'datetime'")).scalars())
+    finally:
+        engine.dispose()
+    assert set(collations) == set(Base.metadata.tables)
+    assert set(collations.values()) == {"utf8mb4_bin"}
+    assert text_columns == {"utf8mb4_bin"}
+    assert precisions == {6}
 
 
 OLD_REASON = {"api": "ok", "m-1.Ready": "True", "w-2.Ready": "False: engine down",

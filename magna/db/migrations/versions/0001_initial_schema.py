@@ -180,28 +180,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('nodegroup', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_nodegroup_cluster_id'))
-
+    # NOTE: a table's indexes go with it; dropping one first fails on MariaDB/MySQL when a
+    # foreign key needs it.
     op.drop_table('nodegroup')
-    with op.batch_alter_table('certificate_authority', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_certificate_authority_cluster_id'))
-
     op.drop_table('certificate_authority')
-    with op.batch_alter_table('quotas', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_quotas_project_id'))
-
     op.drop_table('quotas')
     op.drop_table('magnum_service')
-    with op.batch_alter_table('cluster_template', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cluster_template_project_id'))
-        batch_op.drop_index(batch_op.f('ix_cluster_template_name'))
-
     op.drop_table('cluster_template')
-    with op.batch_alter_table('cluster', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cluster_status'))
-        batch_op.drop_index(batch_op.f('ix_cluster_project_id'))
-        batch_op.drop_index(batch_op.f('ix_cluster_name'))
-        batch_op.drop_index(batch_op.f('ix_cluster_cluster_template_id'))
-
     op.drop_table('cluster')

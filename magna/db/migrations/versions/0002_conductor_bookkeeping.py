@@ -40,7 +40,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cluster_reservation'))
         batch_op.drop_column('status_since')
 
-    with op.batch_alter_table('cluster_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cluster_event_cluster_id'))
-
+    # NOTE: a table's indexes go with it; dropping one first fails on MariaDB/MySQL when a
+    # foreign key needs it.
     op.drop_table('cluster_event')

@@ -49,10 +49,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('containers', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_containers_status'))
-        batch_op.drop_index(batch_op.f('ix_containers_project_id'))
-        batch_op.drop_index(batch_op.f('ix_containers_name'))
-        batch_op.drop_index(batch_op.f('ix_containers_cluster_uuid'))
-
+    # NOTE: a table's indexes go with it; dropping one first fails on MariaDB/MySQL when a
+    # foreign key needs it.
     op.drop_table('containers')

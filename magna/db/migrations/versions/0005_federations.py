@@ -54,14 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('federation_member', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_federation_member_federation_id'))
-        batch_op.drop_index(batch_op.f('ix_federation_member_cluster_id'))
-
+    # NOTE: a table's indexes go with it; dropping one first fails on MariaDB/MySQL when a
+    # foreign key needs it.
     op.drop_table('federation_member')
-    with op.batch_alter_table('federation', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_federation_project_id'))
-        batch_op.drop_index(batch_op.f('ix_federation_name'))
-        batch_op.drop_index(batch_op.f('ix_federation_hostcluster_id'))
-
     op.drop_table('federation')
