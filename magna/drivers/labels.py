@@ -128,3 +128,15 @@ def integer(name: str, *, effect: str, default: str, low: int, high: int) -> Lab
             raise refusal(name, value, kind, f"accepted: an integer from {low} to {high}.")
     return LabelRule(name, effect, default, f"anything but an integer from {low} to {high}",
                      check_)
+
+
+# NOTE: the default worker nodegroup's bounds mean the same on every driver (the services apply
+# them at resize), so both local drivers' tables take these two rules as they are.
+NODE_COUNT_BOUNDS = (
+    integer("min_node_count", default="0", low=0, high=1000,
+            effect="The default worker nodegroup's min_node_count: a resize below it is "
+                   "refused."),
+    integer("max_node_count", default="none", low=0, high=1000,
+            effect="The default worker nodegroup's max_node_count: a resize above it is "
+                   "refused."),
+)

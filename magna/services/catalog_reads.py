@@ -10,17 +10,27 @@ Magna's are public.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 from magna.common.exceptions import NotFound
-from magna.drivers.catalog import Flavor, Image
+from magna.drivers.catalog import Catalog, Flavor, Image
 from magna.services import Services
+
+_Entry = TypeVar("_Entry", Image, Flavor)
+
+
+def _distinct(svc: Services, read: Callable[[Catalog], Sequence[_Entry]]) -> list[_Entry]:
+    """What the enabled drivers' catalogs hold, each id once (the first driver's wins)."""
+    found: dict[str, _Entry] = {}
+    for driver in svc.drivers.drivers:
+        for entry in read(driver.catalog):
+            found.setdefault(entry.id, entry)
+    return list(found.values())
 
 
 def images(svc: Services) -> list[Image]:
-    found: dict[str, Image] = {}
-    for driver in svc.drivers.drivers:
-        for image in driver.catalog.images():
-            found.setdefault(image.id, image)
-    return list(found.values())
+    return _distinct(svc, lambda catalog: catalog.images())
 
 
 def image(svc: Services, ident: str) -> Image:
@@ -32,11 +42,7 @@ def image(svc: Services, ident: str) -> Image:
 
 
 def flavors(svc: Services) -> list[Flavor]:
-    found: dict[str, Flavor] = {}
-    for driver in svc.drivers.drivers:
-        for flavor in driver.catalog.flavors():
-            found.setdefault(flavor.id, flavor)
-    return list(found.values())
+    return _distinct(svc, lambda catalog: catalog.flavors())
 
 
 def flavor(svc: Services, ident: str) -> Flavor:

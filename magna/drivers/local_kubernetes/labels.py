@@ -69,12 +69,7 @@ HONOURED: tuple[LabelRule, ...] = (
         "auto_healing_enabled",
         effect="true: a worker still not Ready after Magna restarted its programs is replaced "
                "by a new node (programs are restarted either way)."),
-    labels.integer(
-        "min_node_count", default="0", low=0, high=1000,
-        effect="The default worker nodegroup's min_node_count: a resize below it is refused."),
-    labels.integer(
-        "max_node_count", default="none", low=0, high=1000,
-        effect="The default worker nodegroup's max_node_count: a resize above it is refused."),
+    *labels.NODE_COUNT_BOUNDS,
 )
 
 PINNED: tuple[LabelRule, ...] = (

@@ -31,12 +31,7 @@ RULES: tuple[LabelRule, ...] = (
         "auto_healing_enabled",
         effect="true: a worker still unhealthy after Magna restarted its engine is replaced by "
                "a new node (dead engines are restarted either way)."),
-    labels.integer(
-        "min_node_count", default="0", low=0, high=1000,
-        effect="The default worker nodegroup's min_node_count: a resize below it is refused."),
-    labels.integer(
-        "max_node_count", default="none", low=0, high=1000,
-        effect="The default worker nodegroup's max_node_count: a resize above it is refused."),
+    *labels.NODE_COUNT_BOUNDS,
     labels.absent("flannel_network_cidr", what=NO_FLANNEL),
     labels.absent("flannel_network_subnetlen", what=NO_FLANNEL),
     labels.absent("flannel_backend", what=NO_FLANNEL),
