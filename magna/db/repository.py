@@ -102,12 +102,21 @@ def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
                        "instead.")
     if rows:
         return rows[0]
-    if ident.isdigit() and model is models.ClusterTemplate:
-        row = session.scalars(stmt.where(models.ClusterTemplate.id == int(ident))
+    template_id = _as_id(ident)
+    if template_id is not None and model is models.ClusterTemplate:
+        row = session.scalars(stmt.where(models.ClusterTemplate.id == template_id)
                               ).unique().first()
         if row is not None:
             return row
     raise NotFound(f"{_title(kind)} {ident} could not be found.")
+
+
+def _as_id(ident: str) -> int | None:
+    """``ident`` as a row id when it can be one: ASCII digits that fit a 64-bit integer
+    (a longer number is no row's id, and SQLite cannot even compare with it)."""
+    if ident.isascii() and ident.isdigit() and len(ident) <= 18:
+        return int(ident)
+    return None
 
 
 def _title(kind: str) -> str:

@@ -122,6 +122,10 @@ def test_create_needs_an_existing_baymodel(api: ApiClient) -> None:
                  "Mandatory field missing.")
     assert_error(api.post("/v1/bays", json={"baymodel_id": "nope"}), 400,
                  "Baymodel nope could not be found.")
+    # Digits are also tried as a template's row id; these are none (beyond 64 bits, not ASCII).
+    for number in ("9" * 30, "\u0663"):
+        assert_error(api.post("/v1/bays", json={"baymodel_id": number}), 400,
+                     f"Baymodel {number} could not be found.")
 
 
 def test_update_at_1_1_answers_200_with_the_full_bay(api: ApiClient, template: str) -> None:
