@@ -25,6 +25,7 @@ from magna.db.models import Base
 from tests.keystone_server import keystone  # noqa: F401
 from tests.support import backing
 from tests.support.api import ApiClient
+from tests.support.browser import chromium, tab  # noqa: F401
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
              pytest.param("mariadb", marks=pytest.mark.mariadb)]

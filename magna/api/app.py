@@ -21,6 +21,7 @@ from magna.api.metrics import RequestMetrics
 from magna.api.noauth import NoAuth
 from magna.api.resources import ROUTERS
 from magna.common.exceptions import Invalid, MagnaError, MethodNotAllowed, NotFound
+from magna.dashboard.app import with_dashboard
 from magna.services import Services
 
 LOG = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
     # NOTE: the resource routers' own routes: FastAPI keeps included routers as wrappers
     # whose matching is not public, and a request refused before routing is matched here.
     stack = RequestMetrics(stack, [route for router in ROUTERS for route in router.routes])
-    return middleware.NormalizePath(stack)
+    return with_dashboard(middleware.NormalizePath(stack), conf)
 
 
 def _respond(request: Request, exc: MagnaError,

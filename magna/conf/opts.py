@@ -232,6 +232,16 @@ LOCAL_KUBERNETES_OPTS: list[cfg.Opt] = [
 # NOTE: a listener of its own, not a path of the API port: the API port may face tenants (with
 # Keystone), the series describe every project, and Prometheus scrapes without tokens. Off by
 # default because several servers may share a host (each needs a port of its own).
+DASHBOARD_OPTS: list[cfg.Opt] = [
+    cfg.BoolOpt("enabled", default=True,
+                help="Serve the web dashboard at /dashboard of the API's port (a browser "
+                     "opening / is sent there). See docs/dashboard.md."),
+    cfg.StrOpt("session_key_file",
+               help="File holding the key that seals the dashboard's session cookies (shared "
+                    "by every magna-api worker of the host). Defaults to "
+                    "state_dir/dashboard-session.key, generated on first start."),
+]
+
 METRICS_OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt("host", default="127.0.0.1",
                        help="Address the Prometheus metrics listener binds to. It asks for no "
@@ -263,6 +273,7 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("cluster_template", CLUSTER_TEMPLATE_OPTS),
         ("conductor", CONDUCTOR_OPTS),
         ("metrics", METRICS_OPTS),
+        ("dashboard", DASHBOARD_OPTS),
         ("local_nodes", LOCAL_NODES_OPTS),
         ("local_swarm", LOCAL_SWARM_OPTS),
         ("local_kubernetes", LOCAL_KUBERNETES_OPTS + LOCAL_KUBERNETES_NODE_OPTS),

@@ -52,13 +52,24 @@ def test_a_method_a_path_lacks_is_a_405_naming_the_others(served: tuple[Any, Api
         assert set(response.headers["allow"].split(", ")) == declared, path
 
 
-def test_a_browser_at_the_root_is_sent_to_the_reference_page(served: tuple[Any, ApiClient]
-                                                             ) -> None:
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_at_the_root_is_sent_to_the_dashboard(served: tuple[Any, ApiClient]) -> None:
     _, api = served
-    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    response = api.client.get("/", headers={"Accept": browser}, follow_redirects=False)
+    response = api.client.get("/", headers={"Accept": BROWSER_ACCEPT}, follow_redirects=False)
     assert response.status_code == 303
-    page = api.client.get(response.headers["location"])
+    assert response.headers["location"] == "http://testserver/dashboard/"
+
+
+def test_without_the_dashboard_a_browser_is_sent_to_the_reference_page(tmp_path: Path) -> None:
+    conf = make_conf(tmp_path, drivers={"enabled_drivers": ["fake"]},
+                     dashboard={"enabled": False})
+    with TestClient(build_app(conf)) as client:
+        response = client.get("/", headers={"Accept": BROWSER_ACCEPT}, follow_redirects=False)
+        assert response.status_code == 303
+        page = client.get(response.headers["location"])
+        assert client.get("/dashboard/clusters").status_code == 404
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert 'href="http://testserver/v1/openapi.json"' in page.text

@@ -18,8 +18,8 @@ RESOURCES = ("clustertemplates", "clusters", "quotas", "certificates", "mservice
 EXTENSIONS = ("containers", "keypairs", "pods", "rcs", "services")
 
 
-# Where a browser opening ``/`` is sent (the dashboard's path once there is one).
-HTML_HOME = PAGE_PATH
+# Where a browser opening ``/`` is sent: the dashboard, or the API reference without it.
+DASHBOARD_HOME = "/dashboard/"
 
 
 def wants_html(accept: str) -> bool:
@@ -41,13 +41,15 @@ def wants_html(accept: str) -> bool:
 
 
 @router.get("/", responses={303: {"description": "A browser (Accept: text/html) is sent to "
-                                                 "the API reference page.",
+                                                 "the dashboard (or, with the dashboard "
+                                                 "disabled, the API reference page).",
                                   "headers": {"Location": {"schema": {"type": "string"}}}}})
 def versions(request: Request) -> Response:
     """Version discovery (Magnum's root document); ``Link`` names the API document."""
     base = deps.base_url(request)
     if wants_html(request.headers.get("accept", "")):
-        return RedirectResponse(f"{base}{HTML_HOME}", status_code=303)
+        home = DASHBOARD_HOME if deps.services(request).conf.dashboard.enabled else PAGE_PATH
+        return RedirectResponse(f"{base}{home}", status_code=303)
     link = {"Link": f'<{base}{DOCUMENT_PATH}>; rel="service-desc"'}
     return JSONResponse(_versions(base), headers=link)
 

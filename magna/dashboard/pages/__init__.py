@@ -1,0 +1,11 @@
+"""The dashboard's pages, one module per resource; ``ROUTES`` is every page's route."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from magna.dashboard.pages import clusters
+
+ROUTES: list[BaseRoute] = [
+    *clusters.ROUTES,
+]

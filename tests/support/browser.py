@@ -1,0 +1,62 @@
+"""A real browser for the dashboard's tests: Debian's chromium, headless, driven by Playwright.
+
+Playwright never downloads a browser here (``executable_path`` names the system's). The flags
+keep chromium from reaching for the internet, which this machine refuses (background
+networking, component updates, sync). Each test's ``tab`` is in a fresh browser context: no
+cookie or storage crosses tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+CHROMIUM = os.environ.get("MAGNA_TEST_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+# Every wait of a browser test is bounded by this (a page that never shows what is expected
+# fails the test instead of hanging it).
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: ./dev installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def new_tab(chromium: Browser) -> tuple[BrowserContext, Page]:
+    """A page in a context of its own (cookies of its own: a second user, say)."""
+    ctx = chromium.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    return ctx, ctx.new_page()
+
+
+@pytest.fixture
+def tab(chromium: Browser) -> Iterator[Page]:
+    """A browser tab that shares nothing with other tests."""
+    ctx, page = new_tab(chromium)
+    try:
+        yield page
+    finally:
+        ctx.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Keep a picture of a main page in docs/dashboard/ (the README and docs show them)."""
+    target = Path(__file__).resolve().parents[2] / "docs" / "dashboard" / f"{name}.png"
+    target.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(target), full_page=False)
