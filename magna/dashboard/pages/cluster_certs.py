@@ -110,7 +110,7 @@ async def download_config(page: Page) -> Response:
 
 async def config_files(page: Page, cluster: dict[str, Any],
                        template: dict[str, Any]) -> dict[str, tuple[str, int]]:
-    """What the zip holds: the plan's files and ``env.sh`` with its exports."""
+    """Sign a fresh key's CSR (unless the template disables TLS) and bundle the result."""
     tlsconfig.api_address(cluster)  # before signing a certificate that would be useless
     creds = None
     if not template.get("tls_disabled"):
@@ -120,9 +120,15 @@ async def config_files(page: Page, cluster: dict[str, Any],
                                                           "csr": csr_pem})
         creds = tlsconfig.Credentials(ca_pem=ca["pem"], cert_pem=signed["pem"],
                                       key_pem=key_pem)
+    return bundle(cluster, template, creds)
+
+
+def bundle(cluster: dict[str, Any], template: dict[str, Any],
+           creds: tlsconfig.Credentials | None) -> dict[str, tuple[str, int]]:
+    """What the zip holds: the plan's files and ``env.sh`` with its exports."""
     plan = tlsconfig.plan(cluster, template, HERE, creds)
-    env = (f"# Settings for the {template.get('coe')} cluster {cluster['name']}: run\n"
-           "#   . ./env.sh\n# in bash or zsh, in the directory this zip was unpacked into.\n"
+    env = (f"# Settings for the {template.get('coe')} cluster {cluster['name']}. In bash or "
+           "zsh:\n#   . path/to/env.sh\n# (the files beside it are found wherever it is).\n"
            + "\n".join(plan.exports) + "\n")
     return {**plan.files, "env.sh": (env, 0o644)}
 
