@@ -253,6 +253,8 @@ def test_rotate_ca_from_the_page_changes_the_ca(
 
 def test_delete_from_the_page_then_the_row_goes(
         server: RunningServer, tab: Page, api: httpx.Client, cluster: dict[str, Any]) -> None:
+    watcher = tab.context.new_page()  # another tab left open on the cluster's page
+    open_detail(watcher, server, cluster)
     open_detail(tab, server, cluster)
     tab.once("dialog", lambda dialog: dialog.accept())
     tab.locator("#delete-cluster").click()
@@ -261,3 +263,5 @@ def test_delete_from_the_page_then_the_row_goes(
     expect(row.locator(".status")).to_have_text("DELETE_IN_PROGRESS")
     expect(row).to_have_count(0)
     assert api.get(f"/clusters/{cluster['uuid']}").status_code == 404
+    expect(watcher.locator("#cluster-live-gone")).to_contain_text("could not be found")
+    expect(watcher.locator("#cluster-workloads-gone")).to_be_visible()

@@ -229,15 +229,25 @@ async def render_detail(page: Page, ident: str, status: int = 200,
 async def cluster_detail(page: Page) -> Response:
     ident = page.request.path_params["ident"]
     part = page.request.query_params.get("part")
-    if page.fragment() and part == "live":
-        return page.render("clusters/detail_live.html", **await live_state(page, ident))
-    if page.fragment() and part == "workloads":
-        cluster = await page.api.get(f"/v1/clusters/{ident}")
-        template = await template_of(page, cluster)
-        coe = template.get("coe") if template else None
-        return page.render("clusters/detail_workloads.html", cluster=cluster,
-                           sections=await workloads(page, cluster, coe))
+    if page.fragment() and part in ("live", "workloads"):
+        try:
+            return await refreshed_part(page, ident, part)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            # NOTE: a 200 so that htmx swaps it in: the part stops refreshing and says why.
+            return page.render("clusters/detail_gone.html", part=part, message=exc.message)
     return await render_detail(page, ident)
+
+
+async def refreshed_part(page: Page, ident: str, part: str) -> Response:
+    if part == "live":
+        return page.render("clusters/detail_live.html", **await live_state(page, ident))
+    cluster = await page.api.get(f"/v1/clusters/{ident}")
+    template = await template_of(page, cluster)
+    coe = template.get("coe") if template else None
+    return page.render("clusters/detail_workloads.html", cluster=cluster,
+                       sections=await workloads(page, cluster, coe))
 
 
 @page_handler
