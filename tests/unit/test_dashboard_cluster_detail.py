@@ -11,7 +11,7 @@ from pathlib import Path
 
 from magna.client import tlsconfig
 from magna.dashboard.apicall import ApiError
-from magna.dashboard.pages.cluster_certs import bundle, zipped
+from magna.dashboard.pages.cluster_certs import bundle, not_ready, zipped
 from magna.dashboard.pages.cluster_detail import (
     NodeHealth,
     node_health,
@@ -136,3 +136,12 @@ def test_the_zip_keeps_the_keys_mode() -> None:
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
         assert archive.read("key.pem") == b"KEY\n"
     assert modes == {"key.pem": 0o600, "ca.pem": 0o644}
+
+
+def test_only_a_complete_cluster_has_a_configuration_to_download() -> None:
+    assert not_ready({"status": "CREATE_COMPLETE"}) is None
+    assert not_ready({"status": "UPDATE_COMPLETE"}) is None
+    for status in ("CREATE_IN_PROGRESS", "CREATE_FAILED", "DELETE_IN_PROGRESS"):
+        assert not_ready({"status": status}) == (
+            "The configuration can be downloaded once the cluster is complete; it is "
+            f"{status} now.")

@@ -90,10 +90,9 @@ async def rotate_ca(page: Page) -> Response:
 async def download_config(page: Page) -> Response:
     ident = page.request.path_params["ident"]
     cluster = await page.api.get(f"/v1/clusters/{ident}")
-    if not str(cluster.get("status") or "").endswith("_COMPLETE"):
-        return await render_detail(page, ident, status=409, error=(
-            f"The configuration can be downloaded once the cluster is complete; it is "
-            f"{cluster.get('status')} now."))
+    refusal = not_ready(cluster)
+    if refusal:
+        return await render_detail(page, ident, status=409, error=refusal)
     template = await page.api.get(f"/v1/clustertemplates/{cluster['cluster_template_id']}")
     try:
         files = await config_files(page, cluster, template)
@@ -106,6 +105,15 @@ async def download_config(page: Page) -> Response:
         return await render_detail(page, ident, status=409, error=str(exc))
     return Response(zipped(files), media_type="application/zip",
                     headers=attachment(f"{cluster['name']}-config.zip"))
+
+
+def not_ready(cluster: dict[str, Any]) -> str | None:
+    """Why a cluster has no usable configuration yet (only a ``*_COMPLETE`` one has)."""
+    status = str(cluster.get("status") or "")
+    if status.endswith("_COMPLETE"):
+        return None
+    return (f"The configuration can be downloaded once the cluster is complete; it is "
+            f"{status or 'not built yet'} now.")
 
 
 async def config_files(page: Page, cluster: dict[str, Any],
