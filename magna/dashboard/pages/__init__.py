@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from magna.dashboard.pages import clusters
+from magna.dashboard.pages import admin, clusters, quotas, templates
 
 ROUTES: list[BaseRoute] = [
     *clusters.ROUTES,
+    *templates.ROUTES,
+    *quotas.ROUTES,
+    *admin.ROUTES,
 ]
