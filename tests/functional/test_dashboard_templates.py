@@ -17,11 +17,11 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.keystone_server import KeystoneServer, User
+from tests.keystone_server import KeystoneServer
 from tests.support.browser import screenshot
+from tests.support.dashboard_api import api, keystone_magna, log_in
 from tests.support.server import RunningServer, magna_server
 
-HEADERS = {"OpenStack-API-Version": "container-infra latest"}
 SWARM = {"coe": "swarm-mode", "image_id": "debian-12-docker", "external_network_id": "public"}
 
 
@@ -30,10 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with magna_server(str(tmp_path_factory.mktemp("dash-templates"))) as running:
         yield running
 
-
-def api(server: RunningServer, token: str | None = None) -> httpx.Client:
-    headers = {**HEADERS, **({"X-Auth-Token": token} if token else {})}
-    return httpx.Client(base_url=server.url, headers=headers, timeout=60)
 
 
 def make_template(server: RunningServer, token: str | None = None, **fields: Any
@@ -100,6 +96,7 @@ def test_a_template_with_every_kind_of_field_is_created_as_given(
         "Registry in the cluster": True, "TLS disabled": True,
         "Public (every project sees it)": True, "Hidden (left out of lists)": False,
     })
+    tab.get_by_role("heading", name="Create cluster template").scroll_into_view_if_needed()
     screenshot(tab, "template-form")
     tab.get_by_role("button", name="Create template").click()
     expect(tab.get_by_role("heading", name="Cluster template dash-full")).to_be_visible()
@@ -110,6 +107,11 @@ def test_a_template_with_every_kind_of_field_is_created_as_given(
     make_template(server, name="dash-plain")
     tab.goto(server.url + "/dashboard/templates")
     expect(tab.locator("#templates tr[data-name=dash-full]")).to_contain_text("swarm-mode")
+    tab.get_by_label("Filter by Public").fill("yes")
+    expect(tab.locator("#template-rows tr[data-name=dash-plain]")).to_have_count(0)
+    expect(tab.locator("#template-rows tr[data-name=dash-full]")).to_be_visible()
+    tab.get_by_label("Filter by Public").fill("")
+    expect(tab.locator("#template-rows tr[data-name=dash-plain]")).to_be_visible()
     screenshot(tab, "templates")
 
 
@@ -239,20 +241,8 @@ def test_a_template_in_use_is_not_deleted_and_the_api_says_why(
 @pytest.fixture(scope="module")
 def keystone_server(keystone: KeystoneServer,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    extra: dict[str, dict[str, object]] = {
-        "api": {"auth_strategy": "keystone"},
-        "keystone_authtoken": keystone.authtoken_options()}
-    with magna_server(str(tmp_path_factory.mktemp("dash-tpl-ks")), extra=extra) as running:
+    with keystone_magna(keystone, str(tmp_path_factory.mktemp("dash-tpl-ks"))) as running:
         yield running
-
-
-def log_in(tab: Page, server: RunningServer, user: User, target: str) -> None:
-    tab.goto(server.url + target)
-    tab.get_by_label("User name").fill(user.name)
-    tab.get_by_label("Password").fill(user.password)
-    tab.get_by_label("Project").fill(user.project.name)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab).to_have_url(re.compile(re.escape(target) + "$"))
 
 
 @pytest.mark.keystone

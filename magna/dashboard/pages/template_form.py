@@ -154,16 +154,22 @@ def patch_ops(template: dict[str, Any], values: dict[str, str]) -> list[dict[str
     return ops
 
 
-# Words the API's messages use for a field instead of its attribute name.
-ALIASES = {"label": "labels", "image": "image_id", "keypair": "keypair_id",
-           "master flavor": "master_flavor_id", "flavor": "flavor_id",
-           "cluster type": "server_type"}
+# Words the API's messages use for a field instead of its attribute name; where one word
+# stands for several fields, the one whose submitted value the message quotes is meant.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "label": ("labels",), "image": ("image_id",), "keypair": ("keypair_id",),
+    "flavor": ("flavor_id", "master_flavor_id"), "cluster type": ("server_type",),
+    "dns": ("dns_nameserver",)}
 
 
-def errors_for(message: str) -> dict[str, str]:
-    """Where the API's message goes: beside the field it names ("volume_driver" or "Volume
-    driver type cinder ..."), else above the form."""
-    spaced = {name.replace("_", " "): name for name in NAMES}
-    words = {**ALIASES, **spaced}
+def errors_for(message: str, values: dict[str, str]) -> dict[str, str]:
+    """Where the API's message goes: beside the field it names ("volume_driver", "Volume
+    driver type cinder ...", "Unable to find flavor m1.huge"), else above the form."""
+    words = {**ALIASES, **{name.replace("_", " "): (name,) for name in NAMES}}
     found = field_errors(message, [*NAMES, *words])
-    return {words.get(key, key): text for key, text in found.items()}
+    placed: dict[str, str] = {}
+    for key, text in found.items():
+        candidates = words.get(key, (key,))
+        quoted = [name for name in candidates if values.get(name) and values[name] in text]
+        placed[(quoted or list(candidates))[0]] = text
+    return placed

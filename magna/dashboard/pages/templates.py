@@ -25,6 +25,12 @@ COES = (("swarm-mode", "swarm-mode (Docker swarm)"), ("kubernetes", "kubernetes"
 SERVER_TYPES = (("vm", "vm"), ("bm", "bm"))
 
 
+def shown_values(template: dict[str, Any]) -> dict[str, Any]:
+    """A template's columns as the table shows them (flags as yes/no), for the filters."""
+    return {key: ("yes" if template.get(key) else "no") if key in ("public", "hidden")
+            else template.get(key) for key, _ in COLUMNS}
+
+
 async def _templates(page: Page) -> list[dict[str, Any]]:
     return await page.api.every("/v1/clustertemplates/detail", "clustertemplates")
 
@@ -41,7 +47,7 @@ async def _cluster_counts(page: Page) -> dict[str, int]:
 async def _list_page(page: Page, status: int = 200, error: str | None = None) -> Response:
     filters = {key: page.request.query_params.get(key, "") for key, _ in COLUMNS}
     every = await _templates(page)
-    shown = [t for t in every if matches(t, filters)]
+    shown = [t for t in every if matches(shown_values(t), filters)]
     template = "templates/rows.html" if page.fragment() else "templates/list.html"
     return page.render(template, status=status, templates=shown, total=len(every),
                        filters=filters, columns=COLUMNS, counts=await _cluster_counts(page),
@@ -114,7 +120,7 @@ async def new_template(page: Page) -> Response:
     except tf.LabelLineInvalid as exc:
         return await _form(page, values=values, errors={"labels": str(exc)}, status=400)
     except ApiError as exc:
-        return await _form(page, values=values, errors=tf.errors_for(exc.message),
+        return await _form(page, values=values, errors=tf.errors_for(exc.message, values),
                            status=exc.status)
     return page.redirect(f"/templates/{created['uuid']}")
 
@@ -134,7 +140,7 @@ async def edit_template(page: Page) -> Response:
         return await _form(page, values=values, errors={"labels": str(exc)}, status=400,
                            template=template)
     except ApiError as exc:
-        return await _form(page, values=values, errors=tf.errors_for(exc.message),
+        return await _form(page, values=values, errors=tf.errors_for(exc.message, values),
                            status=exc.status, template=template)
     return page.redirect(f"/templates/{template['uuid']}")
 
