@@ -15,14 +15,16 @@ from playwright.sync_api import Locator, Page, expect
 
 from magna.hostcheck import requirements
 from tests.keystone_server import KeystoneServer
-from tests.support.browser import screenshot
+from tests.support.browser import TIMEOUT_MS, screenshot
 from tests.support.dashboard_api import api, keystone_magna, log_in
 from tests.support.server import RunningServer, magna_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with magna_server(str(tmp_path_factory.mktemp("dash-admin"))) as running:
+    # A heartbeat a second: the conductors' rows change while a test looks at them.
+    extra: dict[str, dict[str, object]] = {"conductor": {"heartbeat_interval": 1.0}}
+    with magna_server(str(tmp_path_factory.mktemp("dash-admin")), extra=extra) as running:
         yield running
 
 
@@ -100,6 +102,18 @@ def test_the_admin_page_lists_the_conductor_and_the_host_requirements(
         row = tab.locator(f"#host-requirements tr[data-requirement='{requirement.name}']")
         expect(row).to_contain_text("met" if requirement.met else "missing")
     screenshot(tab, "admin")
+
+
+def test_the_conductors_rows_refresh_without_a_reload(server: RunningServer,
+                                                       tab: Page) -> None:
+    loads: list[str] = []
+    tab.on("load", lambda page: loads.append(page.url))
+    tab.goto(server.url + "/dashboard/admin")
+    reports = tab.locator("#conductor-rows tr").first.get_by_role("cell").nth(5)
+    first = reports.inner_text()
+    expect(reports).not_to_have_text(first, timeout=TIMEOUT_MS)
+    assert int(reports.inner_text()) > int(first)
+    assert len(loads) == 1
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ The conductors come from the API. The host requirements are not an API resource:
 what ``magna status`` checks on the machine it runs on, and here that machine is the API's own
 host, so the page asks ``magna.hostcheck`` directly. It does so only for a user the API treats
 as an administrator: the conductors' list (admin only by policy) is read first, and its refusal
-is the page (the API's message), so nobody else learns anything about the host.
+is the page (the API's message), so nobody else learns anything about the host. The
+conductors' rows refresh themselves (htmx); the host checks run once per page load.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from magna.hostcheck import requirements
 @page_handler
 async def admin_page(page: Page) -> Response:
     conductors = (await page.api.get("/v1/mservices")).get("mservices", [])
+    if page.fragment():
+        return page.render("admin/conductors.html", conductors=conductors)
     # NOTE: the checks run commands (ip netns, iptables, losetup) with timeouts: off the loop.
     host = await run_in_threadpool(requirements.check)
     return page.render("admin/index.html", conductors=conductors, host=host,
