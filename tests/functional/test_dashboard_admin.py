@@ -136,3 +136,13 @@ def test_a_member_gets_the_policy_message_on_quotas_and_admin(
     tab.goto(keystone_server.url + "/dashboard/admin")
     expect(tab.locator("#page-error")).to_have_text(services.json()["errors"][0]["detail"])
     expect(tab.locator("#host-requirements")).to_have_count(0)
+
+
+@pytest.mark.keystone
+def test_a_keystone_administrator_sees_the_conductors_and_the_host(
+        keystone: KeystoneServer, keystone_server: RunningServer, tab: Page) -> None:
+    admin = keystone.make_user(keystone.make_project("dash-adm"), "admin")
+    log_in(tab, keystone_server, admin, "/dashboard/admin")
+    expect(tab.locator("#conductor-rows tr[data-host]")).not_to_have_count(0)
+    expect(tab.locator("#host-requirements tr[data-requirement]")).to_have_count(
+        len(requirements.check()))
