@@ -51,7 +51,10 @@ class Api:
                    "User-Agent": "magna-dashboard"}
         if token:
             headers["X-Auth-Token"] = token
-        self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+        # NOTE: an API 500 comes back as its response (the API's own error body), not as the
+        # exception behind it, so the page shows it like any other refusal.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        self._http = httpx.AsyncClient(transport=transport,
                                        base_url=BASE_URL, headers=headers, timeout=120)
 
     async def __aenter__(self) -> Api:

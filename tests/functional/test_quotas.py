@@ -60,6 +60,8 @@ def test_create_accepts_a_zero_limit_and_ignores_read_only_attributes(api: ApiCl
     ({"project_id": ""}, "project_id"),
     ({"project_id": "p1", "resource": "Nodes"}, "resource"),
     ({"project_id": "p1", "hard_limit": -1}, "hard_limit"),
+    ({"project_id": "p1", "hard_limit": 2**31}, "hard_limit"),
+    ({"project_id": "p1", "hard_limit": 10**20}, "hard_limit"),
     ({"project_id": "p1", "hard_limit": "many"}, "hard_limit"),
     ({"project_id": "p1", "color": "red"}, "Unknown attribute for argument quota: color"),
 ])
@@ -110,6 +112,8 @@ def test_update_validates_its_body(api: ApiClient) -> None:
     make_quota(api, "p1")
     response = api.patch("/v1/quotas/p1/Cluster", json={"hard_limit": -3})
     assert_error(response, 400, "hard_limit")
+    assert_error(api.patch("/v1/quotas/p1/Cluster", json={"hard_limit": 10**20}), 400,
+                 "hard_limit")
     assert_error(api.patch("/v1/quotas/p1/Cluster", json=[{"op": "replace"}]), 400, "quota")
 
 

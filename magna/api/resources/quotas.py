@@ -24,7 +24,8 @@ READ_ONLY = ("id", "created_at", "updated_at")
 class QuotaBody(Body):
     project_id: Str255 | None = None
     resource: Literal["Cluster"] = "Cluster"
-    hard_limit: Annotated[int, Field(ge=0)] = service.DEFAULT_HARD_LIMIT
+    # NOTE: a 32-bit column, as upstream's; beyond it the databases refuse the row (a 500).
+    hard_limit: Annotated[int, Field(ge=0, le=2**31 - 1)] = service.DEFAULT_HARD_LIMIT
     # Read-only attributes clients may echo back; accepted and ignored, as upstream.
     id: Any = None
     created_at: Any = None
