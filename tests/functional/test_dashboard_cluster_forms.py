@@ -3,13 +3,16 @@
 One ``magna serve`` with the default local swarm driver and one real cluster (master 1 +
 worker 1), created through the wizard by the module's ``cluster`` fixture; every other cluster
 test acts on it. The server's teardown deletes every cluster the module made, and waits until
-each is gone, whatever the tests did. The Keystone reader check runs on a second server with
-the fake driver: it is refused by the policy before any driver is involved.
+each is gone, whatever the tests did. The Keystone reader checks run on a second server with
+the fake driver (a member's cluster there is only a record): the reader is refused by the
+policy before any driver is involved.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,6 +25,7 @@ from tests.support.browser import new_tab, screenshot
 from tests.support.dashboard_clusters import (
     SETTLE_MS,
     api_client,
+    delete_every_cluster,
     module_fixtures,
     poll,
     settled,
@@ -185,29 +189,88 @@ def test_upgrade_to_a_second_template(server: RunningServer, api: httpx.Client,
 keystone_server = test_dashboard_basics.keystone_server
 
 
-@pytest.mark.keystone
-def test_a_reader_sees_the_wizard_and_gets_the_policy_message_on_create(
-        keystone: KeystoneServer, keystone_server: RunningServer, chromium: Browser) -> None:
+@dataclass
+class ReaderProject:
+    """A project with a member's template and (fake-driver) cluster, seen by its reader."""
+    member_api: httpx.Client
+    template: str
+    cluster: str
+    tab: Page
+
+
+def member_cluster(api: httpx.Client) -> tuple[str, str]:
+    response = api.post("/v1/clustertemplates", json=template_body(
+        "reader-t", image_id="fake-image"))
+    assert response.status_code == 201, response.text
+    template: str = response.json()["uuid"]
+    response = api.post("/v1/clusters", json={"name": "members", "cluster_template_id": template,
+                                              "master_count": 1, "node_count": 1})
+    assert response.status_code == 202, response.text
+    return template, response.json()["uuid"]
+
+
+def log_in(tab: Page, server: RunningServer, user: Any) -> None:
+    tab.goto(f"{server.url}/dashboard/login")
+    tab.get_by_label("User name").fill(user.name)
+    tab.get_by_label("Password").fill(user.password)
+    tab.get_by_label("Project").fill(user.project.name)
+    tab.get_by_role("button", name="Log in").click()
+    expect(tab).to_have_url(re.compile(r"/dashboard/clusters$"))
+
+
+@pytest.fixture(scope="module")
+def reader_project(keystone: KeystoneServer, keystone_server: RunningServer,
+                   chromium: Browser) -> Iterator[ReaderProject]:
     project = keystone.make_project("forms")
     member = keystone.make_user(project, "member")
     reader = keystone.make_user(project, "reader")
     with api_client(keystone_server, member.token()) as api:
-        response = api.post("/v1/clustertemplates", json=template_body(
-            "reader-t", image_id="fake-image"))
-        assert response.status_code == 201, response.text
-        template = response.json()["uuid"]
+        template, uuid = member_cluster(api)
         ctx, tab = new_tab(chromium)
         try:
-            tab.goto(f"{keystone_server.url}/dashboard/login")
-            tab.get_by_label("User name").fill(reader.name)
-            tab.get_by_label("Password").fill(reader.password)
-            tab.get_by_label("Project").fill(project.name)
-            tab.get_by_role("button", name="Log in").click()
-            expect(tab).to_have_url(re.compile(r"/dashboard/clusters$"))
-            open_wizard(tab, keystone_server, template, "by-a-reader")
-            tab.get_by_role("button", name="Create cluster").click()
-            expect(tab.locator("#form-error")).to_have_text(
-                "Policy doesn't allow cluster:create to be performed.")
+            log_in(tab, keystone_server, reader)
+            yield ReaderProject(api, template, uuid, tab)
         finally:
             ctx.close()
-        assert created_names(api) == []
+            delete_every_cluster(api)
+
+
+@pytest.mark.keystone
+def test_a_reader_sees_the_wizard_and_gets_the_policy_message_on_create(
+        keystone_server: RunningServer, reader_project: ReaderProject) -> None:
+    tab = reader_project.tab
+    open_wizard(tab, keystone_server, reader_project.template, "by-a-reader")
+    tab.get_by_role("button", name="Create cluster").click()
+    expect(tab.locator("#form-error")).to_have_text(
+        "Policy doesn't allow cluster:create to be performed.")
+    assert created_names(reader_project.member_api) == ["members"]
+
+
+@pytest.mark.keystone
+@pytest.mark.parametrize(("page", "button"), [("resize", "Resize"), ("upgrade", "Upgrade")])
+def test_a_reader_sees_resize_and_upgrade_and_gets_the_policy_message(
+        keystone_server: RunningServer, reader_project: ReaderProject, page: str,
+        button: str) -> None:
+    tab = reader_project.tab
+    tab.goto(f"{keystone_server.url}/dashboard/clusters/{reader_project.cluster}/{page}")
+    expect(tab.get_by_role("heading", name=f"{button} members")).to_be_visible()
+    tab.get_by_role("button", name=button).click()
+    expect(tab.locator("#form-error")).to_contain_text("Policy doesn't allow cluster:")
+    cluster = reader_project.member_api.get(f"/v1/clusters/{reader_project.cluster}").json()
+    assert (cluster["node_count"], cluster["cluster_template_id"]) == (
+        1, reader_project.template)
+
+
+@pytest.mark.keystone
+def test_a_reader_sees_the_node_groups_and_gets_the_policy_message_on_create(
+        keystone_server: RunningServer, reader_project: ReaderProject) -> None:
+    tab = reader_project.tab
+    tab.goto(f"{keystone_server.url}/dashboard/clusters/{reader_project.cluster}/nodegroups")
+    expect(tab.locator("#nodegroup-rows tr[data-name='default-worker']")).to_be_visible()
+    form = tab.locator("#create-nodegroup-form")
+    form.get_by_label(re.compile(r"^\s*Name")).fill("readers")
+    form.get_by_role("button", name="Create node group").click()
+    expect(form.locator("#form-error")).to_contain_text("Policy doesn't allow nodegroup:create")
+    groups = reader_project.member_api.get(
+        f"/v1/clusters/{reader_project.cluster}/nodegroups").json()["nodegroups"]
+    assert "readers" not in [g["name"] for g in groups]

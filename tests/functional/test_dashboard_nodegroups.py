@@ -82,14 +82,39 @@ def test_a_node_group_is_created_resized_and_deleted_from_its_page(
     expect(row(tab, "db").locator("td.count")).to_have_text("2")
     expect(row(tab, "db").locator("td.status")).to_have_text("UPDATE_COMPLETE",
                                                              timeout=SETTLE_MS)
+    expect(tab.locator("#cluster-status")).to_contain_text("UPDATE_COMPLETE",
+                                                           timeout=SETTLE_MS)
     assert nodegroup(api, cluster, "db").json()["node_count"] == 2
 
+    remove_through_the_resize_page(server, api, cluster, tab)
+    tab.goto(f"{server.url}/dashboard/clusters/{cluster}/nodegroups")
     settled(api, cluster)
     change.get_by_label("Node group").select_option("db")
     tab.once("dialog", lambda dialog: dialog.accept())
     change.get_by_role("button", name="Delete").click()
     expect(row(tab, "db")).to_have_count(0, timeout=SETTLE_MS)
     poll("the node group is gone", lambda: nodegroup(api, cluster, "db").status_code == 404)
+
+
+def remove_through_the_resize_page(server: RunningServer, api: httpx.Client, cluster: str,
+                                   tab: Page) -> None:
+    """The cluster's resize page, switched to the "db" group, removes the chosen db-0."""
+    def reported() -> bool:
+        reasons = api.get(f"/v1/clusters/{cluster}").json()["health_status_reason"] or {}
+        return {"db-0.Ready", "db-1.Ready"} <= set(reasons)
+    poll("both db nodes in the health report", reported)
+    tab.goto(f"{server.url}/dashboard/clusters/{cluster}/resize")
+    tab.get_by_label("Node group").select_option("db")
+    expect(tab.get_by_label("Node count")).to_have_value("2")
+    expect(tab.get_by_label("db-1", exact=True)).to_be_visible()
+    tab.get_by_label("Node count").fill("1")
+    tab.get_by_label("db-0", exact=True).check()
+    tab.get_by_role("button", name="Resize").click()
+    expect(tab).to_have_url(re.compile(rf"/dashboard/clusters/{cluster}$"))
+    assert settled(api, cluster)["status"] == "UPDATE_COMPLETE"
+    poll("db-0 left, db-1 stayed", lambda: {
+        key for key in api.get(f"/v1/clusters/{cluster}").json()["health_status_reason"]
+        if key.startswith("db-")} == {"db-1.Ready"})
 
 
 def test_a_taint_without_an_effect_gets_the_api_message_beside_the_taints(
