@@ -1,4 +1,4 @@
-"""Request plumbing every page shares: session, CSRF, the user's API, rendering, forms.
+"""Request plumbing every page shares: session, CSRF, the user's API, rendering.
 
 A page handler is ``async def handler(page: Page) -> Response`` wrapped by ``@page_handler``.
 The wrapper finds the session (a login is required with Keystone), refuses a form whose CSRF
@@ -49,19 +49,6 @@ class Form:
 
 class FormRefused(Exception):
     """A form that did not come from our own page (CSRF) or that is too large."""
-
-
-def field_errors(message: str, fields: list[str]) -> dict[str, str]:
-    """Where to show an API error: beside the field its message names, else above the form.
-
-    The API names the attribute it refuses ("Invalid input for field/attribute node_count",
-    "master_count must be odd"), so the longest field name found in the message wins.
-    """
-    lowered = message.lower()
-    for name in sorted(fields, key=len, reverse=True):
-        if name.lower() in lowered:
-            return {name: message}
-    return {"_form": message}
 
 
 @dataclass

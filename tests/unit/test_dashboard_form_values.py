@@ -1,18 +1,12 @@
-"""The cluster and node-group forms' text → API values, and where an API message is shown."""
+"""Form text → API values (dashboard/forms.py and the cluster and node-group forms), and where
+an API message is shown."""
 
 from __future__ import annotations
 
 import pytest
 
-from magna.dashboard.pages.cluster_forms import (
-    CREATE_FIELDS,
-    BadText,
-    create_body,
-    locate,
-    node_names,
-    number,
-    parse_pairs,
-)
+from magna.dashboard.forms import BadText, locate, number, parse_pairs
+from magna.dashboard.pages.cluster_forms import ALIASES, CREATE_FIELDS, create_body, node_names
 from magna.dashboard.pages.nodegroups import format_taints, parse_taints
 from magna.dashboard.web import Form
 
@@ -55,12 +49,12 @@ def test_without_labels_the_template_keeps_its_own() -> None:
 def test_an_api_message_goes_beside_the_field_it_is_about(message: str, field: str) -> None:
     values = {"flavor_id": "m1.huge", "master_flavor_id": "m1.small", "master_count": "2",
               "name": "c"}
-    assert locate(message, CREATE_FIELDS, values) == {field: message}
+    assert locate(message, CREATE_FIELDS, values, ALIASES) == {field: message}
 
 
 def test_a_number_typed_by_the_user_does_not_place_a_message() -> None:
     message = "Quota exceeded: 10 clusters allowed."
-    assert locate(message, CREATE_FIELDS, {"node_count": "10"}) == {"_form": message}
+    assert locate(message, CREATE_FIELDS, {"node_count": "10"}, ALIASES) == {"_form": message}
 
 
 def test_the_nodes_of_a_group_come_from_the_health_report_in_index_order() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from magna.dashboard.forms import BadText
 from magna.dashboard.pages import template_form as tf
 
 STORED = {"name": "t", "coe": "swarm-mode", "image_id": "debian-12-docker", "flavor_id": None,
@@ -43,8 +44,9 @@ def test_the_patch_names_only_what_changed() -> None:
 
 
 def test_a_label_line_without_equals_is_refused_by_the_form() -> None:
-    with pytest.raises(tf.LabelLineInvalid, match="line 2"):
-        tf.parse_labels("a=1\njust-a-key")
+    with pytest.raises(BadText, match="'just-a-key' is not a key=value line") as caught:
+        tf.create_body({"coe": "swarm-mode", "labels": "a=1\njust-a-key"})
+    assert caught.value.field == "labels"
 
 
 @pytest.mark.parametrize(("message", "values", "field"), [

@@ -26,7 +26,7 @@ from magna.client import errors as client_errors
 from magna.client import tlsconfig
 from magna.dashboard.apicall import ApiError
 from magna.dashboard.pages.cluster_detail import render_detail
-from magna.dashboard.web import Page, field_errors, page_handler
+from magna.dashboard.web import Page, page_handler
 
 # The directory of env.sh, as the shell that sources it sees it (bash, zsh, or sh run on it).
 HERE = '"$(cd "$(dirname "${BASH_SOURCE:-$0}")" && pwd)"'
@@ -68,7 +68,7 @@ async def sign_csr(page: Page) -> Response:
             # NOTE: every refusal of this form is about the CSR (a 400) unless the policy
             # refused the user (403): that goes above the form.
             errors = ({"csr": exc.message} if exc.status == 400
-                      else field_errors(exc.message, []))
+                      else {"_form": exc.message})
     return page.render("clusters/sign.html", status=status, cluster=cluster, values=values,
                        errors=errors, signed=signed)
 

@@ -20,7 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from magna.dashboard.apicall import ApiError
-from magna.dashboard.web import Form, Page, field_errors, page_handler
+from magna.dashboard.forms import BadText, locate, number, parse_pairs
+from magna.dashboard.web import Form, Page, page_handler
 
 CREATE_FIELDS = ["cluster_template_id", "name", "keypair", "master_count", "node_count",
                  "master_flavor_id", "flavor_id", "fixed_network", "fixed_subnet",
@@ -30,67 +31,12 @@ TEXT_FIELDS = ("name", "keypair", "master_flavor_id", "flavor_id", "fixed_networ
                "fixed_subnet")
 NUMBER_FIELDS = ("master_count", "node_count", "docker_volume_size", "create_timeout")
 FLAG_FIELDS = ("master_lb_enabled", "floating_ip_enabled")
-# NOTE: the API's messages that name no attribute: a phrase of the message → the field.
-HINTS = (("master nodegroup size", "master_count"), ("clustertemplate", "cluster_template_id"),
-         ("cluster template", "cluster_template_id"), ("keypair", "keypair"))
+# The API's words for a field instead of its attribute name (forms.locate).
+ALIASES = {"master nodegroup size": ("master_count",),
+           "clustertemplate": ("cluster_template_id",),
+           "cluster template": ("cluster_template_id",)}
 # Tri-state choices: empty keeps what the template says.
 FLAG_CHOICES = [("true", "Yes"), ("false", "No")]
-
-
-class BadText(ValueError):
-    """A form value the dashboard cannot even put into a request (a label line without '=')."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def number(text: str) -> int | str:
-    """An integer when the text is one; else the text itself, for the API to refuse by name."""
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-def parse_pairs(text: str, field: str) -> dict[str, str]:
-    """``key=value`` lines (blank lines skipped) as a dict; a line without ``=`` is refused."""
-    pairs: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise BadText(field, f"'{line.strip()}' is not a key=value line.")
-        pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def format_pairs(pairs: dict[str, Any] | None) -> str:
-    return "\n".join(f"{key}={value}" for key, value in (pairs or {}).items())
-
-
-def locate(message: str, fields: list[str], values: dict[str, str]) -> dict[str, str]:
-    """The field an API message is about: named in it, hinted by a phrase, or whose value it
-    quotes ("Unable to find flavor m1.huge"); else above the form."""
-    errors = field_errors(message, fields)
-    if "_form" not in errors:
-        return errors
-    lowered = message.lower()
-    for phrase, name in HINTS:
-        if phrase in lowered and name in fields:
-            return {name: message}
-    for name in fields:
-        if quotes(message, values.get(name, "")):
-            return {name: message}
-    return errors
-
-
-def quotes(message: str, value: str) -> bool:
-    """Whether a message names a (word-like, not merely numeric) value the user typed."""
-    if len(value) < 3 or value.isdigit():
-        return False
-    return re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", message) is not None
 
 
 def create_body(form: Form) -> dict[str, Any]:
@@ -136,7 +82,7 @@ async def create_cluster(page: Page) -> Response:
         except BadText as exc:
             status, errors = 400, {exc.field: str(exc)}
         except ApiError as exc:
-            status, errors = exc.status, locate(exc.message, CREATE_FIELDS, values)
+            status, errors = exc.status, locate(exc.message, CREATE_FIELDS, values, ALIASES)
     return page.render("clusters/new.html", status=status, values=values, errors=errors,
                        flags=FLAG_CHOICES, **await choices(page))
 

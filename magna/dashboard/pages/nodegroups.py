@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from magna.dashboard.apicall import ApiError
-from magna.dashboard.pages.cluster_forms import BadText, locate, number, parse_pairs
+from magna.dashboard.forms import BadText, locate, number, parse_pairs
 from magna.dashboard.web import Form, Page, page_handler
 
 CREATE_FIELDS = ["name", "role", "node_count", "min_node_count", "max_node_count",

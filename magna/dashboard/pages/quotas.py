@@ -13,7 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from magna.dashboard.apicall import ApiError
-from magna.dashboard.web import Page, field_errors, page_handler
+from magna.dashboard.forms import locate
+from magna.dashboard.web import Page, page_handler
 
 FIELDS = ["project_id", "resource", "hard_limit"]
 RESOURCES = (("Cluster", "Cluster"),)
@@ -47,7 +48,7 @@ async def create_quota(page: Page) -> Response:
         await page.api.post("/v1/quotas", body)
     except ApiError as exc:
         return await _page(page, status=exc.status, values=values,
-                           errors=field_errors(exc.message, FIELDS))
+                           errors=locate(exc.message, FIELDS))
     return page.redirect("/quotas")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from magna.dashboard.web import field_errors
+from magna.dashboard.forms import format_pairs, locate, number, parse_pairs
 
 TEXT, NUMBER, FLAG, CHOICE, LABELS = "text", "number", "flag", "choice", "labels"
 
@@ -83,33 +83,13 @@ DEFAULTS = {"server_type": "vm", "floating_ip_enabled": "true", "coe": "swarm-mo
             "external_network_id": "public"}
 
 
-class LabelLineInvalid(ValueError):
-    """A labels line that is not key=value (the one thing the form itself refuses)."""
-
-
-def labels_text(labels: dict[str, Any] | None) -> str:
-    return "\n".join(f"{key}={value}" for key, value in (labels or {}).items())
-
-
-def parse_labels(text: str) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise LabelLineInvalid(f"Labels line {number} ({line.strip()!r}) is not key=value.")
-        labels[key.strip()] = value.strip()
-    return labels
-
-
 def form_values(template: dict[str, Any]) -> dict[str, str]:
     """A template as the strings its edit form shows."""
     values: dict[str, str] = {}
     for f in FIELDS:
         value = template.get(f.name)
         if f.kind == LABELS:
-            values[f.name] = labels_text(value)
+            values[f.name] = format_pairs(value)
         elif f.kind == FLAG:
             values[f.name] = "true" if value else ""
         else:
@@ -122,12 +102,11 @@ def api_value(f: Field, text: str) -> Any:
     if f.kind == FLAG:
         return text == "true"
     if f.kind == LABELS:
-        return parse_labels(text)
+        return parse_pairs(text, "labels")
     if text == "":
         return None
     if f.kind == NUMBER:
-        # NOTE: a non-number goes to the API as typed, which names the field in its 400.
-        return int(text) if text.lstrip("-").isdigit() else text
+        return number(text)
     return text
 
 
@@ -165,11 +144,4 @@ ALIASES: dict[str, tuple[str, ...]] = {
 def errors_for(message: str, values: dict[str, str]) -> dict[str, str]:
     """Where the API's message goes: beside the field it names ("volume_driver", "Volume
     driver type cinder ...", "Unable to find flavor m1.huge"), else above the form."""
-    words = {**ALIASES, **{name.replace("_", " "): (name,) for name in NAMES}}
-    found = field_errors(message, [*NAMES, *words])
-    placed: dict[str, str] = {}
-    for key, text in found.items():
-        candidates = words.get(key, (key,))
-        quoted = [name for name in candidates if values.get(name) and values[name] in text]
-        placed[(quoted or list(candidates))[0]] = text
-    return placed
+    return locate(message, NAMES, values, ALIASES)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from magna.dashboard.apicall import ApiError
+from magna.dashboard.forms import BadText
 from magna.dashboard.pages import template_form as tf
 from magna.dashboard.pages.clusters import matches
 from magna.dashboard.web import Page, page_handler
@@ -117,8 +118,8 @@ async def new_template(page: Page) -> Response:
     values = page.form.values()
     try:
         created = await page.api.post("/v1/clustertemplates", tf.create_body(values))
-    except tf.LabelLineInvalid as exc:
-        return await _form(page, values=values, errors={"labels": str(exc)}, status=400)
+    except BadText as exc:
+        return await _form(page, values=values, errors={exc.field: str(exc)}, status=400)
     except ApiError as exc:
         return await _form(page, values=values, errors=tf.errors_for(exc.message, values),
                            status=exc.status)
@@ -136,8 +137,8 @@ async def edit_template(page: Page) -> Response:
         ops = tf.patch_ops(template, values)
         if ops:
             await page.api.patch(f"/v1/clustertemplates/{template['uuid']}", ops)
-    except tf.LabelLineInvalid as exc:
-        return await _form(page, values=values, errors={"labels": str(exc)}, status=400,
+    except BadText as exc:
+        return await _form(page, values=values, errors={exc.field: str(exc)}, status=400,
                            template=template)
     except ApiError as exc:
         return await _form(page, values=values, errors=tf.errors_for(exc.message, values),
