@@ -3,7 +3,8 @@
 It owns the layout on disk and the order in which a cluster's nodes come to exist::
 
     subnet allocated (network.json; from a fixed network's CIDR when the spec names one)
-    -> node slots (slots.json) -> bridge + iptables
+    -> node slots (slots.json) -> room in the kernel's neighbour table (``neighbours.py``)
+    -> bridge + iptables
     -> fence (``fence.py``) -> client certificate -> registry (registry_enabled) -> per node:
     namespace + veth, server certificate, daemon.json                       (``build``)
     -> cgroup limits, engines started and answering                  (``start_engines``)
@@ -45,6 +46,7 @@ from magna.drivers.local_nodes import (
     healing,
     host,
     limits,
+    neighbours,
     network,
     network_settings,
     pki,
@@ -228,6 +230,8 @@ class LocalNodes:
                                       run_root=self.settings.run_root)
         shared = network_settings.shared_cidr(allocation, fixed)
         nodes = self.claim(spec, allocation)
+        neighbours.ensure_room(run_root=self.settings.run_root,
+                               short=network.short_id(spec.uuid), planned=len(nodes))
         if self.authz_root is not None:
             # NOTE: first, so a heal after the guard died finds the engines answering again
             # instead of restarting every engine of the host (they refuse all calls without it).
