@@ -12,32 +12,39 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from magna.common import processes
+from magna.common import fanout, processes
 from magna.common.exceptions import PermanentError, TemporaryError
 from magna.drivers.local_nodes import engine, limits
 from magna.drivers.local_nodes.node import LocalNode
 
 MAX_EXITS = 3
+# Engines started side by side (``fanout``): each start waits on the engine guard and programs.
+START_WIDTH = 8
 
 
 def start_all(nodes: Sequence[LocalNode], *, start_timeout: float,
               stop_timeout: float) -> list[tuple[LocalNode, str]]:
     """Every engine runs and answers; returns (node, the hash it should have started with) of
     those that run an outdated configuration."""
-    started: dict[str, int] = {}
-    stale = []
-    for node in nodes:
-        limits.ensure(node.engine.cgroup_parent, node.flavor)
-        want = node.wanted_hash()
-        pid = engine.pid_of(node.engine)
-        if pid is not None and hung(node, start_timeout):
-            engine.stop(node.engine, stop_timeout)
-            pid = None
-        if pid is not None and engine.started_hash(node.engine) != want:
-            stale.append((node, want))
-        started[node.name] = pid if pid is not None else engine.start(node.engine, want)
-    wait(nodes, started, timeout=start_timeout)
-    return stale
+    found = fanout.each(nodes, lambda node: _start(node, start_timeout, stop_timeout),
+                        width=START_WIDTH)
+    wait(nodes, {node.name: pid for node, (pid, _) in zip(nodes, found, strict=True)},
+         timeout=start_timeout)
+    return [(node, want) for node, (_, want) in zip(nodes, found, strict=True) if want]
+
+
+def _start(node: LocalNode, start_timeout: float, stop_timeout: float) -> tuple[int, str]:
+    """The pid of the node's engine (started unless it runs), and the hash it should have
+    started with when it runs an outdated configuration (else "")."""
+    limits.ensure(node.engine.cgroup_parent, node.flavor)
+    want = node.wanted_hash()
+    pid = engine.pid_of(node.engine)
+    if pid is not None and hung(node, start_timeout):
+        engine.stop(node.engine, stop_timeout)
+        pid = None
+    if pid is None:
+        return engine.start(node.engine, want), ""
+    return pid, want if engine.started_hash(node.engine) != want else ""
 
 
 def hung(node: LocalNode, start_timeout: float) -> bool:
