@@ -25,7 +25,7 @@ from magna.drivers.local_swarm import leaving, profile, quorum, swarm
 # Seconds to wait for a node that is going away to answer its last call.
 GOODBYE_TIMEOUT = 5.0
 # Workers joining at once (``fanout``): a join waits for the manager to admit the node.
-JOIN_WIDTH = 16
+JOIN_WIDTH = 8
 
 
 @dataclass(frozen=True)
