@@ -18,15 +18,15 @@ from typing import Any
 from bench import machine, report
 from bench.settings import Settings
 
-SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes")
+SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes", "scale")
 
 
 def _suite(name: str) -> Callable[[Settings], dict[str, Any]]:
-    from bench import api, concurrency, cost, kubernetes, lifecycle
+    from bench import api, concurrency, cost, kubernetes, lifecycle, scale
 
     runners: dict[str, Callable[[Settings], dict[str, Any]]] = {
         "api": api.run, "lifecycle": lifecycle.run, "cost": cost.run,
-        "concurrency": concurrency.run, "kubernetes": kubernetes.run}
+        "concurrency": concurrency.run, "kubernetes": kubernetes.run, "scale": scale.run}
     return runners[name]
 
 
@@ -61,11 +61,13 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, list[str], Path]:
     parser.add_argument("--repeat", type=int, help="Lifecycle: repetitions per measurement.")
     parser.add_argument("--scale-steps", help="Lifecycle: e.g. 1,5,-1 (empty: none).")
     parser.add_argument("--parallel", type=int, help="Concurrency: clusters created at once.")
+    parser.add_argument("--scale-workers", type=int,
+                        help="Scale: workers of the one large cluster (default 99).")
     args = parser.parse_args(argv)
     settings = Settings.quick_defaults() if args.quick else Settings()
     overrides: dict[str, Any] = {"out": args.out, "profile": args.profile}
     for name in ("clusters", "templates", "seconds", "workers", "worker_threads", "sizes",
-                 "repeat", "parallel", "work"):
+                 "repeat", "parallel", "work", "scale_workers"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.backends:

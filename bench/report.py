@@ -129,11 +129,24 @@ def _kubernetes(entry: dict[str, Any], charts: Path) -> str:
             + f"\n\nLeft on the host after delete: {data['left_after_delete'] or 'nothing'}.")
 
 
+def _scale(entry: dict[str, Any], charts: Path) -> str:
+    d = entry["data"]
+    size = f"{d['masters']}+{d['workers']}"
+    return (f"One swarm-mode cluster of {size} nodes through the API (load average "
+            f"{d['load_before']} before the run): create **{d['create_s']} s**, delete "
+            f"**{d['delete_s']} s**; per node RSS {d['rss_mib_per_node']} MiB, PSS "
+            f"**{d['pss_mib_per_node']} MiB**; the nodes used {d['nodes_cpu_s_at_create']} "
+            f"CPU seconds until the create completed. The kernel's neighbour table held "
+            f"{d['neighbour_entries']} entries and was full {d['neighbour_table_full_during_run']}"
+            f" times during the run.\n\n" + _targets(d["targets"]))
+
+
 SECTIONS = (("api", "API throughput and latency", _api),
             ("lifecycle", "Cluster lifecycle (local Swarm driver)", _lifecycle),
             ("cost", "Cost", _cost),
             ("concurrency", "Concurrency", _concurrency),
-            ("kubernetes", "Kubernetes clusters (local Kubernetes driver)", _kubernetes))
+            ("kubernetes", "Kubernetes clusters (local Kubernetes driver)", _kubernetes),
+            ("scale", "One large cluster (local Swarm driver)", _scale))
 
 
 def render(results: Path, report: Path) -> str:

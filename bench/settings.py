@@ -33,9 +33,12 @@ class Settings:
     cost_workers: tuple[int, ...] = (1, 3, 5, 9)
     # concurrency
     parallel: int = 20
+    # scale: one cluster of 1 master and this many workers
+    scale_workers: int = 99
+    scale_timeout: float = 900.0
 
     @classmethod
     def quick_defaults(cls) -> Settings:
         return cls(quick=True, clusters=200, templates=20, seconds=2.0, repeat=1,
                    sizes=QUICK_SIZES, scale_steps=(1, -1), cost_clusters=100,
-                   cost_workers=(1, 2), parallel=3)
+                   cost_workers=(1, 2), parallel=3, scale_workers=9)

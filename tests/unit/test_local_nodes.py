@@ -4,6 +4,7 @@ and its records (slots, notes told once, subnet messages) behave without engines
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 
@@ -76,3 +77,13 @@ def test_subnet_messages_name_the_drivers_own_words() -> None:
                        r".*smaller \[local_example\] subnet_prefix"):
         network.check_room(254, pool)
     network.check_room(253, pool)
+
+
+def test_processes_of_a_namespace_are_found_by_its_file(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # NOTE: a name standing for this process's own network namespace (what /run/netns holds
+    # is the same kind of file)
+    (tmp_path / "ours").symlink_to(f"/proc/{os.getpid()}/ns/net")
+    monkeypatch.setattr(network, "NS_DIR", str(tmp_path))
+    assert os.getpid() in network.pids_in_namespaces(["ours"])
+    assert network.pids_in_namespaces(["missing"]) == set()

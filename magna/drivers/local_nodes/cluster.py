@@ -3,7 +3,8 @@
 It owns the layout on disk and the order in which a cluster's nodes come to exist::
 
     subnet allocated (network.json; from a fixed network's CIDR when the spec names one)
-    -> node slots (slots.json) -> bridge + iptables
+    -> node slots (slots.json) -> room in the kernel's neighbour table (``neighbours.py``)
+    -> bridge + iptables
     -> fence (``fence.py``) -> client certificate -> registry (registry_enabled) -> per node:
     namespace + veth, server certificate, daemon.json                       (``build``)
     -> cgroup limits, engines started and answering                  (``start_engines``)
@@ -35,6 +36,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from magna.common import fanout
 from magna.drivers.base import ClusterPKI, ClusterSpec
 from magna.drivers.engine_guard import service as guard
 from magna.drivers.local_nodes import (
@@ -45,6 +47,7 @@ from magna.drivers.local_nodes import (
     healing,
     host,
     limits,
+    neighbours,
     network,
     network_settings,
     pki,
@@ -58,6 +61,9 @@ from magna.drivers.local_nodes import (
 )
 from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_nodes.notices import FirstNotes
+
+# Nodes built side by side (``fanout``): their steps mostly wait on ``ip`` and the file system.
+BUILD_WIDTH = 8
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,8 @@ class LocalNodes:
                                       run_root=self.settings.run_root)
         shared = network_settings.shared_cidr(allocation, fixed)
         nodes = self.claim(spec, allocation)
+        neighbours.ensure_room(run_root=self.settings.run_root,
+                               short=network.short_id(spec.uuid), planned=len(nodes))
         if self.authz_root is not None:
             # NOTE: first, so a heal after the guard died finds the engines answering again
             # instead of restarting every engine of the host (they refuse all calls without it).
@@ -238,15 +246,17 @@ class LocalNodes:
         pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)
         if spec.registry_enabled:
             registry.ensure(self.registry(spec.uuid, allocation))
-        for node in nodes:
-            node.net.apply()
-            extra = (str(allocation.gateway),) if node.role == "master" and \
-                balancer.balanced(spec) else ()
-            pki.ensure(pki.server_files(node.engine.node_dir),
-                       pki.server_request(node.engine.hostname, node.address, *extra), pki_)
-            engine.write_config(node.engine)
-            ssh.prepare(node, self._login(spec, node))
+        fanout.each(nodes, lambda node: self._build_node(spec, pki_, node), width=BUILD_WIDTH)
         return nodes
+
+    def _build_node(self, spec: ClusterSpec, pki_: ClusterPKI, node: LocalNode) -> None:
+        node.net.apply()
+        extra = (str(node.net.allocation.gateway),) if node.role == "master" and \
+            balancer.balanced(spec) else ()
+        pki.ensure(pki.server_files(node.engine.node_dir),
+                   pki.server_request(node.engine.hostname, node.address, *extra), pki_)
+        engine.write_config(node.engine)
+        ssh.prepare(node, self._login(spec, node))
 
     def _login(self, spec: ClusterSpec, node: LocalNode) -> ssh.Login | None:
         key = ssh.cluster_key(self.cluster_dir(spec.uuid), spec.keypair,

@@ -60,6 +60,7 @@ import docker
 import requests
 from oslo_config import cfg
 
+from magna.common import fanout
 from magna.common.exceptions import PermanentError, TemporaryError
 from magna.drivers import labels as label_rules
 from magna.drivers.base import (
@@ -96,6 +97,8 @@ KIND = "local Swarm"
 NETWORK_DRIVER = "docker"
 GROUP = "local_swarm"
 READY_WAIT = 20.0
+# Nodes given the busybox image at once (``fanout``): each import is the node engine's work.
+IMAGE_WIDTH = 8
 _UNREACHABLE = (docker.errors.DockerException, requests.RequestException)
 
 
@@ -211,9 +214,11 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
     def _provide_images(self, spec: ClusterSpec, members: list[LocalNode],
                         access: forming.Access) -> None:
         """Every node has magna/busybox:latest; master 0 pushes it to the cluster's registry."""
-        for node in members:
+        def provide(node: LocalNode) -> None:
             with contextlib.closing(access.client(node)) as client:
                 image.ensure(client.api)
+
+        fanout.each(members, provide, width=IMAGE_WIDTH)
         if spec.registry_enabled:
             reg = self.nodes.registry(spec.uuid, members[0].net.allocation)
             with contextlib.closing(access.client(members[0])) as client:

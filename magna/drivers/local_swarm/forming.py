@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import docker
 import requests
 
+from magna.common import fanout
 from magna.common.exceptions import TemporaryError
 from magna.drivers.local_nodes import pki
 from magna.drivers.local_nodes.node import LocalNode, Node
@@ -23,6 +24,8 @@ from magna.drivers.local_swarm import leaving, profile, quorum, swarm
 
 # Seconds to wait for a node that is going away to answer its last call.
 GOODBYE_TIMEOUT = 5.0
+# Workers joining at once (``fanout``): a join waits for the manager to admit the node.
+JOIN_WIDTH = 8
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,16 @@ def form(access: Access, nodes: Sequence[Node]) -> None:
     with contextlib.closing(leader):
         address = next((n.address for n in known.values() if n.leader), "")
         tokens = swarm.tokens(leader)
-        for node in nodes:
+
+        def join(node: Node) -> None:
             token = tokens["Manager" if node.role == "master" else "Worker"]
             _join(access, node, leader, _Leader(address or nodes[0].address, token, known))
+
+        # NOTE: managers one at a time (each changes the raft's quorum), workers side by side.
+        for node in nodes:
+            if node.role == "master":
+                join(node)
+        fanout.each([node for node in nodes if node.role != "master"], join, width=JOIN_WIDTH)
 
 
 def _init(access: Access, nodes: Sequence[Node]) -> None:
@@ -95,8 +105,10 @@ def _join(access: Access, node: Node, leader: docker.DockerClient, to: _Leader) 
         if member.state != "inactive":
             swarm.leave(client)  # in a swarm the leader does not know, or in error
         # NOTE: an entry with this hostname belongs to the node's former self (its data
-        # was lost); it would stay "Down" in `docker node ls` forever.
-        swarm.forget(leader, node.hostname)
+        # was lost); it would stay "Down" in `docker node ls` forever. Only the leader's
+        # listing says whether there is one: asking it again per node grew with the square.
+        if any(known.hostname == node.hostname for known in to.known.values()):
+            swarm.forget(leader, node.hostname)
         try:
             swarm.join(client, address=node.address, manager_address=to.address,
                        token=to.token)
