@@ -56,6 +56,7 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
     stack: ASGIApp = middleware.Authenticate(app, authenticator)
     stack = middleware.Microversion(stack)
     stack = middleware.BodyLimit(stack, conf.api.max_request_body_size)
+    stack = middleware.ComputeMicroversion(stack)
     stack = middleware.RequestId(stack)
     # NOTE: the resource routers' own routes: FastAPI keeps included routers as wrappers
     # whose matching is not public, and a request refused before routing is matched here.
