@@ -73,9 +73,12 @@ def _respond(request: Request, exc: MagnaError,
                         headers=headers)
 
 
-def _documented_routes() -> list[APIRoute]:
+def _routes() -> list[APIRoute]:
+    """The routes a 405's ``Allow`` may name: those of the document, and the compute and image
+    APIs' (which it leaves out); not the catch-alls hidden from it (``unknown_action``)."""
     return [route for router in ROUTERS for route in router.routes
-            if isinstance(route, APIRoute) and route.include_in_schema]
+            if isinstance(route, APIRoute)
+            and (route.include_in_schema or foreign.api_of(route.path) is not None)]
 
 
 def allowed_methods(path: str) -> str:
@@ -86,7 +89,7 @@ def allowed_methods(path: str) -> str:
     NOTE: Starlette's own 405 names only the methods of the first route that matched the path,
     and FastAPI makes one route per method, so the union is taken here over all of them.
     """
-    matching = [route for route in _documented_routes() if route.path_regex.match(path)]
+    matching = [route for route in _routes() if route.path_regex.match(path)]
     exact = [route for route in matching if route.path == path]
     return ", ".join(sorted({method for route in exact or matching
                              for method in route.methods or ()}))
@@ -100,7 +103,7 @@ def literal_shadows() -> dict[str, set[str]]:
     named "detail" (one ``GET`` could never show), and the document, which lists only
     ``GET`` at that path, did not say so.
     """
-    routes = _documented_routes()
+    routes = _routes()
     found: dict[str, set[str]] = {}
     for path in {route.path for route in routes if "{" not in route.path}:
         own = {m for route in routes if route.path == path for m in route.methods or ()}
