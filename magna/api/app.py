@@ -53,10 +53,14 @@ def create_app(conf: cfg.ConfigOpts, svc: Services) -> ASGIApp:
     app.state.services = svc
     for router in ROUTERS:
         app.include_router(router)
+    for path, methods in literal_shadows().items():
+        app.router.routes.insert(0, APIRoute(path, _refuse, methods=sorted(methods),
+                                             include_in_schema=False))
     _install_error_handlers(app)
     stack: ASGIApp = middleware.Authenticate(app, authenticator)
     stack = middleware.Microversion(stack)
     stack = middleware.BodyLimit(stack, conf.api.max_request_body_size)
+    stack = middleware.ComputeMicroversion(stack)
     stack = middleware.RequestId(stack)
     # NOTE: the resource routers' own routes: FastAPI keeps included routers as wrappers
     # whose matching is not public, and a request refused before routing is matched here.
@@ -70,17 +74,49 @@ def _respond(request: Request, exc: MagnaError,
                         headers=headers)
 
 
+def _routes() -> list[APIRoute]:
+    """The routes a 405's ``Allow`` may name: those of the document, and the compute and image
+    APIs' (which it leaves out); not the catch-alls hidden from it (``unknown_action``)."""
+    return [route for router in ROUTERS for route in router.routes
+            if isinstance(route, APIRoute)
+            and (route.include_in_schema or foreign.api_of(route.path) is not None)]
+
+
 def allowed_methods(path: str) -> str:
-    """The methods some route answers at ``path``, for a 405's ``Allow`` header.
+    """The methods some route answers at ``path``, for a 405's ``Allow`` header: those of the
+    routes written for exactly this path when there are some (``/v1/clusters/detail``), else
+    those of every route whose template matches it (``/v1/clusters/{ident}``).
 
     NOTE: Starlette's own 405 names only the methods of the first route that matched the path,
     and FastAPI makes one route per method, so the union is taken here over all of them.
     """
-    methods = {method for router in ROUTERS for route in router.routes
-               if isinstance(route, APIRoute) and route.include_in_schema
-               and route.path_regex.match(path)
-               for method in route.methods or ()}
-    return ", ".join(sorted(methods))
+    matching = [route for route in _routes() if route.path_regex.match(path)]
+    exact = [route for route in matching if route.path == path]
+    return ", ".join(sorted({method for route in exact or matching
+                             for method in route.methods or ()}))
+
+
+def literal_shadows() -> dict[str, set[str]]:
+    """The literal paths that a templated route matches too (``/v1/clusters/detail`` and
+    ``/v1/clusters/{ident}``), each with the methods only the templated routes have.
+
+    Those methods are refused there (405): ``DELETE /v1/clusters/detail`` deleted a cluster
+    named "detail" (one ``GET`` could never show), and the document, which lists only
+    ``GET`` at that path, did not say so.
+    """
+    routes = _routes()
+    found: dict[str, set[str]] = {}
+    for path in {route.path for route in routes if "{" not in route.path}:
+        own = {m for route in routes if route.path == path for m in route.methods or ()}
+        others = {m for route in routes if "{" in route.path and route.path_regex.match(path)
+                  for m in route.methods or ()}
+        if others - own:
+            found[path] = others - own
+    return found
+
+
+def _refuse() -> None:
+    raise MethodNotAllowed("The method is not allowed for this resource.")
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -4,9 +4,11 @@
    send both; upstream Magnum routes them the same way), except the compute and image APIs'
    paths (``foreign.py``).
 2. ``RequestId``: every response carries ``X-OpenStack-Request-Id``.
-3. ``BodyLimit``: bodies over ``[api] max_request_body_size`` get 413 before they are read.
-4. ``Microversion``: negotiates ``OpenStack-API-Version`` for ``/v1`` paths and echoes it.
-5. ``Authenticate``: builds the ``RequestContext`` (noauth or Keystone) for non-public paths
+3. ``ComputeMicroversion``: negotiates Nova's microversion for the compute API's paths and
+   names it on every answer there, errors (413 and 401 included) too.
+4. ``BodyLimit``: bodies over ``[api] max_request_body_size`` get 413 before they are read.
+5. ``Microversion``: negotiates ``OpenStack-API-Version`` for ``/v1`` paths and echoes it.
+6. ``Authenticate``: builds the ``RequestContext`` (noauth or Keystone) for non-public paths
    (the version documents of every API are public).
 
 Between 1 and 2, ``api/metrics.RequestMetrics`` counts and times every request by route
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from magna.api import errors, foreign, microversion
+from magna.api import errors, foreign, microversion, nova_microversion
 from magna.common.context import RequestContext
 from magna.common.exceptions import MagnaError, NotAuthenticated, PayloadTooLarge
 
@@ -132,6 +134,36 @@ class Microversion:
         scope.setdefault("state", {})["version"] = version
         await self.app(scope, receive,
                        _with_headers(send, microversion.response_headers(version)))
+
+
+class ComputeMicroversion:
+    """Nova's microversion for ``/compute`` paths (``nova_microversion.py``), negotiated before
+    anything else can refuse the request, so that every answer names it as Nova's do."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or foreign.api_of(scope["path"]) != foreign.COMPUTE:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        try:
+            version = nova_microversion.negotiate(nova_microversion.requested(headers))
+        except MagnaError as exc:
+            # NOTE: a version that cannot be served is refused at the one a request without
+            # any gets (2.1): the refusal's shape is the same at every version.
+            await send_error(send, exc, _compute_headers(nova_microversion.MIN_VERSION),
+                             path=scope["path"])
+            return
+        scope.setdefault("state", {})["compute_version"] = version
+        await self.app(scope, receive, _with_headers(send, _compute_headers(version)))
+
+
+def _compute_headers(version: microversion.Version) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode())
+            for name, value in nova_microversion.response_headers(version).items()]
 
 
 class Authenticator(Protocol):

@@ -17,6 +17,7 @@ does not have) are not in the schemas; they answer the 4xx declared for each rou
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,6 +32,9 @@ from magna.domain import patch
 from magna.services import sorting
 
 REF = "#/components/schemas/"
+#: A master count's rule (``services.clusters``: "size cannot be an even number"), for the
+#: document only: the service checks it with upstream's wording.
+ODD: dict[str, Any] = {"not": {"multipleOf": 2}}
 #: Models named by ``spec(body=...)``, put in the document's components.
 _MODELS: dict[str, type[BaseModel]] = {}
 _SINCE = "x-magna-since"
@@ -95,22 +99,77 @@ def one_replace(values: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"type": "array", "minItems": 1, "maxItems": 1, "items": {"anyOf": options}}
 
 
-def json_patch(paths: Sequence[str] | None = None) -> dict[str, Any]:
+def json_patch(paths: Sequence[str] | None = None, *, attributes: Iterable[str] = (),
+               internal: Iterable[str] = (), mandatory: Iterable[str] = (),
+               typed_by: type[BaseModel] | None = None,
+               mappings: Iterable[str] | None = None) -> dict[str, Any]:
     """A JSON-patch document as ``domain.patch.validate_ops`` accepts it (with the SDK's
     ``move /uuid -> /id``); ``paths`` limits the attributes when the resource has a short
-    list of them."""
-    path: dict[str, Any] = ({"type": "string", "enum": list(paths)} if paths
-                            else {"type": "string", "pattern": patch.PATH_RE.pattern})
-    needs_value = {"type": "object", "additionalProperties": False,
-                   "required": ["op", "path", "value"],
-                   "properties": {"op": {"enum": ["add", "replace"]}, "path": path,
-                                  "value": {}}}
+    list of them. ``attributes`` are those of the resource's patchable document
+    (``domain.patch.apply``'s ``doc``), less its ``internal`` ones (``/name`` spelled) and,
+    for a ``remove``, its ``mandatory`` ones: a path names one of them or lies below it.
+    With ``typed_by`` (the model that validates the patched document), the value set on an
+    attribute has that model's schema for it; without, ``mappings`` names the attributes a
+    path may go below (all when not given)."""
+    hidden = {*internal, *patch.COMMON_INTERNAL}
+    shown = [name for name in attributes if f"/{name}" not in hidden]
+    if typed_by is not None:
+        properties = typed_by.model_json_schema()["properties"]
+        mappings = [name for name in shown if _entries(properties[name]) is not None]
+    removable = _patch_path(paths, [n for n in shown if f"/{n}" not in set(mandatory)],
+                            mappings)
+    setting = ([_set_op(_patch_path(paths, shown, mappings), {})] if typed_by is None
+               else _typed_set_ops(shown, typed_by))
     remove = {"type": "object", "additionalProperties": False, "required": ["op", "path"],
-              "properties": {"op": {"enum": ["remove"]}, "path": path, "value": {}}}
+              "properties": {"op": {"enum": ["remove"]}, "path": removable, "value": {}}}
     rename = {"type": "object", "additionalProperties": False,
               "required": ["op", "from", "path"],
               "properties": {k: {"enum": [v]} for k, v in patch.SDK_RENAME.items()}}
-    return {"type": "array", "items": {"anyOf": [needs_value, remove, rename]}}
+    return {"type": "array", "items": {"anyOf": [*setting, remove, rename]}}
+
+
+def _set_op(path: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False,
+            "required": ["op", "path", "value"],
+            "properties": {"op": {"enum": ["add", "replace"]}, "path": path, "value": value}}
+
+
+def _typed_set_ops(attributes: Sequence[str], model: type[BaseModel]) -> list[dict[str, Any]]:
+    """An ``add``/``replace`` of each attribute with a value of its schema in ``model``, and
+    of one entry of a mapping attribute (a label) with a value of its entries' schema."""
+    own = ref(model)["$ref"]
+    properties = model.model_json_schema()["properties"]
+    ops = [_set_op({"enum": [f"/{name}"]}, {"$ref": f"{own}/properties/{name}"})
+           for name in attributes]
+    for name in attributes:
+        entries = _entries(properties[name])
+        if entries is not None:
+            ops.append(_set_op({"type": "string", "pattern": rf"^/{name}/[\w-]+$"}, entries))
+    return ops
+
+
+def _entries(prop: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a mapping's values, when ``prop`` is (or may be) a mapping."""
+    for option in [prop, *prop.get("anyOf", ())]:
+        if option.get("type") == "object" and isinstance(option.get("additionalProperties"),
+                                                         dict):
+            found: dict[str, Any] = option["additionalProperties"]
+            return found
+    return None
+
+
+def _patch_path(paths: Sequence[str] | None, attributes: Sequence[str],
+                mappings: Iterable[str] | None = None) -> dict[str, Any]:
+    if paths:
+        return {"type": "string", "enum": list(paths)}
+    if attributes and mappings is not None:
+        below = "|".join(sorted(set(mappings) & set(attributes)))
+        names = "|".join(sorted(attributes))
+        return {"type": "string", "pattern": rf"^/(?:(?:{names})|(?:{below})/[\w-]+)$"}
+    if attributes:
+        names = "|".join(sorted(attributes))
+        return {"type": "string", "pattern": rf"^/(?:{names})(?:/[\w-]+)*$"}
+    return {"type": "string", "pattern": patch.PATH_RE.pattern}
 
 
 # -- the whole document ----------------------------------------------------------------------
@@ -173,8 +232,11 @@ def _annotations(prop: dict[str, Any]) -> dict[str, Any]:
 def _complete(path: str, operation: dict[str, Any], parameters: dict[str, Any]) -> None:
     since = Version(*map(int, operation.pop(_SINCE, "1.1").split(".")))
     if path.startswith("/v1"):
-        name = f"ApiVersionFrom1_{since.minor}"
-        parameters.setdefault(name, _version_header(since))
+        # NOTE: the SDK's cluster actions are served at their own version without the header
+        # (microversion.UNVERSIONED): there it may be left out.
+        optional = since == microversion.unversioned(re.sub(r"\{[^}]+\}", "x", path))
+        name = f"ApiVersionFrom1_{since.minor}{'_or_none' if optional else ''}"
+        parameters.setdefault(name, _version_header(since, optional=optional))
         operation.setdefault("parameters", []).append(
             {"$ref": f"#/components/parameters/{name}"})
     responses = operation["responses"]
@@ -184,15 +246,16 @@ def _complete(path: str, operation: dict[str, Any], parameters: dict[str, Any]) 
                              {"$ref": f"#/components/responses/{_REASON_NAMES[status]}"})
 
 
-def _version_header(since: Version) -> dict[str, Any]:
+def _version_header(since: Version, *, optional: bool = False) -> dict[str, Any]:
     last = microversion.MAX_VERSION.minor
     versions = [str(Version(1, minor)) for minor in range(since.minor, last + 1)]
     values = [f"{service} {v}" for service in sorted(microversion.ACCEPTED_SERVICES)
               for v in [*versions, "latest"]]
-    required = since > microversion.MIN_VERSION
+    required = since > microversion.MIN_VERSION and not optional
     if not required:
-        values.append("")  # an empty header is no header: 1.1
-    note = f"Needed: this call exists from {since} on." if required else "Default 1.1."
+        values.append("")  # an empty header is no header: 1.1, or the call's own version
+    note = (f"Needed: this call exists from {since} on." if required
+            else f"Default {since}.")
     return param("OpenStack-API-Version", {"type": "string", "enum": values},
                  required=required, where="header", description=note)
 

@@ -9,6 +9,7 @@ about models or output: ``models.py`` builds on top.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -66,6 +67,17 @@ class Api:
         # NOTE: nested collections ("clusters/C/nodegroups") answer under their last segment.
         items: list[JSON] = data.get(collection.rsplit("/", 1)[-1], [])
         return items
+
+    def listing_all(self, collection: str, **params: Any) -> list[JSON]:
+        """Every item, page after page: each page's ``next`` link gives the following query
+        (a page holds at most the server's ``[api] max_limit`` items)."""
+        items: list[JSON] = []
+        while True:
+            data = self._json("GET", f"/v1/{collection}", params=params)
+            items += data.get(collection.rsplit("/", 1)[-1], [])
+            if not data.get("next"):
+                return items
+            params = dict(parse_qsl(urlsplit(data["next"]).query))
 
     def get(self, collection: str, ident: str) -> JSON:
         return self._json("GET", f"/v1/{collection}/{ident}")

@@ -97,6 +97,11 @@ class Manager(Generic[R]):
         self.model = model
         self.collection = collection
 
+    # NOTE: above ``list``, whose name shadows the builtin in the rest of the class body.
+    def list_all(self, **params: Any) -> list[R]:
+        """Every item, however many pages the server answers in."""
+        return [self.model(item) for item in self.api.listing_all(self.collection, **params)]
+
     def list(self, **params: Any) -> list[R]:
         return [self.model(item) for item in self.api.listing(self.collection, **params)]
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import os
 import socket
-import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 
@@ -16,7 +14,7 @@ from oslo_config import cfg
 from starlette.types import ASGIApp
 
 from magna.api.app import create_app
-from magna.cmd import compose
+from magna.cmd import compose, logs
 from magna.cmd import metrics as metrics_wiring
 from magna.conductor.service import Conductor
 from magna.metrics import exporter
@@ -97,22 +95,29 @@ def _start_metrics(stack: ExitStack, conf: cfg.ConfigOpts, services: Services,
 def _run_uvicorn(conf: cfg.ConfigOpts, services: Services) -> None:
     from magna.cmd import workers
 
+    # NOTE: uvicorn configures its own loggers unless told not to (None): the operator's
+    # logging file, when there is one, has done it already.
+    log_config = None if conf.log_config_file else uvicorn.config.LOGGING_CONFIG
     if conf.api.workers > 1:
         workers.serve(uvicorn.Config("magna.cmd.api:app_factory", factory=True,
                                      host=conf.api.host, port=conf.api.port,
-                                     log_level="info"), conf.api.workers)
+                                     log_level="info", log_config=log_config),
+                      conf.api.workers)
         return
     uvicorn.run(create_app(conf, services), host=conf.api.host, port=conf.api.port,
-                log_level="info")
+                log_level="info", log_config=log_config)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="magna-api", description=__doc__)
     parser.add_argument("--config-file", action="append", default=[],
                         help="magna.conf to read (repeatable).")
+    parser.add_argument("--debug", action="store_true",
+                        help="Log at DEBUG, Alembic's migration lines included.")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    serve_api(compose.load_config(args.config_file), args.config_file)
+    conf = compose.load_config(args.config_file)
+    logs.configure(conf, debug=args.debug)
+    serve_api(conf, args.config_file)
 
 
 if __name__ == "__main__":

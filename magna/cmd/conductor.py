@@ -6,23 +6,22 @@ It imports nothing of the HTTP side (``magna.cmd.compose`` builds its services).
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
-import sys
 import threading
 from collections.abc import Sequence
 
-from magna.cmd import compose, metrics
+from magna.cmd import compose, logs, metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="magna-conductor", description=__doc__)
     parser.add_argument("--config-file", action="append", default=[],
                         help="magna.conf to read (repeatable).")
+    parser.add_argument("--debug", action="store_true",
+                        help="Log at DEBUG, Alembic's migration lines included.")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     conf = compose.load_config(args.config_file)
+    logs.configure(conf, debug=args.debug)
     metrics.check(conf, option="conductor_port")
     conductor = compose.build_conductor(conf)
     stopping = threading.Event()

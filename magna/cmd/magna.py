@@ -10,18 +10,12 @@ server's code paths.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from cliff.command import Command
 
 from magna.cli import app
-
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 class Serve(Command):
@@ -35,11 +29,11 @@ class Serve(Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from magna.cmd import api, compose
+        from magna.cmd import api, compose, logs
 
-        _logging()
         config_files = self.app.options.config_file
         conf = compose.load_config(config_files)
+        logs.configure(conf, debug=self.app.options.debug)
         if parsed_args.state_dir:
             conf.set_override("state_dir", parsed_args.state_dir)
         if parsed_args.port:
@@ -54,11 +48,12 @@ class DbUpgrade(Command):
     """Apply pending database migrations."""
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from magna.cmd import compose
+        from magna.cmd import compose, logs
         from magna.db import migrate
 
-        _logging()
-        url = compose.prepare_database(compose.load_config(self.app.options.config_file))
+        conf = compose.load_config(self.app.options.config_file)
+        logs.configure(conf, debug=self.app.options.debug)
+        url = compose.prepare_database(conf)
         migrate.upgrade(url)
         self.app.stdout.write(f"Database is at revision {', '.join(migrate.current_heads())}.\n")
         return 0

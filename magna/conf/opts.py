@@ -25,6 +25,11 @@ DEFAULT_OPTS: list[cfg.Opt] = [
                     "state."),
     cfg.IntOpt("service_down_time", default=180, min=1,
                help="Seconds without a heartbeat after which a conductor is reported down."),
+    cfg.StrOpt("log_config_file",
+               help="A logging configuration file (Python's logging.config.fileConfig "
+                    "format) for the server processes; it then decides every logger, "
+                    "Alembic's and uvicorn's included. Unset: INFO to stderr, with Alembic's "
+                    "migration lines only under --debug."),
 ]
 
 API_OPTS: list[cfg.Opt] = [

@@ -102,21 +102,21 @@ def get_by_ident(session: Session, model: type[M], ident: str, scope: Scope,
                        "instead.")
     if rows:
         return rows[0]
-    template_id = _as_id(ident)
-    if template_id is not None and model is models.ClusterTemplate:
-        row = session.scalars(stmt.where(models.ClusterTemplate.id == template_id)
-                              ).unique().first()
+    row_id = as_row_id(ident)
+    if row_id is not None and model is models.ClusterTemplate:
+        row = session.scalars(stmt.where(models.ClusterTemplate.id == row_id)).unique().first()
         if row is not None:
             return row
     raise NotFound(f"{_title(kind)} {ident} could not be found.")
 
 
-def _as_id(ident: str) -> int | None:
-    """``ident`` as a row id when it can be one: ASCII digits that fit a 64-bit integer
-    (a longer number is no row's id, and SQLite cannot even compare with it)."""
-    if ident.isascii() and ident.isdigit() and len(ident) <= 18:
-        return int(ident)
-    return None
+def as_row_id(text: str) -> int | None:
+    """``text`` as an integer primary key, or None when it cannot be one: not ASCII digits
+    ("²" is a digit to ``isdigit`` and not to ``int``), or beyond the databases' signed 64-bit
+    ids (SQLite's driver raised OverflowError on those: a 500)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
 
 
 def _title(kind: str) -> str:
@@ -172,9 +172,9 @@ def _after_marker(session: Session, model: type[M], column: Any, page: Page
     key = model.uuid if hasattr(model, "uuid") else model.id  # type: ignore[attr-defined]
     marker_value: Any = page.marker
     if not hasattr(model, "uuid"):
-        if not str(page.marker).isdigit():
+        marker_value = as_row_id(str(page.marker))
+        if marker_value is None:
             raise NotFound(f"Marker {page.marker} could not be found.")
-        marker_value = int(str(page.marker))
     row = session.execute(select(column, model.id).where(key == marker_value)  # type: ignore
                           ).first()
     if row is None:

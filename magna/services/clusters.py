@@ -41,6 +41,17 @@ INTERNAL = ("/api_address", "/node_addresses", "/master_addresses", "/stack_id",
             "/ca_cert_ref", "/magnum_cert_ref", "/etcd_ca_cert_ref", "/front_proxy_ca_cert_ref",
             "/status", "/status_reason", "/coe_version", "/container_version")
 PATCHABLE = {"node_count", "health_status", "health_status_reason"}
+# The patchable document (``document``): the columns it copies, then what it derives; a
+# patch's paths name these (the API document says so).
+STORED_FIELDS = ("uuid", "name", "cluster_template_id", "keypair", "docker_volume_size",
+                 "labels", "master_flavor_id", "flavor_id", "create_timeout", "discovery_url",
+                 "status", "status_reason", "health_status", "api_address", "coe_version",
+                 "container_version", "project_id", "user_id", "fixed_network",
+                 "fixed_subnet", "floating_ip_enabled", "master_lb_enabled", "stack_id")
+DOCUMENT_FIELDS = (*STORED_FIELDS, "health_status_reason", "node_count", "master_count",
+                   "cluster_id", "node_addresses", "master_addresses")
+MAPPINGS = ("labels", "health_status_reason")  # the document's attributes that are mappings
+MANDATORY = ("/node_count",)  # removing it would leave a cluster without a size
 ZERO_NODES = "Resizing a nodegroup to zero is not supported in the provided microversion."
 # A cluster list selects the columns ClusterSummary names, in its order (its one owner).
 SUMMARY_COLUMNS = repository.cluster_columns(ClusterSummary._fields)
@@ -254,14 +265,10 @@ def counts(cluster: ClusterRecord) -> tuple[int, int]:
 
 
 def document(cluster: models.Cluster) -> dict[str, Any]:
-    """The patchable view of a cluster: Magnum's fields with derived counts."""
+    """The patchable view of a cluster: Magnum's fields with derived counts
+    (``DOCUMENT_FIELDS``, which the API document lets a patch's paths name)."""
     masters, workers = counts(cluster)
-    doc = {k: getattr(cluster, k) for k in (
-        "uuid", "name", "cluster_template_id", "keypair", "docker_volume_size", "labels",
-        "master_flavor_id", "flavor_id", "create_timeout", "discovery_url", "status",
-        "status_reason", "health_status", "api_address", "coe_version",
-        "container_version", "project_id", "user_id", "fixed_network", "fixed_subnet",
-        "floating_ip_enabled", "master_lb_enabled", "stack_id")}
+    doc = {k: getattr(cluster, k) for k in STORED_FIELDS}
     doc["health_status_reason"] = health_reason(cluster)
     worker = default_nodegroup(cluster, "worker")
     doc.update(node_count=worker.node_count if worker else workers, master_count=masters,
@@ -281,7 +288,7 @@ def update(svc: Services, ctx: RequestContext, ident: str, ops: Any, flags: ApiF
         cluster = load(session, svc, ctx, ident, "update")
         svc.authz.authorize(ctx, rule, target_of(cluster))
         before = document(cluster)
-        after = patch.apply(before, ops, internal=INTERNAL)
+        after = patch.apply(before, ops, internal=INTERNAL, mandatory=MANDATORY)
         changed = patch.changed_fields(before, after)
         if changed - PATCHABLE:
             refused = ", ".join(sorted(changed - PATCHABLE))

@@ -33,6 +33,8 @@ from magna.services.readmodels import FederationRecord
 
 INTERNAL = ("/status", "/status_reason")
 MANDATORY = ("/member_ids", "/properties", "/hostcluster_id")
+DOCUMENT_FIELDS = ("uuid", "name", "hostcluster_id", "member_ids", "properties", "status",
+                   "status_reason")
 
 
 class _Clusters:
@@ -118,12 +120,11 @@ def list_(svc: Services, ctx: RequestContext, page: Page, *, detail: bool
 
 
 def document(federation: models.Federation) -> dict[str, Any]:
-    """The patchable view of a federation."""
-    return {"uuid": federation.uuid, "name": federation.name,
-            "hostcluster_id": federation.hostcluster_id,
-            "member_ids": list(federation.member_ids),
-            "properties": dict(federation.properties), "status": federation.status,
-            "status_reason": federation.status_reason}
+    """The patchable view of a federation (``DOCUMENT_FIELDS``)."""
+    doc = {name: getattr(federation, name) for name in DOCUMENT_FIELDS}
+    doc.update(member_ids=list(federation.member_ids),
+               properties=dict(federation.properties))
+    return doc
 
 
 def update(svc: Services, ctx: RequestContext, ident: str, ops: Any) -> FederationRecord:

@@ -105,7 +105,8 @@ def delete(svc: Services, ctx: RequestContext, name: str, *, user_id: str | None
         raise NotAuthorized(f"Keypair {name} is the operator's: only an administrator can "
                             "delete it.")
     if not any([store.delete_keypair(name) for store in _stores(svc)]):
-        raise Invalid(f"Keypair {name} is part of a driver's catalog and cannot be deleted.")
+        # NOTE: the request is sound; what the key is forbids it (409, as for a state).
+        raise Conflict(f"Keypair {name} is part of a driver's catalog and cannot be deleted.")
 
 
 def _owner(svc: Services, ctx: RequestContext, rule: str, user_id: str | None) -> str | None:

@@ -33,7 +33,7 @@ def cluster_stats(svc: Services, ctx: RequestContext, project_id: str | None,
         # NOTE: a caller without a project must not fall through to "all projects".
         if project_id is None or project_id != ctx.project_id:
             raise NotAuthorized("Not authorized.")
-    with svc.transaction() as session:
+    with svc.reading() as session:
         clusters, nodes = repository.cluster_stats(session, project_id or None)
     return Stats(clusters=clusters, nodes=nodes)
 

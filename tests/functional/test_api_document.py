@@ -46,10 +46,25 @@ def test_a_method_a_path_lacks_is_a_405_naming_the_others(served: tuple[Any, Api
         path = re.sub(r"\{[^}]+\}", "x", template)
         response = api.request("TRACE", path)
         assert response.status_code == 405, (path, response.text)
-        # /v1/clusters/detail is also /v1/clusters/{ident}: the methods of both answer there.
-        declared = {method.upper() for other, pattern in patterns.items()
-                    if pattern.match(path) for method in paths[other]}
+        # /v1/clusters/detail also matches /v1/clusters/{ident}: the literal path's own
+        # methods answer there, as the document says.
+        matching = [other for other, pattern in patterns.items() if pattern.match(path)]
+        own = matching if "{" in template else [template]
+        declared = {method.upper() for other in own for method in paths[other]}
         assert set(response.headers["allow"].split(", ")) == declared, path
+
+
+@pytest.mark.parametrize("collection", ["clusters", "bays", "clustertemplates", "baymodels",
+                                        "federations"])
+def test_a_detail_path_answers_get_only(served: tuple[Any, ApiClient], collection: str
+                                        ) -> None:
+    _, api = served
+    assert api.get(f"/v1/{collection}/detail").status_code == 200
+    for method in ("DELETE", "PATCH", "OPTIONS"):
+        response = api.request(method, f"/v1/{collection}/detail", json=[])
+        assert response.status_code == 405, (method, response.text)
+        assert response.headers["allow"] == "GET"
+        assert response.json()["errors"][0]["status"] == 405
 
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

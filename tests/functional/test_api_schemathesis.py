@@ -5,12 +5,13 @@ sends them to the in-process app (ASGI) with the fake driver behind it, on the e
 All its checks run: no answer is a server error, every answer is one the document declares for
 the route, in the shape it declares (with ``Allow`` on a 405), a request the document calls
 invalid is refused, and one it calls valid is not refused with a 400, except for the rules
-``STATE_RULES`` names. Deterministic: a fixed seed, derandomized, a fixed number of examples.
+``tests/support/state_rules.py`` names. Deterministic: a fixed seed, derandomized, a fixed
+number of examples. ``tests/support/schemathesis_cli.py`` runs the same checks, longer, with
+schemathesis' own command against a ``magna serve`` process.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from hypothesis.errors import Unsatisfiable
 
 from tests.functional.test_api_document import served_app
 from tests.support.api import ApiClient
+from tests.support.state_rules import refusal_of_valid_request
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.config import SchemathesisConfig  # noqa: E402
@@ -27,17 +29,6 @@ from schemathesis.generation import GenerationMode  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 EXAMPLES = 12
-# NOTE: the rules a schema cannot say, because they depend on what is stored or on the
-# microversion, or on a syntax beyond JSON Schema's reach: a valid-looking request may get a
-# 400 for these, with this wording, and for nothing else.
-STATE_RULES = re.compile("|".join((
-    r"could not be found",                      # names an object or catalog item that is absent
-    r"in the provided microversion",            # e.g. a resize to 0 below 1.10
-    r"Keypair data is invalid",                 # the public key's own encoding
-    r"is not a DNS zone name",                  # a federation's dns-zone syntax
-)))
-
-
 # NOTE: a 413 refuses an invalid request too: the body limit is checked before the body is read
 # (a manifest of 128 KiB cannot fit in the default 112 KiB body).
 CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {
@@ -64,9 +55,8 @@ def operations(served: tuple[Any, ApiClient]) -> dict[str, Any]:
 def _accepted_unless_state(response: Any) -> None:
     """positive_data_acceptance, less the ``STATE_RULES``."""
     if response.status_code in (400, 413):
-        detail = response.text
-        assert response.status_code == 413 or STATE_RULES.search(detail), \
-            f"valid by the document, refused: {detail}"
+        problem = refusal_of_valid_request(response.status_code, response.text)
+        assert problem is None, problem
 
 
 def _run(operation: Any, mode: Any) -> None:

@@ -192,3 +192,20 @@ def test_failed_create_leaves_nothing_behind(api: ApiClient) -> None:
     assert_error(api.post("/v1/clusters", json={"cluster_template_id": template["uuid"],
                                                 "master_count": 2}), 400, "even number")
     assert api.get("/v1/clusters").json()["clusters"] == before
+
+
+@pytest.mark.parametrize("ident", ["333917596831630426112", "99999999999999999999", "²", "٣"])
+def test_a_template_id_no_row_can_have_is_not_found_never_a_500(api: ApiClient,
+                                                                 ident: str) -> None:
+    assert_error(api.get(f"/v1/clustertemplates/{ident}"), 404, "could not be found")
+    body = {"name": "c", "cluster_template_id": int(ident) if ident.isascii() else ident}
+    created = api.post("/v1/clusters", json=body)
+    assert created.status_code in (400, 404), created.text  # upstream: 400 for some spellings
+    assert "could not be found" in created.json()["errors"][0]["detail"]
+
+
+def test_removing_a_clusters_node_count_is_refused_as_mandatory(api: ApiClient) -> None:
+    cluster = make_cluster(api, make_template(api)["uuid"])
+    assert_error(api.patch(f"/v1/clusters/{cluster}",
+                           json=[{"op": "remove", "path": "/node_count"}]), 400,
+                 "'/node_count' is a mandatory attribute and can not be removed")

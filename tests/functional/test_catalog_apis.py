@@ -200,6 +200,39 @@ def test_keypair_errors_in_novas_shape(api: ApiClient) -> None:
     nova_error(nova(api, "PUT", "/flavors/1"), 405, "badMethod")
 
 
+def _names(response: httpx.Response, version: str) -> httpx.Response:
+    assert response.headers["OpenStack-API-Version"] == f"compute {version}", response.headers
+    assert response.headers["X-OpenStack-Nova-API-Version"] == version, response.headers
+    assert "X-OpenStack-Nova-API-Version" in response.headers["Vary"]
+    return response
+
+
+def test_every_compute_answer_names_its_microversion_errors_too(api: ApiClient) -> None:
+    assert _names(upload(api, "named", "2.10"), "2.10").status_code == 201
+    nova_error(_names(upload(api, "named", "2.10"), "2.10"), 409, "conflictingRequest")
+    nova_error(_names(nova(api, "GET", "/os-keypairs/nope", "2.35"), "2.35"), 404,
+               "itemNotFound")
+    nova_error(_names(nova(api, "GET", "/os-keypairs?limit=1", "2.1"), "2.1"), 400,
+               "badRequest", "needs compute API version 2.35")
+    nova_error(_names(nova(api, "POST", "/os-keypairs", "2.2", content=b"{"), "2.2"), 400,
+               "badRequest", "Malformed JSON")
+    reader = api.as_user("p1", roles="reader")
+    nova_error(_names(upload(reader, "r", "2.2"), "2.2"), 403, "forbidden")
+    nova_error(_names(nova(api, "GET", "/servers", "latest"), "2.96"), 404, "itemNotFound")
+    refused = _names(nova(api, "PUT", "/flavors/1", "2.61"), "2.61")
+    nova_error(refused, 405, "badMethod")
+    assert refused.headers["Allow"] == "GET"
+    huge = {"keypair": {"name": "big", "public_key": "x" * 200_000}}
+    nova_error(_names(nova(api, "POST", "/os-keypairs", "2.92", json=huge), "2.92"), 413,
+               "overLimit")
+    # A version that cannot be served is refused at the one a request without any gets.
+    nova_error(_names(nova(api, "GET", "/flavors", "2.97"), "2.1"), 406, "notAcceptable")
+    nova_error(_names(nova(api, "GET", "/flavors", "two"), "2.1"), 400, "badRequest")
+    assert _names(api.get("/compute"), "2.1").status_code == 200
+    assert "X-OpenStack-Nova-API-Version" not in api.get("/image/v2/images").headers
+    assert "X-OpenStack-Nova-API-Version" not in api.get("/v1/clusters").headers
+
+
 def test_images_list_show_filters_and_paging(api: ApiClient) -> None:
     images = api.get("/image/v2/images").json()
     names = {i["name"]: i for i in images["images"]}

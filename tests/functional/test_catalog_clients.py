@@ -2,7 +2,9 @@
 openstacksdk) against a real ``magna serve``: in noauth, with the endpoint given on the command
 line, and with a real Keystone whose catalog names Magna's ``compute`` and ``image`` endpoints,
 as docs/catalog-apis.md tells an operator to register them. A key made with the client is the
-one a cluster template names (``openstack coe``), and belongs to its user.
+one a cluster template names (``openstack coe``), and belongs to its user. That story (keypair
+create and list, template and cluster create, cluster list) runs on SQLite, PostgreSQL and
+MariaDB, about 8 s each; the rest reads catalogs, not the database, and runs on SQLite.
 
 The servers run the fake driver beside the local Swarm driver (their catalogs merged), so a
 cluster is accepted without building nodes. The last test builds a real local Swarm cluster
@@ -36,6 +38,7 @@ from tests.functional.test_local_swarm import cleaned
 from tests.functional.test_node_ssh import login as ssh_login
 from tests.functional.test_node_ssh import make_key
 from tests.keystone_server import KeystoneServer, User
+from tests.support import backing
 from tests.support.server import RunningServer, magna_server
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
@@ -75,6 +78,22 @@ def noauth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield server
 
 
+@pytest.fixture(scope="module", params=[
+    "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def noauth_on_each_database(request: pytest.FixtureRequest,
+                            tmp_path_factory: pytest.TempPathFactory
+                            ) -> Iterator[RunningServer]:
+    """A noauth server on the embedded SQLite, on PostgreSQL and on MariaDB (the keypair
+    story below makes templates and clusters, which the database keeps)."""
+    with contextlib.ExitStack() as stack:
+        url = None if request.param == "sqlite" else stack.enter_context(
+            backing.postgres_database() if request.param == "postgresql"
+            else backing.mariadb_database())
+        state = str(tmp_path_factory.mktemp(f"catalog-{request.param}"))
+        yield stack.enter_context(magna_server(state, url, extra=DRIVERS))
+
+
 def noauth_args(server: RunningServer, path: str) -> tuple[str, ...]:
     # NOTE: with auth type "none" every service's endpoint is the one given, the identity
     # service's too: the keypair commands ask for an identity v3 client, which the compute
@@ -83,7 +102,9 @@ def noauth_args(server: RunningServer, path: str) -> tuple[str, ...]:
             "--os-endpoint", server.url + path)
 
 
-def test_noauth_keypairs_with_the_stock_client(noauth: RunningServer, tmp_path: Path) -> None:
+def test_noauth_keypairs_with_the_stock_client(noauth_on_each_database: RunningServer,
+                                               tmp_path: Path) -> None:
+    noauth = noauth_on_each_database
     compute = noauth_args(noauth, "/compute/v2.1")
     key = public_key_file(tmp_path / "id_ed25519.pub")
     made = as_json(*compute, "keypair", "create", "--public-key",
@@ -102,6 +123,8 @@ def test_noauth_keypairs_with_the_stock_client(noauth: RunningServer, tmp_path: 
               env={})
     openstack(*coe, "cluster", "create", "--cluster-template", "keyed", "c1", env={})
     assert httpx.get(f"{noauth.endpoint}/clusters/c1").json()["keypair"] == "testkey"
+    listed_clusters = as_json(*coe, "cluster", "list", env={})
+    assert [(c["name"], c["keypair"]) for c in listed_clusters] == [("c1", "testkey")]
     openstack(*compute, "keypair", "delete", "testkey", env={})
     missing = openstack(*compute, "keypair", "show", "testkey", env={}, ok=False)
     assert missing.returncode == 1 and "No Keypair found for testkey" in missing.stderr

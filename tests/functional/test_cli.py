@@ -256,6 +256,11 @@ def test_wait_reports_failure_with_events(cli: Cli) -> None:
         "error Failed: fake driver: injected create failure"), lines
     status = cli("status", rc=3)
     assert "doomed" in status.stdout and "CREATE_FAILED" in status.stdout
+    rows = cli("status", "--no-host", "-f", "json", rc=3).json()
+    summary = next(r for r in rows if r["component"] == "clusters")
+    assert summary["state"] == "1 in trouble", rows
+    assert "CREATE_FAILED 1" in summary["detail"], summary
+    assert [r["name"] for r in rows if r["component"] == "cluster"] == ["doomed"], rows
     with held(cli.state_dir, "slow"):  # its create cannot finish within the wait
         slow = cli("cluster-create", "--name", "slow", "--cluster-template", "t1", "--labels",
                    "fake_hold=slow", "--wait", "--wait-timeout", "1", rc=4)
@@ -430,7 +435,15 @@ def test_services_quotas_stats_status(cli: Cli) -> None:
         "this host: root", "this host: network namespaces", "this host: iptables",
         "this host: cgroups", "this host: loop devices", "this host: programs"}
     assert {r["state"] for r in host} == {"met"}, host
-    assert [r["component"] for r in cli.json("status", "--no-host")] == ["api", "conductor"]
+    assert [r["component"] for r in cli.json("status", "--no-host")] == [
+        "api", "conductor", "clusters"]
+    # Every cluster at a glance, all fine: how many, by status, none unhealthy.
+    statuses = sorted(c["status"] for c in clusters)
+    summary = next(r for r in rows if r["component"] == "clusters")
+    assert summary["name"] == f"{len(clusters)} cluster{'s' if len(clusters) > 1 else ''}"
+    assert summary["state"] == "fine", summary
+    assert summary["detail"] == "by status: " + ", ".join(
+        f"{s} {statuses.count(s)}" for s in sorted(set(statuses))) + "; unhealthy: 0"
     # Without the programs on its PATH, this host misses something: exit status 3.
     lacking = subprocess.run(
         [sys.executable, "-m", "magna", "status", "-f", "json"], capture_output=True,

@@ -180,6 +180,7 @@ def test_deleting_the_cluster_takes_its_containers(stack: Stack) -> None:
     ({"image": "busybox", "cluster": "c", "size": 1}, "Unknown attribute for argument "
                                                        "container: size"),
     ({"image": "bad image", "cluster": "c"}, "image"),
+    ({"image": "bad\u0085image", "cluster": "c"}, "image"),  # whitespace to Python, not ECMA
     ({"image": "busybox", "cluster": "c", "memory": 2}, "memory"),
     ({"image": "busybox", "cluster": "c", "memory": "64"}, "memory"),
     ({"image": "busybox", "cluster": "c", "environment": {"A=B": "x"}}, "environment"),

@@ -71,3 +71,20 @@ def test_policy_and_discovery(api: ApiClient) -> None:
     assert member.delete("/v1/keypairs/m").status_code == 204
     links = api.get("/v1").json()["keypairs"]
     assert links[0]["href"].endswith("/v1/keypairs/")
+
+
+def test_a_drivers_catalog_key_cannot_be_deleted_409(tmp_path: Path, db_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from magna.cmd.api import build_app
+    from tests.conftest import make_conf
+
+    conf = make_conf(tmp_path, db_url, drivers={"enabled_drivers": ["fake"]})
+    with TestClient(build_app(conf)) as client:
+        api = ApiClient(client)
+        assert api.get("/v1/keypairs/fake-key").status_code == 200
+        assert_error(api.delete("/v1/keypairs/fake-key"), 409,
+                     "Keypair fake-key is part of a driver's catalog and cannot be deleted.")
+        nova = api.delete("/compute/v2.1/os-keypairs/fake-key")
+        assert nova.status_code == 409 and "conflictingRequest" in nova.json(), nova.text
+        assert api.get("/v1/keypairs/fake-key").status_code == 200

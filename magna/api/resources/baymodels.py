@@ -58,7 +58,7 @@ async def create_baymodel(request: Request, response: Response) -> dict[str, Any
 
 
 @router.patch("/v1/baymodels/{ident}",
-              openapi_extra=openapi.spec(body=openapi.json_patch()))
+              openapi_extra=openapi.spec(body=template_views.PATCH))
 async def update_baymodel(request: Request, ident: str) -> dict[str, Any]:
     ops = await json_body(request)
     with legacy.legacy_nouns():

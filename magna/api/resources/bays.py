@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from magna.api import deps, openapi, pagination, params
 from magna.api.microversion import Version
+from magna.api.openapi import ODD
 from magna.api.resources import clusters as cluster_views
 from magna.api.resources import legacy
 from magna.api.validation import (
@@ -53,7 +54,7 @@ class BayCreate(EchoedClusterFields):
     name: BayName | None = None
     baymodel_id: Str255 | int
     node_count: Annotated[int, Field(ge=1)] = 1
-    master_count: Annotated[int, Field(ge=1)] = 1
+    master_count: Annotated[int, Field(ge=1, json_schema_extra=ODD)] = 1
     docker_volume_size: Annotated[int, Field(ge=1)] | None = None
     labels: dict[str, LabelValue] | None = None
     master_flavor_id: Str255 | None = None
@@ -146,9 +147,18 @@ async def create_bay(request: Request, response: Response) -> dict[str, Any]:
     return await run_in_threadpool(full, request, created)
 
 
+# NOTE: a bay's patch may also name a cluster attribute by its bay name (bay_faults has no
+# cluster attribute to become).
+BAY_NAMES = [bay for bay, cluster in legacy.BAY_TO_CLUSTER.items()
+             if cluster in service.DOCUMENT_FIELDS]
+
+
 @router.patch("/v1/bays/{ident}", status_code=202,
-              openapi_extra=openapi.spec(body=openapi.json_patch(),
-                                         query=[openapi.flag("rollback")]),
+              openapi_extra=openapi.spec(body=openapi.json_patch(
+                  attributes=[*service.DOCUMENT_FIELDS, *BAY_NAMES],
+                  internal=service.INTERNAL, mandatory=service.MANDATORY,
+                  mappings=service.MAPPINGS),
+                  query=[openapi.flag("rollback")]),
               responses={200: {"description": "Updated (microversion 1.1: the whole bay)."}})
 async def update_bay(request: Request, response: Response, ident: str) -> dict[str, Any]:
     version = deps.version(request)

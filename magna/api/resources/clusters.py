@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from magna.api import deps, encoding, openapi, pagination
 from magna.api.microversion import Version
 from magna.api.microversion import require as require_version
+from magna.api.openapi import ODD
 from magna.api.validation import (
     ECHOED_CLUSTER_FIELDS,
     Body,
@@ -41,7 +42,7 @@ class ClusterCreate(EchoedClusterFields):
     cluster_template_id: Str255 | int
     keypair: Str255 | None = None
     node_count: Annotated[int, Field(ge=0)] = 1
-    master_count: Annotated[int, Field(ge=1)] = 1
+    master_count: Annotated[int, Field(ge=1, json_schema_extra=ODD)] = 1
     docker_volume_size: Annotated[int, Field(ge=1)] | None = None
     labels: dict[str, LabelValue] | None = None
     merge_labels: Flag = False
@@ -195,7 +196,9 @@ async def create_cluster(request: Request) -> dict[str, Any]:
 
 
 @router.patch("/v1/clusters/{ident}", status_code=202,
-              openapi_extra=openapi.spec(body=openapi.json_patch()))
+              openapi_extra=openapi.spec(body=openapi.json_patch(
+                  attributes=service.DOCUMENT_FIELDS, internal=service.INTERNAL,
+                  mandatory=service.MANDATORY, mappings=service.MAPPINGS)))
 async def update_cluster(request: Request, ident: str) -> dict[str, Any]:
     ops = await json_body(request)
     row = await deps.call(request, service.update, ident, ops,

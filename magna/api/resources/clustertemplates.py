@@ -142,8 +142,12 @@ async def create_template(request: Request, response: Response) -> dict[str, Any
     return view(request, row)
 
 
+PATCH = openapi.json_patch(attributes=service.FIELDS, internal=service.INTERNAL,
+                          mandatory=service.MANDATORY, typed_by=TemplateCreate)
+
+
 @router.patch("/v1/clustertemplates/{ident}",
-              openapi_extra=openapi.spec(body=openapi.json_patch()))
+              openapi_extra=openapi.spec(body=PATCH))
 async def update_template(request: Request, ident: str) -> dict[str, Any]:
     ops = await json_body(request)
     row = await deps.call(request, service.update, ident, ops, retype)

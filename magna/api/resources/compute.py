@@ -42,14 +42,15 @@ class NovaKeypair(Body):
 # -- plumbing ---------------------------------------------------------------------------------
 
 def _version(request: Request) -> Version:
-    return nova_microversion.negotiate(nova_microversion.requested(dict(request.headers)))
+    """What ``middleware.ComputeMicroversion`` negotiated (and names on the answer)."""
+    version: Version = request.state.compute_version
+    return version
 
 
-def _reply(version: Version, body: Any, status: int = 200) -> Response:
-    headers = nova_microversion.response_headers(version)
+def _reply(body: Any, status: int = 200) -> Response:
     if body is None:
-        return Response(status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
+        return Response(status_code=status)
+    return JSONResponse(body, status_code=status)
 
 
 def _query(request: Request, version: Version,
@@ -156,7 +157,7 @@ def list_keypairs(request: Request) -> Response:
     if more:
         body["keypairs_links"] = _next_link(request, "os-keypairs", query["limit"],
                                             page[-1].name)
-    return _reply(version, body)
+    return _reply(body)
 
 
 @router.get("/v2.1/os-keypairs/{name}")
@@ -165,7 +166,7 @@ def show_keypair(request: Request, name: str) -> Response:
     query = _query(request, version, {"user_id": V(2, 10)})
     keypair = service.get(deps.services(request), deps.context(request), name,
                           user_id=query.get("user_id"))
-    return _reply(version, {"keypair": _keypair_shown(keypair, version)})
+    return _reply({"keypair": _keypair_shown(keypair, version)})
 
 
 @router.post("/v2.1/os-keypairs")
@@ -180,7 +181,7 @@ async def create_keypair(request: Request) -> Response:
         keypair = await deps.call(request, service.create, data["name"], data["public_key"],
                                   user_id=data.get("user_id"))
         view = _keypair(keypair, version, full=True)
-    return _reply(version, {"keypair": view}, 201 if version >= V(2, 2) else 200)
+    return _reply({"keypair": view}, 201 if version >= V(2, 2) else 200)
 
 
 def _keypair_body(data: Any, version: Version) -> dict[str, Any]:
@@ -206,7 +207,7 @@ async def delete_keypair(request: Request, name: str) -> Response:
     version = _version(request)
     query = _query(request, version, {"user_id": V(2, 10)})
     await deps.call(request, service.delete, name, user_id=query.get("user_id"))
-    return _reply(version, None, 204 if version >= V(2, 2) else 202)
+    return _reply(None, 204 if version >= V(2, 2) else 202)
 
 
 # -- flavors ----------------------------------------------------------------------------------
@@ -271,7 +272,7 @@ def _flavor_list(request: Request, view: Callable[[Request, Flavor, Version], An
     body: dict[str, Any] = {"flavors": [view(request, f, version) for f in page]}
     if more:
         body["flavors_links"] = _next_link(request, "flavors", query["limit"], page[-1].id)
-    return _reply(version, body)
+    return _reply(body)
 
 
 @router.get("/v2.1/flavors")
@@ -288,11 +289,10 @@ def list_flavors_detail(request: Request) -> Response:
 def show_flavor(request: Request, flavor_id: str) -> Response:
     version = _version(request)
     flavor = catalog_reads.flavor(deps.services(request), flavor_id)
-    return _reply(version, {"flavor": _flavor_detail(request, flavor, version)})
+    return _reply({"flavor": _flavor_detail(request, flavor, version)})
 
 
 @router.get("/v2.1/flavors/{flavor_id}/os-extra_specs")
 def flavor_extra_specs(request: Request, flavor_id: str) -> Response:
-    version = _version(request)
     catalog_reads.flavor(deps.services(request), flavor_id)
-    return _reply(version, {"extra_specs": {}})
+    return _reply({"extra_specs": {}})

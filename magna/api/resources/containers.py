@@ -25,9 +25,12 @@ router = APIRouter()
 
 ContainerName = Annotated[str, StringConstraints(min_length=1, max_length=255,
                                                  pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
-ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S+$")]
-EnvName = Annotated[str, StringConstraints(min_length=1, max_length=255,
-                                           pattern=r"^[^=\s]+$")]
+# NOTE: printable ASCII spelled out, not ``\S``: what ``\s`` matches differs between the
+# document's regex dialect (ECMA: not U+0085) and the validator's (Unicode), so a value the
+# document called valid was refused. Image references and variable names are ASCII anyway.
+ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!-~]+$")]
+ENV_NAME = r"^[!-<>-~]+$"  # printable ASCII but "="
+EnvName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ENV_NAME)]
 MAX_ARGS = 256
 
 
@@ -54,7 +57,7 @@ Command = Annotated[str | Annotated[list[Annotated[str, StringConstraints(max_le
 
 
 ENVIRONMENT = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 4096},
-               "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": r"^[^=\s]+$"}}
+               "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": ENV_NAME}}
 
 
 class ContainerCreate(Body):

@@ -80,8 +80,9 @@ async def create_federation(request: Request) -> dict[str, Any]:
 
 
 @router.patch("/v1/federations/{ident}", status_code=202,
-              openapi_extra=openapi.spec(body=openapi.json_patch(),
-                                         query=[openapi.flag("rollback")]))
+              openapi_extra=openapi.spec(body=openapi.json_patch(
+                  attributes=service.DOCUMENT_FIELDS, internal=service.INTERNAL,
+                  mandatory=service.MANDATORY), query=[openapi.flag("rollback")]))
 async def update_federation(request: Request, ident: str) -> dict[str, Any]:
     # NOTE: ``rollback`` is checked like a cluster's and needs nothing more: a federation
     # PATCH is one transaction, recorded whole or refused with nothing changed.

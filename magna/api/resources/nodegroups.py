@@ -131,7 +131,8 @@ async def create_nodegroup(request: Request, cluster_ident: str) -> dict[str, An
 
 
 @router.patch("/v1/clusters/{cluster_ident}/nodegroups/{ident}", status_code=202,
-              openapi_extra=openapi.spec(body=openapi.json_patch(), since=MINIMUM))
+              openapi_extra=openapi.spec(body=openapi.json_patch(
+                  attributes=sorted(path[1:] for path in service.PATCHABLE)), since=MINIMUM))
 async def update_nodegroup(request: Request, cluster_ident: str, ident: str) -> dict[str, Any]:
     require_version(deps.version(request), MINIMUM)
     ops = await json_body(request)

@@ -1,8 +1,9 @@
 """Operator views: ``service list`` (conductors), ``quota …``, ``stats show``, ``status``.
 
 ``status`` answers "what runs and what is unhealthy" in one table: the API (reachable, its
-microversions), each conductor (up or down, from ``/v1/mservices``), every cluster that is
-``*_FAILED`` or not ``HEALTHY``, and what the local drivers need of the machine the command runs
+microversions), each conductor (up or down, from ``/v1/mservices``), the clusters at a glance
+(how many, by status, how many unhealthy), every cluster that is ``*_FAILED`` or
+``UNHEALTHY``, and what the local drivers need of the machine the command runs
 on (``magna.hostcheck.requirements``, named "this host: ..."; ``--no-host`` leaves them out, for
 a client on another machine than the conductor). It exits 0 when everything is fine, 3 when
 something is down, failed or missing, 5 when the API does not answer.
@@ -11,6 +12,7 @@ something is down, failed or missing, 5 when the API does not answer.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,6 +113,25 @@ class StatsShow(base.Show):
         return base.record(self.client.stats(parsed_args.project_id))
 
 
+def _in_trouble(status: str, health: str) -> bool:
+    return status.endswith("_FAILED") or health in BAD_HEALTH
+
+
+def cluster_summary(clusters: Sequence[tuple[str, str]]) -> tuple[str, str, str, str]:
+    """The row that shows every cluster at a glance, from each one's (status, health): how
+    many, how many of each status, how many unhealthy; its state says whether any of them has
+    a row of its own below (failed or unhealthy)."""
+    if not clusters:
+        return ("clusters", "0 clusters", "none", "no cluster yet")
+    by_status = Counter(status for status, _ in clusters)
+    unhealthy = sum(health in BAD_HEALTH for _, health in clusters)
+    trouble = sum(_in_trouble(status, health) for status, health in clusters)
+    counts = ", ".join(f"{status or '-'} {n}" for status, n in sorted(by_status.items()))
+    return ("clusters", f"{len(clusters)} cluster{'s' if len(clusters) > 1 else ''}",
+            f"{trouble} in trouble" if trouble else "fine",
+            f"by status: {counts}; unhealthy: {unhealthy}")
+
+
 class Status(base.List):
     """Tell what runs and what is unhealthy: API, conductors, clusters, this host."""
 
@@ -156,11 +177,13 @@ class Status(base.List):
         return rows
 
     def _clusters(self) -> list[tuple[str, str, str, str]]:
-        rows = []
-        for cluster in self.client.clusters.list():
+        clusters = self.client.clusters.list_all()
+        rows = [cluster_summary([(str(c.attrs.get("status") or ""),
+                                  str(c.attrs.get("health_status") or "")) for c in clusters])]
+        for cluster in clusters:
             status = str(cluster.attrs.get("status") or "")
             health = str(cluster.attrs.get("health_status") or "")
-            if status.endswith("_FAILED") or health in BAD_HEALTH:
+            if _in_trouble(status, health):
                 self.problem = PROBLEM
                 shown = self.client.clusters.get(cluster.uuid).attrs  # lists omit the reason
                 reason = shown.get("status_reason") or shown.get("health_status_reason") or ""
