@@ -3,7 +3,7 @@
 
 Without an operator's file, records go to stderr at INFO, except Alembic's: a start-up that
 applies migrations printed a dozen of its lines (and two more on every start after), which
-said nothing a user acts on. They stay at WARNING unless ``debug`` is asked for. With
+said nothing a user acts on, and httpx one per request the dashboard makes. They stay at WARNING unless ``debug`` is asked for. With
 ``[DEFAULT] log_config_file`` the operator's file (``logging.config.fileConfig`` format)
 decides everything, Alembic's and uvicorn's loggers included.
 """
@@ -18,7 +18,9 @@ from oslo_config import cfg
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # NOTE: the loggers whose INFO lines are the library's bookkeeping, not Magna's news.
-QUIET_BY_DEFAULT = ("alembic",)
+# httpx logs one INFO line per request: the dashboard's every call to the API in process,
+# and the Keystone validations, beside uvicorn's own access line.
+QUIET_BY_DEFAULT = ("alembic", "httpx")
 
 
 def configure(conf: cfg.ConfigOpts, *, debug: bool = False) -> None:

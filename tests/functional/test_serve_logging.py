@@ -56,3 +56,14 @@ def test_db_upgrade_prints_the_revision_and_alembic_only_under_debug(tmp_path: P
     assert quiet.stdout.startswith("Database is at revision "), quiet
     assert "alembic" not in quiet.stderr, quiet.stderr
     assert "INFO alembic.runtime.migration: Running upgrade  -> 0001" in loud.stderr, loud
+
+
+def test_a_dashboard_page_is_one_access_line_not_one_per_api_call(tmp_path: Path) -> None:
+    """The dashboard calls the API in process (three calls for the clusters page); uvicorn's
+    access line for the page is what the log shows, not httpx's line for each call."""
+    with magna_server(str(tmp_path / "state")) as server:
+        page = httpx.get(server.url + "/dashboard/clusters", timeout=10)
+    log = server.log()
+    assert page.status_code == 200
+    assert '"GET /dashboard/clusters HTTP/1.1" 200' in log, log
+    assert "magna-dashboard.internal" not in log, log
