@@ -18,15 +18,16 @@ from typing import Any
 from bench import machine, report
 from bench.settings import Settings
 
-SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes")
+SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes", "handover", "chaos")
 
 
 def _suite(name: str) -> Callable[[Settings], dict[str, Any]]:
-    from bench import api, concurrency, cost, kubernetes, lifecycle
+    from bench import api, chaos, concurrency, cost, handover, kubernetes, lifecycle
 
     runners: dict[str, Callable[[Settings], dict[str, Any]]] = {
         "api": api.run, "lifecycle": lifecycle.run, "cost": cost.run,
-        "concurrency": concurrency.run, "kubernetes": kubernetes.run}
+        "concurrency": concurrency.run, "kubernetes": kubernetes.run,
+        "handover": handover.run, "chaos": chaos.run}
     return runners[name]
 
 
@@ -61,11 +62,14 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, list[str], Path]:
     parser.add_argument("--repeat", type=int, help="Lifecycle: repetitions per measurement.")
     parser.add_argument("--scale-steps", help="Lifecycle: e.g. 1,5,-1 (empty: none).")
     parser.add_argument("--parallel", type=int, help="Concurrency: clusters created at once.")
+    parser.add_argument("--chaos-seconds", type=float,
+                        help="Chaos: how long faults are injected (default 600, quick 90).")
+    parser.add_argument("--chaos-seed", type=int, help="Chaos: the random seed (default 18).")
     args = parser.parse_args(argv)
     settings = Settings.quick_defaults() if args.quick else Settings()
     overrides: dict[str, Any] = {"out": args.out, "profile": args.profile}
     for name in ("clusters", "templates", "seconds", "workers", "worker_threads", "sizes",
-                 "repeat", "parallel", "work"):
+                 "repeat", "parallel", "work", "chaos_seconds", "chaos_seed"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.backends:

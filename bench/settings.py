@@ -33,9 +33,12 @@ class Settings:
     cost_workers: tuple[int, ...] = (1, 3, 5, 9)
     # concurrency
     parallel: int = 20
+    # hand-over and chaos
+    chaos_seconds: float = 600.0
+    chaos_seed: int = 18
 
     @classmethod
     def quick_defaults(cls) -> Settings:
         return cls(quick=True, clusters=200, templates=20, seconds=2.0, repeat=1,
                    sizes=QUICK_SIZES, scale_steps=(1, -1), cost_clusters=100,
-                   cost_workers=(1, 2), parallel=3)
+                   cost_workers=(1, 2), parallel=3, chaos_seconds=90.0)
