@@ -7,7 +7,8 @@ generator seeded with ``chaos_seed`` picks, every 0.5 to 3 s, one of:
 - work: create a swarm-mode cluster of 1+1 or 1+2 (a Kubernetes 1+1 now and then when the
   host cache holds the Kubernetes build, as ``tests/support/kubernetes.py`` finds it), scale a
   settled one by one worker up or down, delete one;
-- a fault: SIGKILL a conductor (started again 1 to 5 s later), SIGKILL the engine (dockerd)
+- a fault: SIGKILL a conductor, any or one holding a cluster's reservation (mid-operation;
+  started again 1 to 5 s later), SIGKILL the engine (dockerd)
   of a random node, SIGKILL the API (started again on its port 1 to 4 s later), stop the
   RabbitMQ application (``rabbitmqctl stop_app``, started again 2 to 6 s later; the server
   process itself is never stopped).
@@ -42,7 +43,7 @@ import httpx
 from bench import deployment
 from bench.settings import Settings
 from bench.stats import target
-from magna.drivers.local_nodes import engine, network
+from magna.drivers.local_nodes import network
 
 LOG = logging.getLogger(__name__)
 POOL = "10.239.0.0/16"
@@ -52,7 +53,8 @@ SETTLE_S = 60.0
 DELETE_S = 240.0
 KUBE_CACHE = "/var/cache/magna/kubernetes"
 WORK = {"create": 25, "scale": 20, "delete": 12}
-FAULTS = {"kill_conductor": 15, "kill_engine": 10, "kill_api": 8, "stop_broker": 6}
+FAULTS = {"kill_conductor": 8, "kill_holder": 10, "kill_engine": 10, "kill_api": 8,
+          "stop_broker": 6}
 IN_PROGRESS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
@@ -114,18 +116,20 @@ class Chaos:
             self.clusters[uuid] = Tracked(uuid, coe)
 
     def scale(self) -> None:
-        live = self._live()
-        if not live:
+        listed = self._call("list", "GET", "/v1/clusters?limit=1000")
+        if listed is None or listed.status_code != 200:
             return
-        cluster = self.rng.choice(live)
-        body = self._call("read", "GET", f"/v1/clusters/{cluster.uuid}")
-        if body is None or body.status_code != 200 or body.json()["status"] not in SETTLED:
+        live = {c.uuid for c in self._live()}
+        settled = sorted((item["uuid"], int(item["node_count"]))
+                         for item in listed.json()["clusters"]
+                         if item["uuid"] in live and item["status"] in SETTLED)
+        if not settled:
             return
-        count = int(body.json()["node_count"])
-        wanted = max(1, min(3, count + self.rng.choice((-1, 1))))
-        if wanted != count:
-            self._call("scale", "PATCH", f"/v1/clusters/{cluster.uuid}", json=[
-                {"op": "replace", "path": "/node_count", "value": wanted}])
+        uuid, count = self.rng.choice(settled)
+        wanted = count + 1 if count == 1 else count - 1 if count == 3 else \
+            count + self.rng.choice((-1, 1))
+        self._call("scale", "PATCH", f"/v1/clusters/{uuid}", json=[
+            {"op": "replace", "path": "/node_count", "value": wanted}])
 
     def delete(self) -> None:
         live = self._live()
@@ -133,7 +137,9 @@ class Chaos:
             return
         cluster = self.rng.choice(live)
         response = self._call("delete", "DELETE", f"/v1/clusters/{cluster.uuid}")
-        if response is not None and response.status_code in (204, 404):
+        # NOTE: a delete whose answer was lost (the API died) may have been accepted: a
+        # cluster gone later is then deleted, not lost.
+        if response is None or response.status_code in (204, 404):
             cluster.deleting = True
 
     # -- faults --------------------------------------------------------------------------
@@ -146,6 +152,19 @@ class Chaos:
         name = self.rng.choice(alive)
         self.running.deploy.conductors[name].kill9()
         self.faults["conductor killed"] += 1
+        self.revive_at[name] = time.monotonic() + self.rng.uniform(1, 5)
+
+    def kill_holder(self) -> None:
+        """SIGKILL the conductor in the middle of an operation on a cluster, if one is."""
+        deploy = self.running.deploy
+        holders = sorted({h for uuid in self.clusters
+                          if (h := deploy.holder(uuid)) in deploy.conductors
+                          and deploy.conductors[h].alive()})
+        if not holders:
+            return
+        name = self.rng.choice(holders)
+        deploy.conductors[name].kill9()
+        self.faults["conductor killed mid-operation"] += 1
         self.revive_at[name] = time.monotonic() + self.rng.uniform(1, 5)
 
     def kill_api(self) -> None:
@@ -194,12 +213,15 @@ class Chaos:
 
 
 def _engines(cluster_uuid: str) -> list[int]:
-    """PIDs of the cluster's node engines (dockerd), found by their run directories."""
+    """PIDs of the cluster's node engines: the dockerd in each node's network namespace."""
     found = []
-    for pid in engine.processes_using(f"/run/magna/{network.short_id(cluster_uuid)}/"):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/comm") as handle:
-            if handle.read().strip() == "dockerd":
-                found.append(pid)
+    for netns in deployment.namespaces(cluster_uuid):
+        pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True,
+                              check=False).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/comm") as handle:
+                if handle.read().strip() == "dockerd":
+                    found.append(int(pid))
     return found
 
 
@@ -258,6 +280,21 @@ def _wait_api(http: httpx.Client, timeout: float) -> None:
                 return
         time.sleep(0.2)
     raise RuntimeError("the API did not come back")
+
+
+def adopt_unanswered(chaos: Chaos) -> int:
+    """Track the clusters the API accepted while the answer was lost (it died mid-request)."""
+    listed = chaos.running.http.get("/v1/clusters?limit=1000")
+    listed.raise_for_status()
+    found = 0
+    for item in listed.json()["clusters"]:
+        if item["uuid"] not in chaos.clusters:
+            coe = next((c for c, t in chaos.templates.items()
+                        if t == item["cluster_template_id"]), "swarm-mode")
+            chaos.clusters[item["uuid"]] = Tracked(item["uuid"], coe)
+            chaos.running.created.append(item["uuid"])
+            found += 1
+    return found
 
 
 def settle(chaos: Chaos) -> tuple[Counter[str], dict[str, str], float]:
@@ -336,6 +373,7 @@ def run(settings: Settings) -> dict[str, Any]:
         chaos = Chaos(running, rng, _templates(running.http))
         _chaos(chaos, settings.chaos_seconds)
         _wait_api(running.http, 30)
+        unanswered = adopt_unanswered(chaos)
         outcomes, details, waited = settle(chaos)
         stuck = delete_everything(chaos)
         leaked = {uuid: found for uuid in running.created
@@ -346,7 +384,8 @@ def run(settings: Settings) -> dict[str, Any]:
             "conductors": CONDUCTORS, "kubernetes": "kubernetes" in chaos.templates,
             "faults": dict(sorted(chaos.faults.items())),
             "requests": dict(sorted(chaos.requests.items())),
-            "clusters": len(chaos.clusters), "outcomes": dict(sorted(outcomes.items())),
+            "clusters": len(chaos.clusters), "accepted_unanswered": unanswered,
+            "outcomes": dict(sorted(outcomes.items())),
             "details": details, "settle_s": round(waited, 1), "delete_stuck": stuck,
             "leaked": leaked,
             "targets": [target("lost clusters", bad["lost"], 1, ""),

@@ -62,10 +62,18 @@ def _once(running: deployment.Running, template: str, index: int) -> dict[str, A
         complete = time.monotonic() - killed
         deploy.start_conductor(victim)
         return {"cluster": uuid, "victim": victim, "survivor": survivor, "held_s": round(held, 3),
-                "complete_s": round(complete, 3), "status": status}
+                "complete_s": round(complete, 3), "status": status,
+                "events": _events(http, uuid)}
     finally:
         http.delete(f"/v1/clusters/{uuid}")
         _wait(lambda: _status(http, uuid) is None, TIMEOUT_S, "the delete")
+
+
+def _events(http: httpx.Client, uuid: str) -> list[str]:
+    """The cluster's events, oldest first: where the time after the hand-over went."""
+    events = http.get(f"/v1/clusters/{uuid}/events").json()["events"]
+    return [f"{e['created_at']} {e['source']} {e['reason']}: {e['message'][:200]}"
+            for e in reversed(events)]
 
 
 def run(settings: Settings) -> dict[str, Any]:
