@@ -42,6 +42,7 @@ T = TypeVar("T")
 
 NOT_CONVERGED_DELAY = 1.0
 BUSY_DELAY = 0.5
+LAPSED_DELAY = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,11 @@ class Reconciler:
                 return Step(BUSY_DELAY, PassOutcome.SKIPPED)
             term = self._reserve(cluster_uuid)
             if term is None:
-                return Step(None, PassOutcome.SKIPPED)
+                # NOTE: a lapsed lease is ours to recover from (the next heartbeat), so the
+                # work stays queued instead of waiting for the next sweep; a cluster another
+                # live conductor holds is that conductor's.
+                lapsed = self.lease.term() is None
+                return Step(LAPSED_DELAY if lapsed else None, PassOutcome.SKIPPED)
             try:
                 with self._fenced(term):
                     return self._pass(cluster_uuid)

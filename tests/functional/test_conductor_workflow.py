@@ -206,6 +206,24 @@ def test_a_cluster_reserved_by_a_live_conductor_is_left_alone(stack: Stack) -> N
              "this conductor to take over the dead holder's cluster")
 
 
+def test_a_conductor_whose_lease_lapsed_takes_nothing_and_keeps_the_work_queued(
+        stack: Stack) -> None:
+    """As if its heartbeats had not been written for an hour (a stalled database)."""
+    lease = stack.conductor.reconciler.lease
+    clock, renewed = lease.clock, lease.renewed
+    lease.renewed = lambda began: None  # type: ignore[method-assign]
+    lease.clock = lambda: clock() + 3600.0
+    try:
+        uuid = _cluster(stack)
+        assert stack.conductor.reconciler.reconcile(uuid) is not None, "requeued, not dropped"
+        assert _holder(stack, uuid) is None
+        assert stack.api.get(f"/v1/clusters/{uuid}").json()["status"] == "CREATE_IN_PROGRESS"
+        assert _disk(stack, uuid) == []
+    finally:
+        lease.clock, lease.renewed = clock, renewed  # type: ignore[method-assign]
+    stack.wait_status(uuid, "CREATE_COMPLETE")
+
+
 def _holder(stack: Stack, uuid: str) -> str | None:
     with stack.services.transaction() as session:
         cluster = session.query(models.Cluster).filter_by(uuid=uuid).one()
