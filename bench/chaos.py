@@ -8,7 +8,8 @@ generator seeded with ``chaos_seed`` picks, every 0.5 to 3 s, one of:
   host cache holds the Kubernetes build, as ``tests/support/kubernetes.py`` finds it), scale a
   settled one by one worker up or down, delete one;
 - a fault: SIGKILL a conductor, any or one holding a cluster's reservation (mid-operation;
-  started again 1 to 5 s later), SIGKILL the engine (dockerd)
+  started again 1 to 5 s later), pause one with SIGSTOP for 2 to 10 s, SIGKILL the engine
+  (dockerd)
   of a random node, SIGKILL the API (started again on its port 1 to 4 s later), stop the
   RabbitMQ application (``rabbitmqctl stop_app``, started again 2 to 6 s later; the server
   process itself is never stopped).
@@ -53,8 +54,9 @@ SETTLE_S = 60.0
 DELETE_S = 240.0
 KUBE_CACHE = "/var/cache/magna/kubernetes"
 WORK = {"create": 25, "scale": 20, "delete": 12}
-FAULTS = {"kill_conductor": 8, "kill_holder": 10, "kill_engine": 10, "kill_api": 8,
-          "stop_broker": 6}
+FAULTS = {"kill_conductor": 8, "kill_holder": 10, "pause_conductor": 6, "kill_engine": 10,
+          "kill_api": 8, "stop_broker": 6}
+PAUSED = "paused:"
 IN_PROGRESS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
@@ -167,6 +169,19 @@ class Chaos:
         self.faults["conductor killed mid-operation"] += 1
         self.revive_at[name] = time.monotonic() + self.rng.uniform(1, 5)
 
+    def pause_conductor(self) -> None:
+        """SIGSTOP a conductor (and what it runs) for 2 to 10 s: a paused VM, a stalled process;
+        past ``dead_after`` its clusters move, and its lease must have stopped it first."""
+        deploy = self.running.deploy
+        running = [name for name, proc in sorted(deploy.conductors.items())
+                   if proc.alive() and PAUSED + name not in self.revive_at]
+        if not running:
+            return
+        name = self.rng.choice(running)
+        os.killpg(deploy.conductors[name].pid, signal.SIGSTOP)
+        self.faults["conductor paused"] += 1
+        self.revive_at[PAUSED + name] = time.monotonic() + self.rng.uniform(2, 10)
+
     def kill_api(self) -> None:
         api = self.running.deploy.api
         if api is None or not api.alive():
@@ -202,7 +217,11 @@ class Chaos:
         self.revive(float("inf"))
 
     def _start(self, name: str) -> None:
-        if name == "broker":
+        if name.startswith(PAUSED):
+            proc = self.running.deploy.conductors[name.removeprefix(PAUSED)]
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGCONT)  # gone if it was killed meanwhile
+        elif name == "broker":
             subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True)
             subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True)
         elif name == "api":

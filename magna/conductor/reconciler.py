@@ -280,27 +280,34 @@ class Reconciler:
         """Run a driver call; errors become a requeue delay (temporary) or *_FAILED (None).
 
         A pass whose lease lapsed does not start the call, and a driver checkpoint inside it
-        ends the call (``fencing.Fenced``): no event, since the cluster may have a new owner."""
+        ends the call (``fencing.Fenced``): no event, since the cluster may have a new owner.
+        Nor does it judge a call that failed after its lease lapsed: the failure may come from
+        the new owner's work under it (found by the chaos run: a paused conductor resumed
+        into a node directory the new owner had deleted); the next pass runs it again."""
         try:
             fencing.checkpoint()
             return action()
-        except fencing.Fenced as exc:
-            LOG.warning("Stopped %s cluster %s: this conductor's heartbeat is overdue", doing,
-                        work.spec.uuid)
-            return exc.delay
-        except TemporaryError as exc:
-            self._event(work, "Waiting", exc.message)
-            return exc.delay
-        except PermanentError as exc:
-            self._fail(work, exc.message)
+        except Exception as exc:
+            if not fencing.holding():
+                LOG.warning("Stopped %s cluster %s: this conductor's heartbeat is overdue "
+                            "(%s: %s)", doing, work.spec.uuid, type(exc).__name__, exc)
+                return fencing.Fenced().delay
+            return self._driver_error(work, exc, doing)
+
+    def _driver_error(self, work: Work, error: Exception, doing: str) -> float | None:
+        """What a driver error means for the cluster, recorded."""
+        if isinstance(error, TemporaryError):
+            self._event(work, "Waiting", error.message)
+            return error.delay
+        if isinstance(error, PermanentError):
+            self._fail(work, error.message)
             return None
         # NOTE: a driver bug must not leave the cluster IN_PROGRESS forever.
-        except Exception as exc:
-            LOG.exception("Driver %s failed %s cluster %s", work.driver.name, doing,
-                          work.spec.uuid)
-            self._fail(work, f"Driver {work.driver.name} failed unexpectedly while {doing}: "
-                             f"{type(exc).__name__}: {exc}"[:1000])
-            return None
+        LOG.error("Driver %s failed %s cluster %s", work.driver.name, doing, work.spec.uuid,
+                  exc_info=error)
+        self._fail(work, f"Driver {work.driver.name} failed unexpectedly while {doing}: "
+                         f"{type(error).__name__}: {error}"[:1000])
+        return None
 
     def _delete(self, work: Work) -> Step:
         def delete() -> bool:

@@ -43,8 +43,13 @@ def guarded(holds: Callable[[], bool]) -> Iterator[None]:
         _guard.holds = outer
 
 
+def holding() -> bool:
+    """Whether this thread's conductor may still drive the cluster (True outside a guard)."""
+    holds = getattr(_guard, "holds", None)
+    return holds is None or bool(holds())
+
+
 def checkpoint() -> None:
     """Raise ``Fenced`` if this thread's conductor may no longer drive the cluster."""
-    holds = getattr(_guard, "holds", None)
-    if holds is not None and not holds():
+    if not holding():
         raise Fenced()
