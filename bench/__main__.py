@@ -18,15 +18,16 @@ from typing import Any
 from bench import machine, report
 from bench.settings import Settings
 
-SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes", "scale")
+SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes", "scale", "handover", "chaos")
 
 
 def _suite(name: str) -> Callable[[Settings], dict[str, Any]]:
-    from bench import api, concurrency, cost, kubernetes, lifecycle, scale
+    from bench import api, chaos, concurrency, cost, handover, kubernetes, lifecycle, scale
 
     runners: dict[str, Callable[[Settings], dict[str, Any]]] = {
         "api": api.run, "lifecycle": lifecycle.run, "cost": cost.run,
-        "concurrency": concurrency.run, "kubernetes": kubernetes.run, "scale": scale.run}
+        "concurrency": concurrency.run, "kubernetes": kubernetes.run, "scale": scale.run,
+        "handover": handover.run, "chaos": chaos.run}
     return runners[name]
 
 
@@ -63,11 +64,14 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, list[str], Path]:
     parser.add_argument("--parallel", type=int, help="Concurrency: clusters created at once.")
     parser.add_argument("--scale-workers", type=int,
                         help="Scale: workers of the one large cluster (default 99).")
+    parser.add_argument("--chaos-seconds", type=float,
+                        help="Chaos: how long faults are injected (default 600, quick 90).")
+    parser.add_argument("--chaos-seed", type=int, help="Chaos: the random seed (default 18).")
     args = parser.parse_args(argv)
     settings = Settings.quick_defaults() if args.quick else Settings()
     overrides: dict[str, Any] = {"out": args.out, "profile": args.profile}
     for name in ("clusters", "templates", "seconds", "workers", "worker_threads", "sizes",
-                 "repeat", "parallel", "work", "scale_workers"):
+                 "repeat", "parallel", "work", "scale_workers", "chaos_seconds", "chaos_seed"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.backends:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -130,13 +131,18 @@ class Fleet:
 
 def remove_with_driver(srv: Server, uuids: list[str]) -> None:
     """Last resort after the server stopped: the driver's own idempotent removal."""
+    remove_with_driver_of(srv.state_dir / "magna.conf", uuids)
+
+
+def remove_with_driver_of(config: Path, uuids: list[str]) -> None:
+    """The local swarm driver's idempotent removal, configured by ``config``."""
     if not uuids:
         return
     from magna import conf as magna_conf
     from magna.drivers.base import ClusterSpec
     from magna.drivers.local_swarm.driver import LocalSwarmDriver
 
-    driver = LocalSwarmDriver(magna_conf.load([], [str(srv.state_dir / "magna.conf")]))
+    driver = LocalSwarmDriver(magna_conf.load([], [str(config)]))
     for uuid in uuids:
         spec = ClusterSpec(uuid=uuid, name="bench", project_id=None, coe="swarm-mode",
                            generation=1, template_uuid="", image_id="debian-12-docker",

@@ -141,12 +141,42 @@ def _scale(entry: dict[str, Any], charts: Path) -> str:
             f" times during the run.\n\n" + _targets(d["targets"]))
 
 
+def _handover(entry: dict[str, Any], charts: Path) -> str:
+    d = entry["data"]
+    rows = [[r["victim"], r["survivor"], r["held_s"], r["complete_s"], r["status"]]
+            for r in d["runs"]]
+    return (f"{d['conductors']} conductors (default timings), PostgreSQL, RabbitMQ; a local "
+            f"swarm-mode {d['shape']} create; the conductor holding it killed with SIGKILL "
+            "once its first node exists. Seconds from the kill:\n\n"
+            + _table(["killed", "survivor", "survivor holds it", "CREATE_COMPLETE", "status"],
+                     rows) + "\n\n" + _targets(d["targets"])
+            + f"\n\nLeft on the host after delete: {d['left_on_host'] or 'nothing'}.")
+
+
+def _chaos(entry: dict[str, Any], charts: Path) -> str:
+    d = entry["data"]
+    faults = _table(["fault", "count"], [[k, v] for k, v in d["faults"].items()])
+    requests = _table(["request: answer", "count"], [[k, v] for k, v in d["requests"].items()])
+    outcomes = _table(["outcome", "clusters"], [[k, v] for k, v in d["outcomes"].items()])
+    details = "".join(f"\n- `{uuid}`: {text}" for uuid, text in d["details"].items())
+    return (f"{d['seconds']} s of chaos, seed {d['seed']}, {d['conductors']} conductors, "
+            f"Kubernetes clusters {'included' if d['kubernetes'] else 'not included (no build)'}"
+            f"; {d['clusters']} clusters. Settled {d['settle_s']} s after the chaos.\n\n"
+            + faults + "\n\n" + requests + "\n\n" + outcomes
+            + (f"\n\nNot plainly good:{details}" if details else "") + "\n\n"
+            + _targets(d["targets"])
+            + f"\n\nNot deleted in time: {d['delete_stuck'] or 'none'}; left on the host: "
+              f"{d['leaked'] or 'nothing'}.")
+
+
 SECTIONS = (("api", "API throughput and latency", _api),
             ("lifecycle", "Cluster lifecycle (local Swarm driver)", _lifecycle),
             ("cost", "Cost", _cost),
             ("concurrency", "Concurrency", _concurrency),
             ("kubernetes", "Kubernetes clusters (local Kubernetes driver)", _kubernetes),
-            ("scale", "One large cluster (local Swarm driver)", _scale))
+            ("scale", "One large cluster (local Swarm driver)", _scale),
+            ("handover", "Hand-over after a conductor is killed", _handover),
+            ("chaos", "Chaos", _chaos))
 
 
 def render(results: Path, report: Path) -> str:

@@ -36,9 +36,13 @@ class Settings:
     # scale: one cluster of 1 master and this many workers
     scale_workers: int = 99
     scale_timeout: float = 900.0
+    # hand-over and chaos
+    chaos_seconds: float = 600.0
+    chaos_seed: int = 18
 
     @classmethod
     def quick_defaults(cls) -> Settings:
         return cls(quick=True, clusters=200, templates=20, seconds=2.0, repeat=1,
                    sizes=QUICK_SIZES, scale_steps=(1, -1), cost_clusters=100,
-                   cost_workers=(1, 2), parallel=3, scale_workers=9)
+                   cost_workers=(1, 2), parallel=3, scale_workers=9,
+                   chaos_seconds=90.0)

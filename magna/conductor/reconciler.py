@@ -4,7 +4,9 @@ Level-triggered and idempotent: each pass reads the desired state (spec, ``gener
 what was observed, asks the driver to converge, and saves status, addresses, health and events on
 every exit. ``observed_generation`` advances only when the driver reports the spec realised.
 Every write is fenced on the reservation, so a conductor that lost its cluster to another (it
-was thought dead) cannot overwrite what the new owner records.
+was thought dead) cannot overwrite what the new owner records; and every driver call is fenced
+on the conductor's lease (``lease.py``, ``drivers/fencing.py``), so a conductor whose heartbeat
+is overdue stops driving before another may take the cluster over.
 
 Every pass is timed by outcome and every driver call by driver, operation and outcome
 (``outcomes.py``, ``docs/metrics.md``).
@@ -12,6 +14,7 @@ Every pass is timed by outcome and every driver call by driver, operation and ou
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -23,12 +26,14 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.conductor.lease import Lease
 from magna.conductor.outcomes import PassOutcome, Step, timed_call, timed_pass
 from magna.conductor.spec import ClusterCA, build_spec
 from magna.crypto import x509
 from magna.db import models, repository
 from magna.db.models import utcnow
 from magna.domain import clusters as lifecycle
+from magna.drivers import fencing
 from magna.drivers.base import ClusterPKI, ClusterSpec, ClusterType, Driver, Healing, Observed
 from magna.services import Services, pki
 
@@ -37,6 +42,7 @@ T = TypeVar("T")
 
 NOT_CONVERGED_DELAY = 1.0
 BUSY_DELAY = 0.5
+LAPSED_DELAY = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,10 +60,11 @@ class Work:
 
 
 class Reconciler:
-    def __init__(self, svc: Services, host: str, binary: str) -> None:
+    def __init__(self, svc: Services, host: str, binary: str, lease: Lease) -> None:
         self.svc = svc
         self.host = host
         self.binary = binary
+        self.lease = lease
         # NOTE: the database reservation names the host, so threads of one conductor would all
         # pass it; this set keeps them off one cluster at the same time.
         self._busy: set[str] = set()
@@ -73,19 +80,27 @@ class Reconciler:
         with self._claimed(cluster_uuid) as claimed:
             if not claimed:
                 return Step(BUSY_DELAY, PassOutcome.SKIPPED)
-            if not self._reserve(cluster_uuid):
-                return Step(None, PassOutcome.SKIPPED)
+            term = self._reserve(cluster_uuid)
+            if term is None:
+                # NOTE: a lapsed lease is ours to recover from (the next heartbeat), so the
+                # work stays queued instead of waiting for the next sweep; a cluster another
+                # live conductor holds is that conductor's.
+                lapsed = self.lease.term() is None
+                return Step(LAPSED_DELAY if lapsed else None, PassOutcome.SKIPPED)
             try:
-                return self._pass(cluster_uuid)
+                with self._fenced(term):
+                    return self._pass(cluster_uuid)
             finally:
                 self._release(cluster_uuid)
 
     def observe_health(self, cluster_uuid: str) -> None:
         """Refresh ``health_status`` of a settled cluster from what the driver sees."""
         with self._claimed(cluster_uuid) as claimed:
-            if claimed and self._reserve(cluster_uuid):
+            term = self._reserve(cluster_uuid) if claimed else None
+            if term is not None:
                 try:
-                    self._observe(cluster_uuid)
+                    with self._fenced(term):
+                        self._observe(cluster_uuid)
                 finally:
                     self._release(cluster_uuid)
 
@@ -94,13 +109,15 @@ class Reconciler:
         """Hold the cluster for another kind of pass (containers): None if a thread of this
         conductor is busy with it, False if another conductor holds it, else True."""
         with self._claimed(cluster_uuid) as claimed:
+            term = self._reserve(cluster_uuid) if claimed else None
             if not claimed:
                 yield None
-            elif not self._reserve(cluster_uuid):
+            elif term is None:
                 yield False
             else:
                 try:
-                    yield True
+                    with self._fenced(term):
+                        yield True
                 finally:
                     self._release(cluster_uuid)
 
@@ -118,6 +135,10 @@ class Reconciler:
             if claimed:
                 with self._busy_lock:
                     self._busy.discard(cluster_uuid)
+
+    def _fenced(self, term: int) -> contextlib.AbstractContextManager[None]:
+        """Driver checkpoints in this pass stop it once the lease of ``term`` is over."""
+        return fencing.guarded(lambda: self.lease.holds(term))
 
     def _release(self, cluster_uuid: str) -> None:
         with self.svc.transaction() as session:
@@ -145,8 +166,13 @@ class Reconciler:
         the health it sees afterwards (fenced on the reservation like every write)."""
         assert work.pki is not None
         try:
+            fencing.checkpoint()
             with timed_call(work.driver.name, "heal"):
                 observed = driver.heal(work.spec, work.pki)
+        except fencing.Fenced:
+            LOG.warning("Stopped healing cluster %s: this conductor's heartbeat is overdue",
+                        work.spec.uuid)
+            return
         except (TemporaryError, PermanentError) as exc:
             self._event(work, "Healing", f"Healing is not done: {exc.message}")
             return
@@ -169,12 +195,20 @@ class Reconciler:
 
     # -- the pass ----------------------------------------------------------------------------
 
-    def _reserve(self, cluster_uuid: str) -> bool:
-        """Take the cluster unless another live conductor holds it (liveness read fresh)."""
+    def _reserve(self, cluster_uuid: str) -> int | None:
+        """Take the cluster unless another live conductor holds it (liveness read fresh);
+        answer the lease term the reservation was taken in, or None if not taken.
+
+        NOTE: not while our own lease has lapsed: others may think us dead and be about to
+        take it (or have taken clusters that our stale ring still shows as ours)."""
+        term = self.lease.term()
+        if term is None:
+            return None
         since = utcnow() - dt.timedelta(seconds=self.svc.conf.conductor.dead_after)
         with self.svc.transaction() as session:
-            return repository.reserve_cluster(session, cluster_uuid, self.host, self.binary,
-                                              since)
+            taken = repository.reserve_cluster(session, cluster_uuid, self.host, self.binary,
+                                               since)
+        return term if taken else None
 
     def _pass(self, cluster_uuid: str) -> Step:
         work = self._load(cluster_uuid)
@@ -243,22 +277,37 @@ class Reconciler:
         return _after_error(outcome)
 
     def _drive(self, work: Work, action: Callable[[], T], doing: str) -> T | float | None:
-        """Run a driver call; errors become a requeue delay (temporary) or *_FAILED (None)."""
+        """Run a driver call; errors become a requeue delay (temporary) or *_FAILED (None).
+
+        A pass whose lease lapsed does not start the call, and a driver checkpoint inside it
+        ends the call (``fencing.Fenced``): no event, since the cluster may have a new owner.
+        Nor does it judge a call that failed after its lease lapsed: the failure may come from
+        the new owner's work under it (found by the chaos run: a paused conductor resumed
+        into a node directory the new owner had deleted); the next pass runs it again."""
         try:
+            fencing.checkpoint()
             return action()
-        except TemporaryError as exc:
-            self._event(work, "Waiting", exc.message)
-            return exc.delay
-        except PermanentError as exc:
-            self._fail(work, exc.message)
+        except Exception as exc:
+            if not fencing.holding():
+                LOG.warning("Stopped %s cluster %s: this conductor's heartbeat is overdue "
+                            "(%s: %s)", doing, work.spec.uuid, type(exc).__name__, exc)
+                return fencing.Fenced().delay
+            return self._driver_error(work, exc, doing)
+
+    def _driver_error(self, work: Work, error: Exception, doing: str) -> float | None:
+        """What a driver error means for the cluster, recorded."""
+        if isinstance(error, TemporaryError):
+            self._event(work, "Waiting", error.message)
+            return error.delay
+        if isinstance(error, PermanentError):
+            self._fail(work, error.message)
             return None
         # NOTE: a driver bug must not leave the cluster IN_PROGRESS forever.
-        except Exception as exc:
-            LOG.exception("Driver %s failed %s cluster %s", work.driver.name, doing,
-                          work.spec.uuid)
-            self._fail(work, f"Driver {work.driver.name} failed unexpectedly while {doing}: "
-                             f"{type(exc).__name__}: {exc}"[:1000])
-            return None
+        LOG.error("Driver %s failed %s cluster %s", work.driver.name, doing, work.spec.uuid,
+                  exc_info=error)
+        self._fail(work, f"Driver {work.driver.name} failed unexpectedly while {doing}: "
+                         f"{type(error).__name__}: {error}"[:1000])
+        return None
 
     def _delete(self, work: Work) -> Step:
         def delete() -> bool:

@@ -1,6 +1,8 @@
 """A conductor process (or the conductor inside ``magna serve``): threads and their loops.
 
-- heartbeat: upserts this host's ``magnum_service`` row every ``heartbeat_interval``;
+- heartbeat: upserts this host's ``magnum_service`` row every ``heartbeat_interval``, which
+  renews this conductor's lease (``lease.py``: past it, passes stop driving), and reads which
+  conductors are alive; when one has died, the sweep runs at once to take over its clusters;
 - sweep: every ``sweep_interval``, queues each cluster that needs work and that this conductor
   owns on the hash ring of live conductors (the correctness mechanism);
 - health: every ``health_interval``, observes settled clusters this conductor owns and, when one
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from magna.conductor import containers
+from magna.conductor.lease import Lease, lease_seconds
 from magna.conductor.reconciler import Reconciler
 from magna.conductor.ring import HashRing
 from magna.conductor.workqueue import WorkQueue
@@ -49,10 +52,12 @@ class Conductor:
         self.host: str = svc.conf.host
         self.queue = WorkQueue()
         self._stop = threading.Event()
+        self._sweep_now = threading.Event()
         self._threads: list[threading.Thread] = []
         self._ring = HashRing([self.host])
         self._live: list[str] = [self.host]
-        self.reconciler = Reconciler(svc, self.host, BINARY)
+        self.lease = Lease(lease_seconds(self.conf))
+        self.reconciler = Reconciler(svc, self.host, BINARY, self.lease)
         self.containers = containers.ContainerReconciler(svc, self.reconciler)
         self._listener: NudgeSource | None = None
 
@@ -69,8 +74,8 @@ class Conductor:
         warn_missing_requirements()
         self.heartbeat()
         self._refresh_ring()
-        self._spawn("heartbeat", self._every(self.conf.heartbeat_interval, self.heartbeat))
-        self._spawn("sweep", self._every(self.conf.sweep_interval, self.sweep))
+        self._spawn("heartbeat", self._every(self.conf.heartbeat_interval, self._beat))
+        self._spawn("sweep", self._sweeping)
         if self.conf.health_interval > 0:
             self._spawn("health", self._every(self.conf.health_interval, self.observe_health))
         for index in range(self.conf.workers):
@@ -81,6 +86,7 @@ class Conductor:
 
     def stop(self) -> None:
         self._stop.set()
+        self._sweep_now.set()
         self.queue.close()
         if self._listener is not None:
             self._listener.stop()
@@ -103,6 +109,18 @@ class Conductor:
                                   getattr(action, "__name__", action))
         return loop
 
+    def _sweeping(self) -> None:
+        """Sweep every ``sweep_interval``, or at once when a heartbeat saw a conductor die."""
+        while True:
+            self._sweep_now.wait(self.conf.sweep_interval)
+            self._sweep_now.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.sweep()
+            except Exception:
+                LOG.exception("The sweep failed; it runs again next time")
+
     def listen(self, source: NudgeSource) -> None:
         """Hear nudges from ``source`` (which calls ``nudged``) while running; before start.
 
@@ -114,10 +132,20 @@ class Conductor:
     # -- ownership ---------------------------------------------------------------------------
 
     def heartbeat(self) -> None:
+        began = self.lease.clock()
         with self.svc.transaction() as session:
             repository.upsert_service_heartbeat(session, self.host, BINARY)
+        self.lease.renewed(began)
 
-    def _refresh_ring(self) -> None:
+    def _beat(self) -> None:
+        self.heartbeat()
+        if self._refresh_ring():
+            # NOTE: a conductor died: its clusters are ours now (some of them), and their
+            # hand-over should not wait for the next periodic sweep.
+            self._sweep_now.set()
+
+    def _refresh_ring(self) -> bool:
+        """Read the live conductors into the ring; True if one we counted is gone."""
         since = utcnow() - dt.timedelta(seconds=self.conf.dead_after)
         with self.svc.transaction() as session:
             live = repository.live_hosts(session, BINARY, since)
@@ -125,8 +153,10 @@ class Conductor:
             live = sorted({*live, self.host})
         if live != self._live:
             LOG.info("Live conductors: %s", ", ".join(live))
+        departed = bool(set(self._live) - set(live))
         self._live = live
         self._ring = HashRing(live)
+        return departed
 
     def owns(self, cluster_uuid: str) -> bool:
         return self._ring.owns(self.host, cluster_uuid)

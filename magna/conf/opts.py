@@ -139,12 +139,22 @@ CONDUCTOR_OPTS: list[cfg.Opt] = [
                help="Clusters one conductor reconciles at the same time."),
     cfg.FloatOpt("sweep_interval", default=10.0, min=0.1,
                  help="Seconds between sweeps for clusters whose desired state is not yet "
-                      "realised. The sweep, not the AMQP nudge, guarantees progress."),
-    cfg.FloatOpt("heartbeat_interval", default=10.0, min=0.1,
-                 help="Seconds between a conductor's heartbeats."),
-    cfg.FloatOpt("dead_after", default=30.0, min=0.5,
+                      "realised. The sweep, not the AMQP nudge, guarantees progress; a "
+                      "conductor also sweeps at once when it sees another one die."),
+    cfg.FloatOpt("heartbeat_interval", default=2.0, min=0.1,
+                 help="Seconds between a conductor's heartbeats. Each heartbeat also reads "
+                      "which conductors are alive, so it bounds how late a survivor notices "
+                      "a dead one."),
+    cfg.FloatOpt("dead_after", default=6.0, min=0.5,
                  help="Seconds without a heartbeat after which other conductors take over a "
-                      "conductor's clusters (shorter than service_down_time on purpose)."),
+                      "conductor's clusters (three missed heartbeats by default; shorter than "
+                      "service_down_time on purpose)."),
+    cfg.FloatOpt("fence_margin", default=2.0, min=0.0,
+                 help="A conductor whose own last written heartbeat is older than dead_after "
+                      "minus this stops driving its clusters (self-fencing), so that it has "
+                      "stopped before others may take them over: the time a driver step under "
+                      "way has to reach its next checkpoint. dead_after minus fence_margin must "
+                      "exceed heartbeat_interval."),
     cfg.FloatOpt("health_interval", default=10.0,
                  help="Seconds between health observations of completed clusters; 0 or "
                       "negative disables them."),

@@ -18,10 +18,11 @@ files live with the tests, in ``tests/support/fake_driver.py``)::
             attempts-<phase>         how often an injected failure was considered
             nodes/<ng-name>-<n>.json one file per node: name, nodegroup, role, address, created_at
 
-Nodes are created and removed one at a time, each after sleeping ``fake_node_seconds``, so a test
-can kill a conductor in the middle. Files are replaced atomically, so a killed process leaves a
-node either fully there or not at all. Addresses are strings from a per-cluster /24 in
-10.250.0.0/16 and are never contacted.
+Nodes are created and removed one at a time, each after sleeping ``fake_node_seconds``, so a
+test can kill a conductor in the middle; before each one the driver passes a fencing checkpoint
+(``drivers/fencing.py``), so a conductor whose heartbeat is overdue stops there. Files are
+replaced atomically, so a killed process leaves a node either fully there or not at all.
+Addresses are strings from a per-cluster /24 in 10.250.0.0/16 and are never contacted.
 
 Failure injection comes from the cluster's labels: ``fake_fail_on`` (comma list of ``create``,
 ``update``, ``delete``) with ``fake_fail_times`` (default: always), ``fake_temporary`` (the first
@@ -56,6 +57,7 @@ from typing import Any
 from oslo_config import cfg
 
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers import fencing
 from magna.drivers.base import (
     ClusterPKI,
     ClusterSpec,
@@ -348,9 +350,9 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
         for node in _surplus(mine, target, nodegroup.nodes_to_remove):
             self._remove(files, node.name, pause)
         for _ in range(target - len(mine)):
-            number = files.bump("counter") + 1
             time.sleep(pause)
-            files.add_node(nodegroup, number)
+            fencing.checkpoint()
+            files.add_node(nodegroup, files.bump("counter") + 1)
 
     def _remove_strays(self, files: ClusterFiles, spec: ClusterSpec, pause: float) -> None:
         """Nodes of nodegroups the spec no longer names at all are removed too."""
@@ -361,6 +363,7 @@ class FakeDriver(Driver, GarbageCollecting, FakeContainers):
 
     def _remove(self, files: ClusterFiles, name: str, pause: float) -> None:
         time.sleep(pause)
+        fencing.checkpoint()
         files.remove_node(name)
 
     def _observed(self, spec: ClusterSpec, files: ClusterFiles) -> Observed:

@@ -65,3 +65,34 @@ def test_tiny_lifecycle_benchmark_measures_and_cleans_up(tmp_path: Path) -> None
     work = tmp_path / "work"
     assert not list(work.glob("lifecycle-*/local-swarm/*/")), "a cluster was left behind"
     assert (tmp_path / "performance" / "lifecycle.png").exists()
+
+
+@pytest.mark.docker
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None,
+                    reason="needs root and docker.io")
+def test_handover_benchmark_kills_the_holder_and_the_survivor_finishes(tmp_path: Path) -> None:
+    run = run_bench(tmp_path, "--only", "handover", "--repeat", "1")
+    data = run["suites"]["handover"]
+    (once,) = data["runs"]
+    assert once["victim"] != once["survivor"] and once["status"] == "CREATE_COMPLETE"
+    assert 0 < once["held_s"] <= once["complete_s"]
+    assert data["left_on_host"] == {}
+    assert "## Hand-over after a conductor is killed" in (tmp_path / "performance.md").read_text()
+
+
+@pytest.mark.docker
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+@pytest.mark.rabbitmq_restart
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None,
+                    reason="needs root and docker.io")
+def test_a_short_chaos_run_loses_and_leaks_nothing(tmp_path: Path) -> None:
+    run = run_bench(tmp_path, "--only", "chaos", "--chaos-seconds", "20")
+    data = run["suites"]["chaos"]
+    assert "error" not in data, data
+    assert sum(data["faults"].values()) > 0 and data["clusters"] > 0
+    assert not {"lost", "untruthful"} & set(data["outcomes"]), data["details"]
+    assert data["leaked"] == {} and data["delete_stuck"] == []
+    assert "## Chaos" in (tmp_path / "performance.md").read_text()

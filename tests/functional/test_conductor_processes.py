@@ -44,6 +44,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             "database": {"auto_upgrade": False},
             "drivers": {"enabled_drivers": "fake"},
             "conductor": {"sweep_interval": 0.5, "heartbeat_interval": 0.5, "dead_after": 3,
+                          "fence_margin": 1,
                           "health_interval": 1, "workers": 3,
                           "transport_url": "amqp://guest:guest@127.0.0.1:5672//"}}
         deploy = Deployment(root, url, common)

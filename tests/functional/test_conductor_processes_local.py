@@ -17,7 +17,7 @@ from magna.drivers.local_nodes.network import short_id
 from tests.functional.test_local_swarm import brute_force_cleanup
 from tests.support import backing
 from tests.support.conductor import wait_for
-from tests.support.processes import Deployment
+from tests.support.processes import Deployment, deployed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.docker]
 HEADERS = {"OpenStack-API-Version": "container-infra latest"}
@@ -32,16 +32,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         common: dict[str, dict[str, object]] = {
             "database": {"auto_upgrade": False},
             "conductor": {"sweep_interval": 0.5, "heartbeat_interval": 0.5, "dead_after": 3,
+                          "fence_margin": 1,
                           "health_interval": 2, "workers": 2,
                           "transport_url": "amqp://guest:guest@127.0.0.1:5672//"}}
-        deploy = Deployment(root, url, common)
-        try:
-            deploy.start_api()
-            for name in ("conductor-x", "conductor-y"):
-                deploy.start_conductor(name)
+        with deployed(root, url, common, ("conductor-x", "conductor-y")) as deploy:
             yield deploy
-        finally:
-            deploy.stop_all()
 
 
 def _api(deploy: Deployment, method: str, path: str, **kwargs: Any) -> httpx.Response:

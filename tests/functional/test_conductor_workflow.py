@@ -206,6 +206,51 @@ def test_a_cluster_reserved_by_a_live_conductor_is_left_alone(stack: Stack) -> N
              "this conductor to take over the dead holder's cluster")
 
 
+def test_a_conductor_whose_lease_lapsed_takes_nothing_and_keeps_the_work_queued(
+        stack: Stack) -> None:
+    """As if its heartbeats had not been written for an hour (a stalled database)."""
+    lease = stack.conductor.reconciler.lease
+    clock, renewed = lease.clock, lease.renewed
+    lease.renewed = lambda began: None  # type: ignore[method-assign]
+    lease.clock = lambda: clock() + 3600.0
+    try:
+        uuid = _cluster(stack)
+        assert stack.conductor.reconciler.reconcile(uuid) is not None, "requeued, not dropped"
+        assert _holder(stack, uuid) is None
+        assert stack.api.get(f"/v1/clusters/{uuid}").json()["status"] == "CREATE_IN_PROGRESS"
+        assert _disk(stack, uuid) == []
+    finally:
+        lease.clock, lease.renewed = clock, renewed  # type: ignore[method-assign]
+    stack.wait_status(uuid, "CREATE_COMPLETE")
+
+
+def test_a_driver_failure_after_the_lease_lapsed_is_not_recorded(stack: Stack) -> None:
+    """The chaos run's paused conductor: it resumed into a node its successor had deleted,
+    and its driver call failed; that failure is not the cluster's, so it is not recorded."""
+    from tests.support.fake_driver import held, spans
+
+    log = str(stack.state_dir / "fake-driver" / "operations.log")
+    uuid = ""
+    lease = stack.conductor.reconciler.lease
+    clock, renewed = lease.clock, lease.renewed
+    try:
+        with held(str(stack.state_dir), "lapse"):
+            uuid = _cluster(stack, labels={"fake_hold": "lapse", "fake_fail_on": "create",
+                                           "fake_fail_times": "1"})
+            wait_for(lambda: os.path.exists(log) and any(span.cluster == uuid
+                                                         for span in spans(log)), 10,
+                     "the driver's apply to be under way (held at its start)")
+            lease.renewed = lambda began: None  # type: ignore[method-assign]
+            lease.clock = lambda: clock() + 3600.0
+        # the held apply goes on and meets its injected failure with the lease lapsed
+        wait_for(lambda: _holder(stack, uuid) is None, 10, "the failed pass to end")
+        assert stack.api.get(f"/v1/clusters/{uuid}").json()["status"] == "CREATE_IN_PROGRESS"
+        assert not any(e["reason"] == "Failed" for e in _events(stack, uuid))
+    finally:
+        lease.clock, lease.renewed = clock, renewed  # type: ignore[method-assign]
+    stack.wait_status(uuid, "CREATE_COMPLETE")
+
+
 def _holder(stack: Stack, uuid: str) -> str | None:
     with stack.services.transaction() as session:
         cluster = session.query(models.Cluster).filter_by(uuid=uuid).one()

@@ -41,7 +41,8 @@ def test_kill_9_of_magna_serve_mid_create_then_restart(tmp_path: Path) -> None:
     write_config(str(config), {
         "DEFAULT": {"state_dir": str(state)}, "api": {"port": port},
         "drivers": {"enabled_drivers": "fake"},
-        "conductor": {"sweep_interval": 0.3, "heartbeat_interval": 0.3, "dead_after": 2}})
+        "conductor": {"sweep_interval": 0.3, "heartbeat_interval": 0.3, "dead_after": 2,
+                      "fence_margin": 1}})
     base = f"http://127.0.0.1:{port}"
     process = _start(config, tmp_path / "serve.log")
     try:

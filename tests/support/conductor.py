@@ -19,7 +19,7 @@ from magna.services import Services
 from tests.support.api import ApiClient
 
 FAST = {"sweep_interval": 0.2, "heartbeat_interval": 0.2, "dead_after": 2.0,
-        "health_interval": 0.3, "workers": 2}
+        "fence_margin": 1.0, "health_interval": 0.3, "workers": 2}
 
 
 @dataclass

@@ -6,11 +6,13 @@ state directory; the tests kill them with SIGKILL and start them again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,3 +123,17 @@ class Deployment:
     def stop_all(self) -> None:
         for proc in [*self.conductors.values(), *([self.api] if self.api else [])]:
             proc.stop()
+
+
+@contextlib.contextmanager
+def deployed(root: Path, db_url: str, common: dict[str, dict[str, object]],
+             conductors: tuple[str, ...]) -> Iterator[Deployment]:
+    """A started API and the named conductors (on a migrated database); stopped after."""
+    deploy = Deployment(root, db_url, common)
+    try:
+        deploy.start_api()
+        for name in conductors:
+            deploy.start_conductor(name)
+        yield deploy
+    finally:
+        deploy.stop_all()

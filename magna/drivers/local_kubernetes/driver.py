@@ -42,6 +42,7 @@ import requests
 from oslo_config import cfg
 
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers import fencing
 from magna.drivers import labels as label_rules
 from magna.drivers.base import (
     ClusterPKI,
@@ -186,6 +187,7 @@ class LocalKubernetesDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, Pr
         bin_dir = self.binaries.require(version)
         try:
             members = self.nodes.build(spec, pki_)
+            fencing.checkpoint()
             return self._converge(spec, pki_, members, bin_dir, version)
         except host.CommandFailed as exc:
             raise PermanentError(f"Building the cluster on this host failed: {exc}") from None

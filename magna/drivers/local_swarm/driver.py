@@ -62,6 +62,7 @@ from oslo_config import cfg
 
 from magna.common import fanout
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers import fencing
 from magna.drivers import labels as label_rules
 from magna.drivers.base import (
     ClusterPKI,
@@ -145,6 +146,7 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         self.nodes.require_tools()
         try:
             members = self.nodes.build(spec, pki_)
+            fencing.checkpoint()
             health = self._converge(spec, members)
             return health.with_first_notes(health.settle(members, READY_WAIT))
         except host.CommandFailed as exc:
@@ -182,10 +184,15 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
     def _converge(self, spec: ClusterSpec, members: list[LocalNode]) -> Health:
         access = self._access(spec)
         profiles = profile.by_node(spec, members)
+        # NOTE: a checkpoint between steps (``drivers/fencing.py``): a conductor whose heartbeat
+        # is overdue stops here, before the next step changes the cluster.
         self._start_engines(spec, members, profiles)
+        fencing.checkpoint()
         forming.form(access, members)
+        fencing.checkpoint()
         forming.apply_profiles(access, members, profiles)
         self._provide_images(spec, members, access)
+        fencing.checkpoint()
         forming.retire(access, members, self.nodes.strays(spec, members[0].net.allocation),
                        drain_timeout=self.opts.swarm_timeout,
                        stop_timeout=self.opts.stop_timeout,
