@@ -1,9 +1,10 @@
 """How the server commands (``magna serve``, ``magna db upgrade``, ``magna-api``,
 ``magna-conductor``) set up Python logging, in one place.
 
-Without an operator's file, records go to stderr at INFO, except Alembic's: a start-up that
-applies migrations printed a dozen of its lines (and two more on every start after), which
-said nothing a user acts on, and httpx one per request the dashboard makes. They stay at WARNING unless ``debug`` is asked for. With
+Without an operator's file, records go to stderr at INFO, except Alembic's and httpx's: a
+start-up that applies migrations printed a dozen Alembic lines (and two more on every start
+after), and httpx one line per API call a dashboard page makes, which said nothing a user acts
+on. They stay at WARNING unless ``debug`` is asked for. With
 ``[DEFAULT] log_config_file`` the operator's file (``logging.config.fileConfig`` format)
 decides everything, Alembic's and uvicorn's loggers included.
 """
