@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from starlette.applications import Starlette
@@ -31,8 +32,10 @@ def call(path: str) -> ApiError:
         async with Api(APP, token=None) as api:
             await api.get(path)
 
-    with pytest.raises(ApiError) as caught:
-        asyncio.run(run())
+    # NOTE: a loop of its own in a thread of its own: a browser test that ran earlier in this
+    # process leaves Playwright's loop running in the main thread.
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ApiError) as caught:
+        pool.submit(asyncio.run, run()).result()
     return caught.value
 
 
