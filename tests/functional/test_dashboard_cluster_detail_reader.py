@@ -7,7 +7,6 @@ form. Each refused action shows the message the API's policy gives the reader.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,8 @@ from tests.functional.test_dashboard_cluster_detail import (
     wait_gone,
 )
 from tests.keystone_server import KeystoneServer, Project, User
-from tests.support.server import RunningServer, magna_server
+from tests.support.dashboard_api import keystone_magna, log_in
+from tests.support.server import RunningServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.keystone]
 
@@ -36,10 +36,7 @@ def project(keystone: KeystoneServer) -> Project:
 @pytest.fixture(scope="module")
 def server(keystone: KeystoneServer,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    extra: dict[str, dict[str, object]] = {
-        "api": {"auth_strategy": "keystone"},
-        "keystone_authtoken": keystone.authtoken_options()}
-    with magna_server(str(tmp_path_factory.mktemp("dash-detail-ks")), extra=extra) as running:
+    with keystone_magna(keystone, str(tmp_path_factory.mktemp("dash-detail-ks"))) as running:
         yield running
 
 
@@ -68,15 +65,6 @@ def cluster(keystone: KeystoneServer, project: Project,
                 api.delete(f"/clusters/{made['uuid']}")
                 wait_gone(api, f"/clusters/{made['uuid']}")
             api.delete(f"/clustertemplates/{TEMPLATE['name']}")
-
-
-def log_in(tab: Page, server: RunningServer, user: User, target: str) -> None:
-    tab.goto(server.url + target)
-    tab.get_by_label("User name").fill(user.name)
-    tab.get_by_label("Password").fill(user.password)
-    tab.get_by_label("Project").fill(user.project.name)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab).to_have_url(re.compile(re.escape(target) + "$"))
 
 
 def policy_message(server: RunningServer, user: User, method: str, path: str,

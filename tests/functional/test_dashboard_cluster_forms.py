@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.functional import test_dashboard_basics
 from tests.keystone_server import KeystoneServer
 from tests.support.browser import new_tab, screenshot
+from tests.support.dashboard_api import log_in
 from tests.support.dashboard_clusters import (
     SETTLE_MS,
     api_client,
@@ -209,15 +210,6 @@ def member_cluster(api: httpx.Client) -> tuple[str, str]:
     return template, response.json()["uuid"]
 
 
-def log_in(tab: Page, server: RunningServer, user: Any) -> None:
-    tab.goto(f"{server.url}/dashboard/login")
-    tab.get_by_label("User name").fill(user.name)
-    tab.get_by_label("Password").fill(user.password)
-    tab.get_by_label("Project").fill(user.project.name)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab).to_have_url(re.compile(r"/dashboard/clusters$"))
-
-
 @pytest.fixture(scope="module")
 def reader_project(keystone: KeystoneServer, keystone_server: RunningServer,
                    chromium: Browser) -> Iterator[ReaderProject]:
@@ -228,7 +220,7 @@ def reader_project(keystone: KeystoneServer, keystone_server: RunningServer,
         template, uuid = member_cluster(api)
         ctx, tab = new_tab(chromium)
         try:
-            log_in(tab, keystone_server, reader)
+            log_in(tab, keystone_server, reader, "/dashboard/clusters")
             yield ReaderProject(api, template, uuid, tab)
         finally:
             ctx.close()

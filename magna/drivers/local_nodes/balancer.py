@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from magna.common import files
 from magna.common.exceptions import PermanentError
 from magna.common.processes import alive
 from magna.drivers.base import ClusterSpec
@@ -173,7 +174,4 @@ def _read(path: str) -> str:
 
 
 def _write(path: str, text: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    files.replace(path, text.encode())

@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from magna.common import files
 from magna.common.exceptions import PermanentError
 from magna.drivers.local_nodes import host
 
@@ -208,10 +209,7 @@ def host_interfaces() -> list[ipaddress.IPv4Interface]:
 
 
 def write_json(path: str, record: object) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(record, handle, indent=1)
-    os.replace(tmp, path)
+    files.replace(path, json.dumps(record, indent=1).encode())
 
 
 def _link_exists(name: str, netns: str | None = None) -> bool:

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from magna.common import files
 from magna.drivers.catalog import Flavor
 from magna.drivers.local_nodes import engine, host, network, pki
 
@@ -102,7 +103,4 @@ class LocalNode:
         if os.path.isabs(path) or not target.startswith(self.engine.node_dir + os.sep):
             raise ValueError(f"{path} is not a path inside the node")
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = f"{target}.{os.getpid()}.tmp"
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
+        files.replace(target, data, mode)

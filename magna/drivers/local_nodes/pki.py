@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from cryptography import x509 as cx509
 from cryptography.exceptions import InvalidSignature
 
+from magna.common import files
 from magna.crypto import x509
 from magna.drivers.base import ClusterPKI
 
@@ -125,11 +126,4 @@ def _sans(cert: cx509.Certificate) -> list[str]:
 
 
 def _write(path: str, data: bytes, mode: int) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    files.replace(path, data, mode)

@@ -30,6 +30,8 @@ import os
 import shlex
 from collections.abc import Sequence
 
+from magna.common import files
+
 ROOT = "root"
 DATA_ROOT = "var/lib/docker"
 DAEMON_JSON = "etc/docker/daemon.json"
@@ -168,10 +170,7 @@ def write(path: str, data: bytes, mode: int = 0o644) -> None:
                 return
     except FileNotFoundError:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    files.replace(path, data, mode)
 
 
 def _copy_alternatives(target: str) -> None:

@@ -45,6 +45,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from magna.common import files
 from magna.common.exceptions import PermanentError
 from magna.drivers.local_nodes import daemons, rootfs
 from magna.drivers.local_nodes.node import LocalNode
@@ -215,13 +216,7 @@ def _owned_write(path: str, data: bytes, *, owner: int, mode: int) -> None:
                     and info.st_mode & 0o7777 == mode):
                 return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600),
-              "wb") as handle:
-        handle.write(data)
-    os.chown(tmp, owner, owner)
-    os.chmod(tmp, mode)  # NOTE: after chown, which clears the setuid bit
-    os.replace(tmp, path)
+    files.replace(path, data, mode, owner=owner)
 
 
 # -- the server ------------------------------------------------------------------------------
