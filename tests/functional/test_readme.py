@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 from tests.support import kubernetes
-from tests.support.server import magna_server
+from tests.support.dashboard_clusters import cleaning_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,9 @@ def walkthrough() -> str:
 def run_as_written(script: str, tmp_path: pathlib.Path, home: pathlib.Path | None = None
                    ) -> subprocess.CompletedProcess[str]:
     """Run a README block with bash against a fresh ``magna serve`` on its default settings."""
-    with magna_server(str(tmp_path / "state")) as server:
+    # NOTE: a cleaning server: a walk-through that fails or times out midway leaves no cluster
+    # behind (one left its Kubernetes nodes running when its server was stopped).
+    with cleaning_server(str(tmp_path / "state")) as server:
         lines = [line for line in script.splitlines()
                  if not line.startswith(". .venv/bin/activate")]
         body = "\n".join(lines).replace("http://127.0.0.1:9511/v1", server.endpoint)

@@ -1,4 +1,4 @@
-"""Real clusters for the dashboard's browser tests: a server that cleans up, and bounded waits.
+"""Real clusters for browser and walk-through tests: a server that cleans up, and bounded waits.
 
 A module's ``magna serve`` (default drivers: local swarm) deletes every cluster it holds when
 the module ends, and waits until each is gone, whatever the tests did. Waits poll the API with
