@@ -108,7 +108,8 @@ def _concurrency(entry: dict[str, Any], charts: Path) -> str:
             f"**{d['total_s']} s**. Per cluster (request to complete): median "
             f"{per['median_s']} s, min {per['min_s']} s, max {per['max_s']} s. Deleting them "
             f"all took {d['delete_all_s']} s; {d['left_after_delete']} left.\n\n"
-            f"![Concurrency]({charts.name}/concurrency.png)")
+            + (_targets(d["targets"]) + "\n\n" if "targets" in d else "")
+            + f"![Concurrency]({charts.name}/concurrency.png)")
 
 
 def _kubernetes(entry: dict[str, Any], charts: Path) -> str:

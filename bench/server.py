@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 # NOTE: the tests start servers the same way; share their two small helpers.
 from tests.support.server import free_port, stop_process, write_config
@@ -34,6 +35,23 @@ class Server:
     process: subprocess.Popen[bytes]
     state_dir: Path
     log_path: Path
+    metrics_url: str = ""
+
+    def driver_steps(self) -> dict[str, dict[str, float]]:
+        """``magna_driver_step_duration_seconds`` as scraped now: per ``driver/step``, how many
+        were timed and their total seconds (a conductor in this process records them)."""
+        text = httpx.get(self.metrics_url, timeout=10).text
+        found: dict[str, dict[str, float]] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name != "magna_driver_step_duration_seconds":
+                continue
+            for sample in family.samples:
+                key = f"{sample.labels.get('driver')}/{sample.labels.get('step')}"
+                if sample.name.endswith("_count"):
+                    found.setdefault(key, {})["count"] = sample.value
+                elif sample.name.endswith("_sum"):
+                    found.setdefault(key, {})["seconds"] = sample.value
+        return found
 
     def rss_mib(self) -> float:
         """Resident memory of the server and its uvicorn workers, in MiB (not the node engines
@@ -57,15 +75,20 @@ class Server:
 
 @contextmanager
 def running(state_dir: Path, *, serve: bool, db_url: str | None = None, workers: int = 1,
-            extra: dict[str, dict[str, object]] | None = None) -> Iterator[Server]:
-    """``magna serve`` (``serve=True``) or ``magna-api`` on ``state_dir``, until the block ends."""
+            extra: dict[str, dict[str, object]] | None = None,
+            metrics: bool = False) -> Iterator[Server]:
+    """``magna serve`` (``serve=True``) or ``magna-api`` on ``state_dir``, until the block ends;
+    with ``metrics``, its metrics listener too (not for the API suite: several workers then
+    record into shared files, which costs each request time)."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     sections: dict[str, dict[str, object]] = {
         "DEFAULT": {"state_dir": str(state_dir), "host": f"bench-{port}"},
         "api": {"port": port, "workers": workers},
         "quotas": {"max_clusters_per_project": 1000},
     }
+    if metrics:
+        sections["metrics"] = {"host": "127.0.0.1", "port": metrics_port}
     if db_url:
         sections["database"] = {"connection": db_url}
     for section, values in (extra or {}).items():
@@ -78,7 +101,8 @@ def running(state_dir: Path, *, serve: bool, db_url: str | None = None, workers:
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", process, state_dir, log_path)
+    server = Server(f"http://127.0.0.1:{port}", process, state_dir, log_path,
+                    metrics_url=f"http://127.0.0.1:{metrics_port}/metrics" if metrics else "")
     try:
         _wait_ready(server, workers)
         yield server

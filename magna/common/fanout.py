@@ -8,11 +8,16 @@ order, and when steps fail the error raised is the one the loop would have met f
 earliest item's), after every started step has ended, so nothing runs on behind the caller's
 back. Unlike the loop it does not stop at the first failure: the other steps are idempotent
 and would be done on the next pass anyway.
+
+``meanwhile`` runs one piece of work beside a block (a cluster's images are imported while its
+swarm forms) with the same promise: it has ended when the block is left, and the block's own
+error wins over the background one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -32,3 +37,17 @@ def each(items: Sequence[T], work: Callable[[T], R], *, width: int) -> list[R]:
         if error is not None:
             raise error
     return [future.result() for future in futures]
+
+
+@contextlib.contextmanager
+def meanwhile(work: Callable[[], object]) -> Iterator[None]:
+    """Run ``work()`` in a thread while the block runs; wait for it when the block ends and
+    raise its error, unless the block raised (then that error, after ``work`` ended)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(work)
+        try:
+            yield
+        finally:
+            error = future.exception()  # NOTE: waits, even when the block raised
+    if error is not None:
+        raise error

@@ -45,3 +45,39 @@ def test_a_width_of_one_is_the_plain_loop_and_stops_at_the_first_error() -> None
     with pytest.raises(RuntimeError):
         fanout.each([0, 1, 2], step, width=1)
     assert seen == [0, 1]
+
+
+def test_meanwhile_runs_beside_the_block_and_has_ended_when_it_is_left() -> None:
+    # NOTE: the work waits for the block to reach the barrier, so it must run beside it
+    barrier = threading.Barrier(2, timeout=10)
+    ended = threading.Event()
+
+    def work() -> None:
+        barrier.wait()
+        ended.wait(0.2)  # still running when the block's body is done
+        ended.set()
+
+    with fanout.meanwhile(work):
+        barrier.wait()
+    assert ended.is_set()
+
+
+def test_meanwhile_raises_the_work_error_after_a_clean_block() -> None:
+    def work() -> None:
+        raise ValueError("image import failed")
+
+    with pytest.raises(ValueError, match="image import failed"), fanout.meanwhile(work):
+        pass
+
+
+def test_meanwhile_lets_the_block_error_win_and_still_waits_for_the_work() -> None:
+    finished = threading.Event()
+
+    def work() -> None:
+        finished.wait(0.2)
+        finished.set()
+        raise ValueError("background")
+
+    with pytest.raises(KeyError, match="block"), fanout.meanwhile(work):
+        raise KeyError("block")
+    assert finished.is_set()

@@ -110,3 +110,12 @@ def test_keystore_round_trip_and_wrong_key(tmp_path: object) -> None:
     other = keystore.KeyStore(keystore.load_or_create_key(path + "2"))
     with pytest.raises(Exception, match="could not be decrypted"):
         other.open(sealed)
+
+
+def test_an_ec_node_key_gets_a_server_certificate_from_the_ca(ca: mx.KeyPair) -> None:
+    key = mx.new_ec_key()
+    csr = mx.make_csr(common_name="node-0", organization=None, key=key, client=False,
+                      sans=("10.0.0.2", "127.0.0.1", "node-0"))
+    cert = _load(mx.sign_csr(csr, ca=ca, days=5, now=NOW, policy=POLICY))
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    assert b"BEGIN PRIVATE KEY" in mx.key_to_pem(key)

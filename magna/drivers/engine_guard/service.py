@@ -162,14 +162,22 @@ def _node_dir(root: str, node_id: str) -> str:
     return os.path.join(os.path.abspath(root), node_id)
 
 
+def ask(root: str, node_id: str) -> str:
+    """Create ``node_id``'s socket directory, which the plugin serves from its next scan on
+    (without waiting: a node's build asks early, so its engine's start finds the socket up)."""
+    directory = _node_dir(root, node_id)
+    if len(os.path.join(directory, SOCKET).encode()) > MAX_UNIX_PATH:
+        raise ValueError(f"the seal socket path {os.path.join(directory, SOCKET)} is longer "
+                         f"than a unix socket allows")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    return directory
+
+
 def socket_dir(root: str, node_id: str, timeout: float = 10.0) -> str:
     """The host directory of ``node_id``'s plugin socket (created), once the plugin serves it;
     TemporaryError when it does not within ``timeout``."""
-    directory = _node_dir(root, node_id)
+    directory = ask(root, node_id)
     path = os.path.join(directory, SOCKET)
-    if len(path.encode()) > MAX_UNIX_PATH:
-        raise ValueError(f"the seal socket path {path} is longer than a unix socket allows")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
     deadline = time.monotonic() + timeout
     while not probe(path, timeout=1.0):
         if time.monotonic() >= deadline:

@@ -70,6 +70,7 @@ import docker
 
 from magna.common.exceptions import TemporaryError
 from magna.common.processes import alive
+from magna.drivers.engine_guard import policy as guard_policy
 from magna.drivers.engine_guard import service as guard
 from magna.drivers.local_nodes import limits, network, pki, rootfs, storage
 
@@ -87,6 +88,7 @@ UNSHARE = ("unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-ch
            "--propagation", "private")
 AUTHZ_PLUGIN = "magna-seal"
 AUTHZ_SOCKET = "unix:///run/magna-seal/authz.sock"
+PING_VERSION = ".".join(map(str, guard_policy.MIN_API_VERSION))
 NODE_TLS = "/etc/docker/tls"
 OWN_PROGRAM = "/usr/local/sbin/dockerd"
 
@@ -193,6 +195,9 @@ def write_config(spec: EngineSpec) -> None:
     spec_file = os.path.join(spec.root, rootfs.PLUGINS_DIR, f"{AUTHZ_PLUGIN}.spec")
     if spec.authz_root is not None:
         rootfs.write(spec_file, f"{AUTHZ_SOCKET}\n".encode())
+        # NOTE: asked now, served by the guard's next scan: the engine's start (``_authz_dir``)
+        # then finds it listening instead of waiting for the next scan on every create.
+        guard.ask(spec.authz_root, spec.netns)
     else:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(spec_file)
@@ -231,7 +236,10 @@ def ping(spec: EngineSpec) -> bool:
     if not os.path.exists(spec.socket):
         return False
     try:
-        client = docker.APIClient(base_url=f"unix://{spec.socket}", version="auto", timeout=3)
+        # NOTE: a fixed version: "auto" asks the engine for it first, a second request per
+        # ping; the oldest one the guard lets through (it refuses older clients).
+        client = docker.APIClient(base_url=f"unix://{spec.socket}", version=PING_VERSION,
+                                  timeout=3)
     except docker.errors.DockerException:
         return False
     try:

@@ -26,6 +26,9 @@ from magna.drivers.local_nodes.node import LocalNode
 MAX_EXITS = 3
 # Engines started side by side (``fanout``) in one wave.
 START_WIDTH = 10
+# How often a starting engine is asked: a ping is one request on its unix socket (and none
+# before the socket exists), and an engine answers about half a second after its start.
+POLL_SECONDS = 0.05
 
 
 def start_all(nodes: Sequence[LocalNode], *, start_timeout: float,
@@ -78,7 +81,7 @@ def wait(nodes: Sequence[LocalNode], pids: dict[str, int], *, timeout: float) ->
         if time.monotonic() > deadline:
             raise TemporaryError(f"Waiting for the engines of "
                                  f"{', '.join(n.name for n in pending)} to start.", delay=2.0)
-        time.sleep(0.2)
+        time.sleep(POLL_SECONDS)
 
 
 def exited(node: LocalNode) -> None:

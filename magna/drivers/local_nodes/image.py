@@ -13,8 +13,10 @@ image id: importing again is a no-op for the engine and ``present`` is a cheap c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import os
 import subprocess
 import tarfile
 
@@ -88,7 +90,20 @@ def load(api: docker.APIClient, data: bytes) -> None:
 def ensure(api: docker.APIClient) -> None:
     """The engine has ``magna/busybox:latest`` (imported when missing)."""
     if not present(api):
-        load(api, rootfs_tar())
+        load(api, _current_tar(BUSYBOX))
+
+
+def _current_tar(busybox: str) -> bytes:
+    """``rootfs_tar`` made once per busybox binary (its identity and change time): nodes
+    import it side by side while their swarm forms, and making it (``busybox --list`` and
+    some 400 tar members) in every thread held the interpreter from the joins."""
+    found = os.stat(busybox)
+    return _tar_of(busybox, found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _tar_of(busybox: str, inode: int, size: int, mtime_ns: int) -> bytes:
+    return rootfs_tar(busybox)
 
 
 def note(registry_image: str | None) -> str:

@@ -3,10 +3,11 @@
 Both are issued by the cluster's CA through ``ClusterPKI.sign`` (the same CSR filter users go
 through). The client certificate (CN=admin, O=system:masters) is how the driver itself talks to
 the engines over TLS; each node's server certificate names the node's IP, 127.0.0.1 and its
-hostname (and a manager's also the master load balancer's address). A certificate is kept while
-it was issued by the current CA (its signature checked) for the same names and is not about to
-expire, so a second apply signs nothing; after a CA rotation every file is replaced. Private
-keys are written mode 0600.
+hostname (and a manager's also the master load balancer's address). Their keys are EC P-256
+(``x509.new_ec_key``): an RSA key per node was a tenth of a second of every node's build. A
+certificate is kept while it was issued by the current CA (its signature checked) for the same
+names and is not about to expire, so a second apply signs nothing (an RSA key made before stays);
+after a CA rotation every file is replaced. Private keys are written mode 0600.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from magna.common import files
 from magna.crypto import x509
 from magna.drivers.base import ClusterPKI
 
+# RSA key size where RSA is still used (the Kubernetes driver's service-account key).
 KEY_SIZE = 2048
 RENEW_BEFORE = dt.timedelta(days=30)
 
@@ -86,7 +88,7 @@ def ensure(files: CertFiles, request: CertRequest, pki: ClusterPKI) -> bool:
     """Make ``files`` hold a valid certificate for ``request``; True if anything was written."""
     if _current(files, request, pki.ca_pem):
         return False
-    key = x509.new_key(KEY_SIZE)
+    key = x509.new_ec_key()
     csr = x509.make_csr(common_name=request.common_name, organization=request.organization,
                         key=key, client=request.client, sans=request.sans)
     cert = pki.sign(csr)

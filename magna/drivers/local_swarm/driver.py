@@ -13,12 +13,14 @@ pid file)::
     tools present -> [nodes] subnet allocated (network.json) -> node slots (slots.json)
     -> engine guard -> bridge + iptables + fence -> client certificate -> registry
     (registry_enabled) -> per node: namespace + veth, server certificate, the node's root and
-    daemon.json, cgroup limits, sealed engine -> engines answer
+    daemon.json -> the masters' cgroup limits and sealed engines answer
     -> [swarm] outdated engines restart a batch at a time (``rollout.py``) -> swarm init on
-    master 0 -> other nodes join through a manager with quorum (``forming.py``) -> labels and
-    availability (``profile.py``) -> busybox image on every node, pushed once to the registry
-    -> unwanted nodes leave (``forming.retire``, ``quorum.py``) -> load balancer -> nodes
-    Ready (``health.py``) -> Observed, with the notes told on the first convergence only
+    master 0 and the other masters join, while the workers' engines start -> workers join
+    through a manager with quorum (``forming.py``) -> labels and availability
+    (``profile.py``), and beside those the busybox image on every node, pushed once to the
+    registry -> unwanted nodes leave (``forming.retire``, ``quorum.py``) -> load
+    balancer -> nodes Ready (``health.py``) -> Observed, with the notes told on the first
+    convergence only
 
 State on disk (``local_nodes/cluster.py`` has the details)::
 
@@ -30,8 +32,9 @@ processes, mounts, namespaces, veths, the bridge, its iptables rules, cgroups, t
 finally the state dir. Nothing of the swarm needs undoing when every node goes.
 
 Nodes are ``<nodegroup>-<i>`` with a slot (its IP) that never changes while the node exists.
-Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each leaves
-the swarm, the manager forgets it, its pieces are deleted, and its slot is dropped last.
+Scaling down removes the nodes named in ``nodes_to_remove`` first, then the newest: each is
+drained (a manager demoted first), its engine killed, the manager forgets it, its pieces are
+deleted, and its slot is dropped last.
 
 Every swarm operation goes through a manager that answers with a quorum (the leader first), so
 the cluster is managed while master 0 is down. With ``master_lb_enabled`` an HAProxy on the host
@@ -91,6 +94,7 @@ from magna.drivers.local_swarm import labels as swarm_labels
 from magna.drivers.local_swarm.containers import LocalContainers
 from magna.drivers.local_swarm.health import Health
 from magna.drivers.local_swarm.repair import Repair
+from magna.metrics.series import timed_step
 
 ROOT = "local-swarm"
 KIND = "local Swarm"
@@ -145,10 +149,12 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
     def apply(self, spec: ClusterSpec, pki_: ClusterPKI) -> Observed:
         self.nodes.require_tools()
         try:
-            members = self.nodes.build(spec, pki_)
+            with self._step("build"):
+                members = self.nodes.build(spec, pki_)
             fencing.checkpoint()
             health = self._converge(spec, members)
-            return health.with_first_notes(health.settle(members, READY_WAIT))
+            with self._step("settle"):
+                return health.with_first_notes(health.settle(members, READY_WAIT))
         except host.CommandFailed as exc:
             raise PermanentError(f"Building the cluster on this host failed: {exc}") from None
         except _UNREACHABLE as exc:
@@ -186,29 +192,49 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         profiles = profile.by_node(spec, members)
         # NOTE: a checkpoint between steps (``drivers/fencing.py``): a conductor whose heartbeat
         # is overdue stops here, before the next step changes the cluster.
-        self._start_engines(spec, members, profiles)
+        masters = [node for node in members if node.role == "master"]
+        workers = [node for node in members if node.role != "master"]
+        with self._step("engines"):
+            self._start_engines(spec, masters, members, profiles)
         fencing.checkpoint()
-        forming.form(access, members)
+        # NOTE: the steps overlap where neither needs the other: the workers' engines start
+        # while the managers make the swarm (a swarm init is about 0.2-0.8 s of the leader's
+        # own work), and every node imports its image while the workers join and get their
+        # labels. A 1+2 create went from about 3 s to under 2 s with both (bench/notes.md).
+        with self._step("swarm"):
+            with fanout.meanwhile(functools.partial(self._start_engines, spec, workers,
+                                                    members, profiles)):
+                forming.form(access, masters)
+            fencing.checkpoint()
+            images = functools.partial(self._provide_images, spec, members, access)
+            with fanout.meanwhile(images):
+                forming.form(access, members)
+                fencing.checkpoint()
+                forming.apply_profiles(access, members, profiles)
         fencing.checkpoint()
-        forming.apply_profiles(access, members, profiles)
-        self._provide_images(spec, members, access)
-        fencing.checkpoint()
-        forming.retire(access, members, self.nodes.strays(spec, members[0].net.allocation),
-                       drain_timeout=self.opts.swarm_timeout,
-                       stop_timeout=self.opts.stop_timeout,
-                       remove=functools.partial(self.nodes.remove_node, spec))
-        lb = self.nodes.balancer(spec, members)
-        if balancer.balanced(spec):
-            balancer.ensure(lb)
-        else:
-            balancer.stop(lb)
+        with self._step("retire"):
+            forming.retire(access, members, self.nodes.strays(spec, members[0].net.allocation),
+                           drain_timeout=self.opts.swarm_timeout,
+                           remove=functools.partial(self.nodes.remove_node, spec))
+        with self._step("balancer"):
+            lb = self.nodes.balancer(spec, members)
+            if balancer.balanced(spec):
+                balancer.ensure(lb)
+            else:
+                balancer.stop(lb)
         return self._health(spec)
 
-    def _start_engines(self, spec: ClusterSpec, members: list[LocalNode],
+    def _step(self, step: str) -> contextlib.AbstractContextManager[None]:
+        """Time a step of ``apply`` (``magna_driver_step_duration_seconds``, docs/metrics.md)."""
+        return timed_step(self.name, step)
+
+    def _start_engines(self, spec: ClusterSpec, nodes: list[LocalNode],
+                       members: list[LocalNode],
                        profiles: dict[str, profile.NodeProfile]) -> None:
-        """The node layer starts engines that do not run; those that run with an outdated
-        configuration or certificates restart a batch at a time (``rollout.py``)."""
-        stale = self.nodes.start_engines(members)
+        """The node layer starts the engines of ``nodes`` that do not run; those that run with
+        an outdated configuration or certificates restart a batch at a time (``rollout.py``,
+        through the managers among all ``members``)."""
+        stale = self.nodes.start_engines(nodes)
         if stale:
             managers = [rollout.member(node, "", profiles[node.name].availability)
                         for node in members if node.role == "master"]
@@ -225,7 +251,8 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
             with contextlib.closing(access.client(node)) as client:
                 image.ensure(client.api)
 
-        fanout.each(members, provide, width=IMAGE_WIDTH)
+        with self._step("images"):
+            fanout.each(members, provide, width=IMAGE_WIDTH)
         if spec.registry_enabled:
             reg = self.nodes.registry(spec.uuid, members[0].net.allocation)
             with contextlib.closing(access.client(members[0])) as client:

@@ -22,8 +22,6 @@ from magna.drivers.local_nodes import pki
 from magna.drivers.local_nodes.node import LocalNode, Node
 from magna.drivers.local_swarm import leaving, profile, quorum, swarm
 
-# Seconds to wait for a node that is going away to answer its last call.
-GOODBYE_TIMEOUT = 5.0
 # Workers joining at once (``fanout``): a join waits for the manager to admit the node.
 JOIN_WIDTH = 8
 
@@ -128,13 +126,17 @@ def apply_profiles(access: Access, nodes: Sequence[Node],
 
 
 def retire(access: Access, nodes: Sequence[LocalNode], strays: Sequence[LocalNode], *,
-           drain_timeout: float, stop_timeout: float,
-           remove: Callable[[LocalNode], None]) -> None:
+           drain_timeout: float, remove: Callable[[LocalNode], None]) -> None:
     """Scale-down (and auto-healing's replacements): nodes the spec no longer wants go one
     at a time in ``quorum.next_to_leave`` order: a worker is drained, a manager demoted
-    first (never while that would lose the quorum). Then each leaves the swarm, its engine
-    stops, the manager forgets it, and ``remove`` (the node layer) takes its namespace and
-    files and, last, its slot, so a crash anywhere in between repeats the (idempotent) removal.
+    first (never while that would lose the quorum). Then its engine is killed, the manager
+    forgets it, and ``remove`` (the node layer) takes its namespace and files and, last, its
+    slot, so a crash anywhere in between repeats the (idempotent) removal.
+
+    NOTE: no ``docker swarm leave`` on the node and no graceful stop: its engine and data are
+    destroyed right after, and the two waited 5 s (the leave's agent shutdown, up to our
+    client's timeout) and 1.8 s (dockerd's shutdown) of every scale-down by one node. The
+    manager's ``node rm --force`` is what the swarm needs; the drain has moved the tasks.
     """
     left = {node.hostname: node for node in strays}
     while left:
@@ -152,14 +154,6 @@ def retire(access: Access, nodes: Sequence[LocalNode], strays: Sequence[LocalNod
                                      delay=2.0)
             node = left.pop(hostname)
             leaving.prepare(client, hostname, drain_timeout)
-            _leave(access, client, node, stop_timeout)
+            node.stop_engine(0.0)
+            swarm.forget(client, node.hostname)
             remove(node)
-
-
-def _leave(access: Access, manager: docker.DockerClient, node: Node,
-           stop_timeout: float) -> None:
-    with contextlib.suppress(docker.errors.DockerException, requests.RequestException), \
-            contextlib.closing(access.client(node, GOODBYE_TIMEOUT)) as client:
-        swarm.leave(client)
-    node.stop_engine(stop_timeout)
-    swarm.forget(manager, node.hostname)
