@@ -77,7 +77,25 @@ def _lifecycle(entry: dict[str, Any], charts: Path) -> str:
     return (f"Conductor settings: `{data['conductor']}`; status polled every "
             f"{data['poll_s']} s.\n\n"
             + _table(["step", "n", "median s", "min s", "max s"], rows) + "\n\n"
-            + _targets(data["targets"]) + f"\n\n![Lifecycle]({charts.name}/lifecycle.png)")
+            + _targets(data["targets"]) + _driver_steps(data.get("driver_steps", {}))
+            + f"\n\n![Lifecycle]({charts.name}/lifecycle.png)")
+
+
+# The local Swarm driver's steps in the order a pass runs them (``images`` beside ``swarm``).
+STEP_ORDER = ("build", "engines", "swarm", "images", "retire", "balancer", "settle")
+
+
+def _driver_steps(steps: dict[str, dict[str, float]]) -> str:
+    """Where each operation's seconds went inside the driver (mean per operation), from
+    ``magna_driver_step_duration_seconds``."""
+    if not steps:
+        return ""
+    rows = [[name, *[by.get(step) for step in STEP_ORDER], by.get("passes")]
+            for name, by in steps.items()]
+    return ("\n\nInside the driver (mean seconds per operation, from "
+            "`magna_driver_step_duration_seconds`; `images` runs beside `swarm`, and the "
+            "workers' engines start inside `swarm`):\n\n"
+            + _table(["operation", *STEP_ORDER, "passes"], rows))
 
 
 def _cost(entry: dict[str, Any], charts: Path) -> str:

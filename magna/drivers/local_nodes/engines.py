@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from magna.common import fanout, processes
 from magna.common.exceptions import PermanentError, TemporaryError
+from magna.drivers import fencing
 from magna.drivers.local_nodes import engine, limits
 from magna.drivers.local_nodes.node import LocalNode
 
@@ -78,6 +79,9 @@ def wait(nodes: Sequence[LocalNode], pids: dict[str, int], *, timeout: float) ->
         for node in pending:
             if not processes.alive(pids[node.name]):
                 exited(node)
+        # NOTE: starting engines may take up to ``timeout``; a conductor whose heartbeat is
+        # overdue stops waiting (a no-op in a helper thread, which no conductor guards).
+        fencing.checkpoint()
         if time.monotonic() > deadline:
             raise TemporaryError(f"Waiting for the engines of "
                                  f"{', '.join(n.name for n in pending)} to start.", delay=2.0)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import docker
 import requests
 
+from magna.drivers import fencing
 from magna.drivers.base import ClusterSpec, NodeStatus, Observed
 from magna.drivers.local_nodes import balancer, engine, host, image, ssh
 from magna.drivers.local_nodes.cluster import LocalNodes
@@ -31,6 +32,9 @@ from magna.drivers.local_swarm.forming import Access
 from magna.drivers.local_swarm.profile import NodeProfile, by_node
 
 OBSERVE_TIMEOUT = 5.0
+# Seconds between looks while the nodes become Ready (a look lists the swarm and pings each
+# node's engine on its unix socket).
+SETTLE_POLL = 0.2
 # Seconds a node may stay ``down`` in the swarm after its engine started before healing
 # restarts that engine again.
 STUCK_AFTER = 30.0
@@ -56,7 +60,10 @@ class Health:
             observed = self.look(members)
             if observed.converged or time.monotonic() >= deadline:
                 return observed
-            time.sleep(0.5)
+            # NOTE: waiting for Ready may take up to ``wait``: a conductor whose heartbeat
+            # is overdue stops here rather than report what another may now be changing.
+            fencing.checkpoint()
+            time.sleep(SETTLE_POLL)
 
     def look(self, members: Sequence[LocalNode]) -> Observed:
         version = ""

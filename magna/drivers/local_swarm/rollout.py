@@ -29,6 +29,7 @@ import requests
 
 from magna.common import processes
 from magna.common.exceptions import TemporaryError
+from magna.drivers import fencing
 from magna.drivers.local_nodes import engine
 from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm import swarm
@@ -83,6 +84,7 @@ class Rollout:
         (those to ask about the swarm). Returns the batches, by name, in the order done."""
         done = []
         for batch in batches(stale, max_batch_size):
+            fencing.checkpoint()  # NOTE: a rollout can take minutes; each batch changes nodes
             self._batch(batch, managers)
             done.append([m.name for m in batch])
         return done
@@ -101,6 +103,7 @@ class Rollout:
                 if ids[member.name] in known:
                     set_availability(client, ids[member.name], DRAIN)
             self._wait_drained(client, [ids[m.name] for m in batch if ids[m.name] in known])
+        fencing.checkpoint()  # NOTE: the drain may have waited; the restart changes the nodes
         LOG.info("Restarting the engines of %s", ", ".join(sorted(names)))
         pids = {}
         for member in batch:
