@@ -229,6 +229,14 @@ class LocalNodes:
 
     def build(self, spec: ClusterSpec, pki_: ClusterPKI) -> list[LocalNode]:
         """Everything but the engines' processes, for every node the spec asks for."""
+        nodes = self.prepare(spec, pki_)
+        self.build_nodes(spec, pki_, nodes)
+        return nodes
+
+    def prepare(self, spec: ClusterSpec, pki_: ClusterPKI) -> list[LocalNode]:
+        """What the cluster's nodes share (subnet, bridge, fence, the driver's certificate,
+        the registry), and every node the spec asks for, claimed but not built: a driver may
+        build some (``build_nodes``) and start their engines before it builds the others."""
         pool, fixed = network_settings.placement(spec, self.settings)
         allocation = network.allocate(self.settings.root, spec.uuid, pool,
                                       run_root=self.settings.run_root)
@@ -246,8 +254,12 @@ class LocalNodes:
         pki.ensure(pki.client_files(self.cluster_dir(spec.uuid)), pki.admin_request(), pki_)
         if spec.registry_enabled:
             registry.ensure(self.registry(spec.uuid, allocation))
-        fanout.each(nodes, lambda node: self._build_node(spec, pki_, node), width=BUILD_WIDTH)
         return nodes
+
+    def build_nodes(self, spec: ClusterSpec, pki_: ClusterPKI,
+                    nodes: Sequence[LocalNode]) -> None:
+        """Everything but the engines' processes, for ``nodes`` (of ``prepare``), side by side."""
+        fanout.each(nodes, lambda node: self._build_node(spec, pki_, node), width=BUILD_WIDTH)
 
     def _build_node(self, spec: ClusterSpec, pki_: ClusterPKI, node: LocalNode) -> None:
         node.net.apply()

@@ -12,10 +12,11 @@ pid file)::
 
     tools present -> [nodes] subnet allocated (network.json) -> node slots (slots.json)
     -> engine guard -> bridge + iptables + fence -> client certificate -> registry
-    (registry_enabled) -> per node: namespace + veth, server certificate, the node's root and
+    (registry_enabled) -> per master: namespace + veth, server certificate, the node's root and
     daemon.json -> the masters' cgroup limits and sealed engines answer
     -> [swarm] outdated engines restart a batch at a time (``rollout.py``) -> swarm init on
-    master 0 and the other masters join, while the workers' engines start -> workers join
+    master 0 and the other masters join, while the workers are built the same way and their
+    engines start -> workers join
     through a manager with quorum (``forming.py``) -> labels and availability
     (``profile.py``), and beside those the busybox image on every node, pushed once to the
     registry -> unwanted nodes leave (``forming.retire``, ``quorum.py``) -> load
@@ -150,9 +151,10 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         self.nodes.require_tools()
         try:
             with self._step("build"):
-                members = self.nodes.build(spec, pki_)
+                members = self.nodes.prepare(spec, pki_)
+                self.nodes.build_nodes(spec, pki_, _masters(members))
             fencing.checkpoint()
-            health = self._converge(spec, members)
+            health = self._converge(spec, members, pki_)
             with self._step("settle"):
                 return health.with_first_notes(health.settle(members, READY_WAIT))
         except host.CommandFailed as exc:
@@ -187,23 +189,28 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
     def _health(self, spec: ClusterSpec) -> Health:
         return Health(spec=spec, nodes=self.nodes, access=self._access(spec))
 
-    def _converge(self, spec: ClusterSpec, members: list[LocalNode]) -> Health:
+    def _converge(self, spec: ClusterSpec, members: list[LocalNode],
+                  pki_: ClusterPKI) -> Health:
         access = self._access(spec)
         profiles = profile.by_node(spec, members)
         # NOTE: a checkpoint between steps (``drivers/fencing.py``): a conductor whose heartbeat
         # is overdue stops here, before the next step changes the cluster.
-        masters = [node for node in members if node.role == "master"]
+        masters = _masters(members)
         workers = [node for node in members if node.role != "master"]
         with self._step("engines"):
             self._start_engines(spec, masters, members, profiles)
         fencing.checkpoint()
-        # NOTE: the steps overlap where neither needs the other: the workers' engines start
-        # while the managers make the swarm (a swarm init is about 0.2-0.8 s of the leader's
-        # own work), and every node imports its image while the workers join and get their
-        # labels. A 1+2 create went from about 3 s to under 2 s with both (bench/notes.md).
+
+        def workers_up() -> None:
+            self.nodes.build_nodes(spec, pki_, workers)
+            self._start_engines(spec, workers, members, profiles)
+
+        # NOTE: the steps overlap where neither needs the other: the workers are built and
+        # their engines start while the managers make the swarm (a swarm init is 0.2-0.8 s of
+        # the leader's own work), and every node imports its image while the workers join and
+        # get their labels (bench/notes.md has what each overlap saved).
         with self._step("swarm"):
-            with fanout.meanwhile(functools.partial(self._start_engines, spec, workers,
-                                                    members, profiles)):
+            with fanout.meanwhile(workers_up):
                 forming.form(access, masters)
             fencing.checkpoint()
             images = functools.partial(self._provide_images, spec, members, access)
@@ -259,3 +266,7 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
                 if not registry.publish(reg, client.api, wait=READY_WAIT):
                     raise TemporaryError("Waiting for the cluster's registry to answer.",
                                          delay=2.0)
+
+
+def _masters(members: Sequence[LocalNode]) -> list[LocalNode]:
+    return [node for node in members if node.role == "master"]
