@@ -95,8 +95,8 @@ def ensure(api: docker.APIClient) -> None:
 
 def _current_tar(busybox: str) -> bytes:
     """``rootfs_tar`` made once per busybox binary (its identity and change time): nodes
-    import it side by side while their swarm forms, and making it (``busybox --list`` and
-    some 400 tar members) in every thread held the interpreter from the joins."""
+    import it side by side while the driver does other work, and making it (``busybox
+    --list`` and some 400 tar members) in every thread held the interpreter from that work."""
     found = os.stat(busybox)
     return _tar_of(busybox, found.st_ino, found.st_size, found.st_mtime_ns)
 
