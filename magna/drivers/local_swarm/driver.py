@@ -16,12 +16,11 @@ pid file)::
     daemon.json -> the masters' cgroup limits and sealed engines answer
     -> [swarm] outdated engines restart a batch at a time (``rollout.py``) -> swarm init on
     master 0 and the other masters join, while the workers are built the same way and their
-    engines start -> workers join
-    through a manager with quorum (``forming.py``) -> labels and availability
-    (``profile.py``), and beside those the busybox image on every node, pushed once to the
-    registry -> unwanted nodes leave (``forming.retire``, ``quorum.py``) -> load
-    balancer -> nodes Ready (``health.py``) -> Observed, with the notes told on the first
-    convergence only
+    engines start -> outdated workers restart -> workers join through a manager with quorum
+    (``forming.py``) -> labels and availability (``profile.py``), and beside those the
+    busybox image on every node, pushed once to the registry -> unwanted nodes leave
+    (``forming.retire``, ``quorum.py``) -> load balancer -> nodes Ready (``health.py``) ->
+    Observed, with the notes told on the first convergence only
 
 State on disk (``local_nodes/cluster.py`` has the details)::
 
@@ -198,21 +197,24 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         masters = _masters(members)
         workers = [node for node in members if node.role != "master"]
         with self._step("engines"):
-            self._start_engines(spec, masters, members, profiles)
+            self._roll(spec, self.nodes.start_engines(masters), members, profiles)
         fencing.checkpoint()
+        stale_workers: list[tuple[LocalNode, str]] = []
 
         def workers_up() -> None:
             self.nodes.build_nodes(spec, pki_, workers)
-            self._start_engines(spec, workers, members, profiles)
+            stale_workers.extend(self.nodes.start_engines(workers))
 
         # NOTE: the steps overlap where neither needs the other: the workers are built and
         # their engines start while the managers make the swarm (a swarm init is 0.2-0.8 s of
         # the leader's own work), and every node imports its image while the workers join and
-        # get their labels (bench/notes.md has what each overlap saved).
+        # get their labels (bench/notes.md has what each overlap saved). A rollout of outdated
+        # workers waits for this thread: its checkpoints only stop the conductor's own thread.
         with self._step("swarm"):
             with fanout.meanwhile(workers_up):
                 forming.form(access, masters)
             fencing.checkpoint()
+            self._roll(spec, stale_workers, members, profiles)
             images = functools.partial(self._provide_images, spec, members, access)
             with fanout.meanwhile(images):
                 forming.form(access, members)
@@ -235,13 +237,11 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         """Time a step of ``apply`` (``magna_driver_step_duration_seconds``, docs/metrics.md)."""
         return timed_step(self.name, step)
 
-    def _start_engines(self, spec: ClusterSpec, nodes: list[LocalNode],
-                       members: list[LocalNode],
-                       profiles: dict[str, profile.NodeProfile]) -> None:
-        """The node layer starts the engines of ``nodes`` that do not run; those that run with
-        an outdated configuration or certificates restart a batch at a time (``rollout.py``,
-        through the managers among all ``members``)."""
-        stale = self.nodes.start_engines(nodes)
+    def _roll(self, spec: ClusterSpec, stale: list[tuple[LocalNode, str]],
+              members: list[LocalNode], profiles: dict[str, profile.NodeProfile]) -> None:
+        """Engines that run with an outdated configuration or certificates (``stale``, from
+        the node layer's start, with the hash each should have) restart a batch at a time
+        (``rollout.py``, through the managers among all ``members``)."""
         if stale:
             managers = [rollout.member(node, "", profiles[node.name].availability)
                         for node in members if node.role == "master"]
