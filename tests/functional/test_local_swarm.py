@@ -145,6 +145,7 @@ def brute_force_cleanup(short: str) -> None:
     _run("iptables", "-w", "-X", f"magna-in-{short}")
     engine.unmount_under(f"/run/magna/{short}")
     shutil.rmtree(f"/run/magna/{short}", ignore_errors=True)
+    engine.forget_authz("/run/magna/seal", f"magna-{short}-", exact=False)
 
 
 def _run(*args: str) -> str:

@@ -66,7 +66,7 @@ def test_the_nodes_etc_maps_dockremap_to_the_range_and_names_the_node(tmp_path: 
 
 def test_write_config_puts_config_certificates_and_plugin_spec_in_the_root(
         tmp_path: Path) -> None:
-    spec = _spec(tmp_path, authz_root="/run/magna/seal")
+    spec = _spec(tmp_path, authz_root=str(tmp_path / "seal"))  # NOTE: never the host's
     Path(spec.node_dir).mkdir()
     for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
         (Path(spec.node_dir) / name).write_text(name)
@@ -77,6 +77,8 @@ def test_write_config_puts_config_certificates_and_plugin_spec_in_the_root(
     assert (tls / "key.pem").stat().st_mode & 0o777 == 0o600
     plugin = Path(spec.root, "etc/docker/plugins/magna-seal.spec")
     assert plugin.read_text() == "unix:///run/magna-seal/authz.sock\n"
+    # the seal plugin is asked for the node's socket now, so it listens by the engine's start
+    assert (tmp_path / "seal" / "magna-abcd1234-m-0").is_dir()
     engine.write_config(_spec(tmp_path))
     assert not plugin.exists()
 
