@@ -233,7 +233,7 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
                 balancer.stop(lb)
         return self._health(spec)
 
-    def _step(self, step: str) -> contextlib.AbstractContextManager[None]:
+    def _step(self, step: str) -> contextlib.AbstractContextManager[object]:
         """Time a step of ``apply`` (``magna_driver_step_duration_seconds``, docs/metrics.md)."""
         return timed_step(self.name, step)
 
