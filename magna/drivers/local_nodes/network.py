@@ -33,6 +33,7 @@ NETWORK_FILE = "network.json"
 OWNER_FILE = "owner.json"
 NS_DIR = "/run/netns"
 PEER = "eth0"
+ADDRESS_SET = "3"  # /sys/class/net/*/addr_assign_type of an address set from user space
 
 
 def short_id(cluster_uuid: str) -> str:
@@ -222,6 +223,14 @@ def _addresses(name: str, netns: str | None = None) -> str:
     return host.run(*prefix, "-o", "addr", "show", "dev", name)
 
 
+def _pin_address(name: str) -> None:
+    """Keep an interface's MAC what it is now (``addr_assign_type`` 3: set by the user)."""
+    sysfs = f"/sys/class/net/{name}"
+    with open(f"{sysfs}/addr_assign_type") as kind, open(f"{sysfs}/address") as address:
+        if kind.read().strip() != ADDRESS_SET:
+            host.run("ip", "link", "set", "dev", name, "address", address.read().strip())
+
+
 def _delete_link(name: str) -> None:
     """Delete a host interface if it exists.
 
@@ -241,9 +250,23 @@ class Bridge:
     def build(self) -> str:
         return f"{self.allocation.gateway}/{self.allocation.subnet.prefixlen}"
 
+    @property
+    def mac(self) -> str:
+        """The bridge's own MAC address: locally administered, derived from its name."""
+        digest = hashlib.sha256(self.name.encode()).digest()
+        return ":".join(f"{byte:02x}" for byte in (0x02, *digest[:5]))
+
     def apply(self) -> None:
+        # NOTE: the MAC is set, never left to the kernel: a bridge whose address was not set
+        # takes the lowest of its ports' addresses, so adding a node could change it. Nodes
+        # that had resolved the gateway then sent to the old address, which the host drops
+        # as not its own until their ARP entry expires: replies to the conductor were
+        # retransmitted with backoff, and the answer to a call made while a node joined came
+        # 12-50 s late (a third of the 1+9 creates, bench/notes.md). A bridge made before
+        # keeps its address, pinned.
         if not _link_exists(self.name):
-            host.run("ip", "link", "add", self.name, "type", "bridge")
+            host.run("ip", "link", "add", self.name, "address", self.mac, "type", "bridge")
+        _pin_address(self.name)
         if f" {self.build()} " not in _addresses(self.name):
             host.run("ip", "addr", "add", self.build(), "dev", self.name)
         host.run("ip", "link", "set", self.name, "up")
