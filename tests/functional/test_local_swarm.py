@@ -28,7 +28,7 @@ import pytest
 from magna.common.exceptions import TemporaryError
 from magna.crypto import x509
 from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
-from magna.drivers.local_nodes import engine, network
+from magna.drivers.local_nodes import engine, host, image, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.support.conductor import FAST, Stack, conductor_stack
@@ -171,8 +171,10 @@ def assert_nothing_left(driver: LocalSwarmDriver, cluster_uuid: str) -> None:
         assert cluster_uuid not in handle.read()
 
 
-def docker_cli(pki: TinyPKI, api_address: str, tmp_path: Path, *args: str) -> str:
-    """The stock docker CLI with a client certificate a user would get from the cluster CA."""
+def docker_cli(pki: TinyPKI, api_address: str, tmp_path: Path, *args: str,
+               refused: bool = False) -> str:
+    """The stock docker CLI with a client certificate a user would get from the cluster CA;
+    its output, or with ``refused`` its error (the command must then fail)."""
     key = x509.new_key(2048)
     cert = pki.sign(x509.make_csr(common_name="user", organization=None, key=key))
     (tmp_path / "ca.pem").write_text(pki.ca_pem)
@@ -184,6 +186,9 @@ def docker_cli(pki: TinyPKI, api_address: str, tmp_path: Path, *args: str) -> st
          "-H", api_address, *args],
         capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    if refused:
+        assert done.returncode != 0, done.stdout
+        return done.stderr
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -214,6 +219,11 @@ def test_create_apply_again_and_delete(driver: LocalSwarmDriver, tmp_path: Path)
         assert observed.coe_version and observed.coe_version == observed.container_version
         assert ready_hostnames(pki, observed.api_address, tmp_path) == [
             "t-default-master-0", "t-default-worker-0", "t-default-worker-1"]
+        if not host.has_ipvs():  # no routing mesh: the swarm refuses to publish through one
+            refusal = docker_cli(pki, observed.api_address, tmp_path, "service", "create",
+                                 "--detach", "--name", "mesh", "--publish", "8080:80",
+                                 image.NAME, "httpd", "-f", refused=True)
+            assert "no ingress network is present" in refusal
 
         # A second apply on a converged cluster changes nothing: same engines, no new certs.
         pids, signed = engine_pids(driver, spec), pki.signed

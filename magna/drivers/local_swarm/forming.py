@@ -18,7 +18,7 @@ import requests
 
 from magna.common import fanout
 from magna.common.exceptions import TemporaryError
-from magna.drivers.local_nodes import pki
+from magna.drivers.local_nodes import host, pki
 from magna.drivers.local_nodes.node import LocalNode, Node
 from magna.drivers.local_swarm import leaving, profile, quorum, swarm
 
@@ -55,6 +55,8 @@ def form(access: Access, nodes: Sequence[Node]) -> None:
             raise TemporaryError("The new swarm's manager does not answer yet.", delay=1.0)
     leader, known = found
     with contextlib.closing(leader):
+        if not host.has_ipvs():
+            swarm.drop_ingress(leader)  # NOTE: before the joins, so no node builds its sandbox
         address = next((n.address for n in known.values() if n.leader), "")
         tokens = swarm.tokens(leader)
 

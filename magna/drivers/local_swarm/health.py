@@ -38,9 +38,10 @@ SETTLE_POLL = 0.2
 # Seconds a node may stay ``down`` in the swarm after its engine started before healing
 # restarts that engine again.
 STUCK_AFTER = 30.0
-IPVS_NOTE = ("This host's kernel has no IPVS: Swarm's ingress routing mesh and virtual-IP "
-             "service load balancing do not work. Publish ports with --publish mode=host and "
-             "use --endpoint-mode dnsrr for services (see docs/local-driver.md).")
+IPVS_NOTE = ("This host's kernel has no IPVS, which Swarm's ingress routing mesh and "
+             "virtual-IP service load balancing need: the swarm has no ingress network. "
+             "Publish ports with --publish mode=host and use --endpoint-mode dnsrr for "
+             "services (see docs/local-driver.md).")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from magna.drivers.local_nodes.engine import PORT
 from magna.drivers.local_nodes.pki import CertFiles
 
 SWARM_PORT = 2377
+INGRESS = "ingress"  # the network of the routing mesh a swarm makes at its init
 # NOTE: pinned rather than "auto" (which asks the engine before trust_env can be switched off);
 # 1.41 is Docker 20.10's, and newer engines still serve it.
 API_VERSION = "1.41"
@@ -81,6 +82,24 @@ def versions(client: docker.DockerClient) -> str:
 
 def init(client: docker.DockerClient, address: str) -> None:
     client.swarm.init(advertise_addr=address, listen_addr=f"{address}:{SWARM_PORT}")
+
+
+def drop_ingress(client: docker.DockerClient) -> bool:
+    """Remove the swarm's ingress network unless a service publishes through it; True when
+    the swarm has none left.
+
+    For a host without IPVS: the routing mesh that network serves cannot work there, and every
+    node that joins a swarm having it builds a sandbox for it (a namespace, a VXLAN device, a
+    bridge, iptables rules) and gossips its entries with every other node: a third of the
+    nodes' CPU while a 1+29 cluster forms (bench/notes.md). Without it, a service that
+    publishes in ingress mode is refused by the swarm with a message saying so."""
+    for network in client.api.networks(names=[INGRESS]):
+        if network.get("Ingress"):
+            try:
+                client.api.remove_network(network["Id"])
+            except docker.errors.APIError:
+                return False  # NOTE: in use (a swarm made before); it stays as it is
+    return True
 
 
 def tokens(client: docker.DockerClient) -> dict[str, str]:
