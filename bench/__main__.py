@@ -18,14 +18,25 @@ from typing import Any
 from bench import machine, report
 from bench.settings import Settings
 
-SUITES = ("api", "lifecycle", "cost", "concurrency", "kubernetes", "scale", "handover", "chaos")
+SUITES = ("api", "upstream", "lifecycle", "cost", "concurrency", "kubernetes", "scale", "handover",
+          "chaos")
 
 
 def _suite(name: str) -> Callable[[Settings], dict[str, Any]]:
-    from bench import api, chaos, concurrency, cost, handover, kubernetes, lifecycle, scale
+    from bench import (
+        api,
+        chaos,
+        concurrency,
+        cost,
+        handover,
+        kubernetes,
+        lifecycle,
+        scale,
+        upstream,
+    )
 
     runners: dict[str, Callable[[Settings], dict[str, Any]]] = {
-        "api": api.run, "lifecycle": lifecycle.run, "cost": cost.run,
+        "api": api.run, "upstream": upstream.run, "lifecycle": lifecycle.run, "cost": cost.run,
         "concurrency": concurrency.run, "kubernetes": kubernetes.run, "scale": scale.run,
         "handover": handover.run, "chaos": chaos.run}
     return runners[name]

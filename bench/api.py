@@ -20,7 +20,7 @@ from bench.settings import Settings
 from bench.stats import target
 
 
-def _scenarios(cluster_uuids: list[str], tag: str) -> list[load.Scenario]:
+def scenarios(cluster_uuids: list[str], tag: str) -> list[load.Scenario]:
     template = json.dumps({
         "name": f"bench-{tag}-{{n}}", "coe": "swarm-mode", "image_id": "debian-12-docker",
         "external_network_id": "public", "flavor_id": "m1.small",
@@ -63,7 +63,7 @@ def run_backend(settings: Settings, backend: str) -> dict[str, Any]:
             with server.running(state_dir, serve=False, db_url=url, workers=settings.workers,
                                 extra=extra) as srv:
                 results = []
-                for scenario in _scenarios(uuids, backend):
+                for scenario in scenarios(uuids, backend):
                     for concurrency in settings.concurrencies:
                         result = load.run(srv.url, scenario, concurrency, settings.seconds)
                         if settings.profile and concurrency > 1:

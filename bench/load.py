@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,14 +75,15 @@ end
 @dataclass
 class Scenario:
     """One kind of request: a method, the paths to pick from at random, an optional JSON body
-    in which ``{n}`` is replaced by the request's number, and the status every answer should
-    have."""
+    in which ``{n}`` is replaced by the request's number, the status every answer should
+    have, and headers sent besides ``HEADERS`` (an identity, for a server that wants one)."""
 
     name: str
     method: str
     paths: tuple[str, ...]
     body: str | None = None
     expect: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def available() -> bool:
@@ -94,7 +96,7 @@ def _lua_string(text: str) -> str:
 
 def script(scenario: Scenario, seed: int) -> str:
     headers = "\n".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}"
-                        for k, v in HEADERS.items())
+                        for k, v in {**HEADERS, **dict(scenario.headers)}.items())
     return SCRIPT % {
         "paths": ", ".join(_lua_string(p) for p in scenario.paths),
         "body": "nil" if scenario.body is None else _lua_string(scenario.body),
@@ -122,13 +124,19 @@ def _wrk(base_url: str, scenario: Scenario, concurrency: int, seconds: float
                        f"{(done.stderr or done.stdout)[-500:]}")
 
 
-def run(base_url: str, scenario: Scenario, concurrency: int, seconds: float
-        ) -> dict[str, Any]:
-    """Warm up, then measure; requests/s and p50/p95/p99/max in milliseconds."""
+def run(base_url: str, scenario: Scenario, concurrency: int, seconds: float, *,
+        settle: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Warm up, then measure; requests/s and p50/p95/p99/max in milliseconds. ``settle``,
+    when given, is called before the warm-up and before the measured run: wrk leaves the
+    requests in flight when its time is up, and a server that cannot tell (a sync WSGI worker
+    answers a client that has gone) would still be busy with them when the next run starts."""
     if not available():
         raise RuntimeError("the API benchmark needs wrk: apt-get install wrk (./dev bench "
                            "installs it)")
+    quiet = settle or (lambda: None)
+    quiet()
     _wrk(base_url, scenario, concurrency, 1)
+    quiet()
     raw = _wrk(base_url, scenario, concurrency, seconds)
     elapsed = raw["duration_us"] / 1e6
     return {

@@ -7,6 +7,7 @@ still make one report. Hand-written analysis lives in ``bench/notes.md`` and is 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,93 @@ def _chaos(entry: dict[str, Any], charts: Path) -> str:
               f"{d['leaked'] or 'nothing'}.")
 
 
+SIDE_BY_SIDE = "API side by side: Magna and upstream Magnum"
+
+
+def _side_by_side(found: dict[str, dict[str, Any]]) -> str:
+    """Magna's PostgreSQL numbers (newest ``api`` result) beside upstream Magnum's (newest
+    ``upstream`` result), per scenario and concurrency."""
+    magna, theirs = found.get("api"), found.get("upstream")
+    missing = [name for name, entry in (("api", magna), ("upstream", theirs)) if entry is None]
+    if magna is None or theirs is None:
+        return ("Not measured yet: no result of "
+                + " nor of ".join(f"the `{name}` suite" for name in missing) + ".")
+    failed = [f"`{name}` failed: `{entry['data']['error']}`"
+              for name, entry in (("api", magna), ("upstream", theirs))
+              if "error" in entry["data"]]
+    ours = next((b for b in magna["data"].get("backends", []) if b["backend"] == "postgres"),
+                None)
+    if failed or ours is None:
+        return " ".join(failed) or "The newest `api` result has no PostgreSQL run."
+    data = theirs["data"]
+    return "\n\n".join([_side_by_side_setup(magna, theirs, ours),
+                         _side_by_side_table(ours["results"], data["results"]),
+                         _side_by_side_notes(ours, data)])
+
+
+def _side_by_side_setup(magna: dict[str, Any], theirs: dict[str, Any],
+                        ours: dict[str, Any]) -> str:
+    data = theirs["data"]
+    server = data["server"]
+    lines = [f"Magna (`magna-api`, PostgreSQL): {_source(magna)}",
+             f"Upstream Magnum {data['versions']['magnum']} ({server['app']} under "
+             f"{server['wsgi_server']} {data['versions'].get('gunicorn', '')}, "
+             f"{server['workers']} {server['worker_class']} workers): {_source(theirs)}"]
+    if magna["file"] != theirs["file"]:
+        lines.append("The two sides come from different runs: mind their load averages.")
+    sizes = [(d["clusters"], d["templates"], d["workers"]) for d in (ours, data)]
+    if sizes[0] != sizes[1]:
+        lines.append(f"**Not the same setup**: clusters, templates, workers {sizes[0]} for "
+                     f"Magna and {sizes[1]} for upstream; rerun both with the same settings.")
+    return "\n\n".join(lines)
+
+
+def _side_by_side_table(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> str:
+    by_key = {(r["scenario"], r["concurrency"]): r for r in ours}
+    rows = []
+    for up in theirs:
+        us = by_key.get((up["scenario"], up["concurrency"]), {})
+        # NOTE: wrk reports 0 ms latencies when nothing was answered; none were measured.
+        p50, p99 = (up["p50_ms"], up["p99_ms"]) if up["requests"] else ("none", "none")
+        rows.append([up["scenario"], up["concurrency"], us.get("p50_ms"), p50,
+                     us.get("p99_ms"), p99, us.get("rps"), up["rps"],
+                     _ratio(us.get("rps"), up["rps"]), _ratio(up["p50_ms"], us.get("p50_ms")),
+                     us.get("requests"), up["requests"]])
+    return _table(["request", "concurrency", "Magna p50 ms", "upstream p50 ms", "Magna p99 ms",
+                   "upstream p99 ms", "Magna req/s", "upstream req/s",
+                   "req/s: Magna ÷ upstream", "p50: upstream ÷ Magna", "Magna n",
+                   "upstream n"], rows)
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if not numerator or not denominator:
+        return None
+    return round(numerator / denominator, 1)
+
+
+def _side_by_side_notes(ours: dict[str, Any], data: dict[str, Any]) -> str:
+    notes = [f"Resident memory of the API processes after the run: Magna "
+             f"{ours.get('rss_mib_after')} MiB, upstream {data.get('rss_mib_after')} MiB.",
+             f"Upstream's schema: made by {data['schema']['made_by']}"
+             + (f" (`magnum-db-manage upgrade` failed: `{data['schema']['tool_error']}`)."
+                if data["schema"].get("tool_error") else "."),
+             "Rows on a page from upstream: "
+             + ", ".join(f"{k} {v}" for k, v in data.get("rows_listed", {}).items()) + "."]
+    unanswered = [f"{r['scenario']} at c={r['concurrency']}" for r in data["results"]
+                  if not r["requests"]]
+    if unanswered:
+        alone = ", ".join(f"{k} {v} ms" for k, v in data.get("alone_ms", {}).items())
+        notes.append(f"**Upstream answered no request within the run** for "
+                     f"{', '.join(unanswered)}. One list alone, outside the load: {alone}.")
+    errors = sum(r["errors"] for r in data["results"])
+    if errors:
+        notes.append(f"**Upstream answered {errors} requests with an unexpected status or a "
+                     "socket error** (see the JSON's `sample_failures`).")
+    notes += [f"Left out for upstream: `{name}`, which answered `{answer}`."
+              for name, answer in data.get("left_out", {}).items()]
+    return "\n".join(f"- {note}" for note in notes)
+
+
 SECTIONS = (("api", "API throughput and latency", _api),
             ("lifecycle", "Cluster lifecycle (local Swarm driver)", _lifecycle),
             ("cost", "Cost", _cost),
@@ -196,6 +284,15 @@ SECTIONS = (("api", "API throughput and latency", _api),
             ("scale", "One large cluster (local Swarm driver)", _scale),
             ("handover", "Hand-over after a conductor is killed", _handover),
             ("chaos", "Chaos", _chaos))
+
+
+def _body(entry: dict[str, Any] | None, section: Callable[[dict[str, Any], Path], str],
+          charts: Path) -> list[str]:
+    if entry is None:
+        return ["Not measured yet.", ""]
+    if "error" in entry["data"]:
+        return [_source(entry), "", f"The suite failed: `{entry['data']['error']}`", ""]
+    return [_source(entry), "", section(entry, charts), ""]
 
 
 def render(results: Path, report: Path) -> str:
@@ -208,16 +305,9 @@ def render(results: Path, report: Path) -> str:
     if any(entry["run"].get("quick") for entry in found.values()):
         out += [QUICK_BANNER, ""]
     for name, title, section in SECTIONS:
-        out += [f"## {title}", ""]
-        entry = found.get(name)
-        if entry is None:
-            out += ["Not measured yet.", ""]
-            continue
-        out += [_source(entry), ""]
-        if "error" in entry["data"]:
-            out += [f"The suite failed: `{entry['data']['error']}`", ""]
-            continue
-        out += [section(entry, charts), ""]
+        out += [f"## {title}", "", *_body(found.get(name), section, charts)]
+        if name == "api":
+            out += [f"## {SIDE_BY_SIDE}", "", _side_by_side(found), ""]
     if NOTES.exists():
         out += [NOTES.read_text().strip(), ""]
     return "\n".join(out)

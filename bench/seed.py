@@ -53,27 +53,36 @@ def _nodegroups(cluster: dict[str, Any]) -> list[dict[str, Any]]:
              "node_count": 2, "node_addresses": ["10.0.0.3", "10.0.0.4"]}]
 
 
+Rows = list[dict[str, Any]]
+
+
+def rows(clusters: int, templates: int) -> tuple[Rows, Rows, Rows]:
+    """The seeded templates, clusters and their nodegroups, in Magna's columns (the upstream
+    suite maps the same rows onto upstream Magnum's tables)."""
+    tpl_rows = [_template(i) for i in range(max(templates, 1))]
+    cluster_rows = [_cluster(i, tpl_rows[i % len(tpl_rows)]["uuid"]) for i in range(clusters)]
+    return tpl_rows, cluster_rows, [ng for c in cluster_rows for ng in _nodegroups(c)]
+
+
 def seed(url: str, clusters: int, templates: int) -> list[str]:
     """Migrate ``url`` and add the rows; returns the seeded clusters' UUIDs."""
     migrate.upgrade(url)
     engine = db_engine.make_engine(url)
     sessions = db_engine.make_session_factory(engine)
-    tpl_rows = [_template(i) for i in range(max(templates, 1))]
-    cluster_rows = [_cluster(i, tpl_rows[i % len(tpl_rows)]["uuid"]) for i in range(clusters)]
+    tpl_rows, cluster_rows, ng_rows = rows(clusters, templates)
     try:
-        for model, rows in ((models.ClusterTemplate, tpl_rows), (models.Cluster, cluster_rows),
-                            (models.NodeGroup, [ng for c in cluster_rows
-                                                for ng in _nodegroups(c)])):
-            for start in range(0, len(rows), BATCH):
+        for model, table in ((models.ClusterTemplate, tpl_rows), (models.Cluster, cluster_rows),
+                             (models.NodeGroup, ng_rows)):
+            for start in range(0, len(table), BATCH):
                 with sessions.begin() as session:
-                    session.execute(insert(model), rows[start:start + BATCH])
-        _settle(engine)
+                    session.execute(insert(model), table[start:start + BATCH])
+        settle(engine)
     finally:
         engine.dispose()
     return [row["uuid"] for row in cluster_rows]
 
 
-def _settle(engine: Engine) -> None:
+def settle(engine: Engine) -> None:
     """Leave the database as a long-running one would be, so the seeding's own aftermath is
     not measured: PostgreSQL vacuumed, with statistics, and the seeding's pages written out
     (the first scenario ran right after the bulk load, when autovacuum and a checkpoint are

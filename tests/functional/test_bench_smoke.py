@@ -1,4 +1,4 @@
-"""The benchmark suite still runs: tiny API and lifecycle runs, and the files they write.
+"""The benchmark suite still runs: tiny API, upstream and lifecycle runs, and their files.
 
 Benchmarks report and never fail on a missed target; these tests only check that the suite
 runs end to end and that its results and report keep their structure.
@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+
+from bench import upstream
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +55,35 @@ def test_quick_api_benchmark_writes_results_and_report(tmp_path: Path) -> None:
     report = (tmp_path / "performance.md").read_text()
     assert "Quick run on a shared machine" in report and "### sqlite" in report
     assert (tmp_path / "performance" / "api-latency.png").stat().st_size > 1000
+
+
+@pytest.mark.postgres
+def test_quick_upstream_benchmark_measures_upstream_magnum_and_leaves_nothing(
+        tmp_path: Path) -> None:
+    try:
+        venv = upstream.install()  # at once when cached, else about 25 s of pip
+    except upstream.InstallFailed as exc:
+        pytest.skip(f"upstream Magnum {upstream.VERSION} is not cached in "
+                    f"{upstream.venv_path()} and pip cannot install it: {exc}")
+    run = run_bench(tmp_path, "--only", "upstream", "--clusters", "50", "--templates", "5",
+                    "--seconds", "1", "--workers", "2")
+    data = run["suites"]["upstream"]
+    assert "error" not in data, data["error"]
+    assert data["versions"]["magnum"] == upstream.VERSION and data["venv"] == str(venv)
+    assert {(r["scenario"], r["concurrency"]) for r in data["results"]} == {
+        (name, c) for c in (1, 16) for name in upstream.LISTS}
+    for result in data["results"]:
+        assert result["errors"] == 0, result
+        assert result["requests"] > 0 and result["p50_ms"] <= result["p99_ms"]
+    assert data["rows_listed"] == {"cluster_list_50": 50, "cluster_list_1000": 50}
+    assert data["left_out"]["template_create"].startswith("400 ")
+    assert not list((tmp_path / "work").glob("upstream-*")), "its state directory stayed"
+    # gunicorn retitles its processes; they are found by their directory
+    assert not [p for p in psutil.process_iter(["cwd"])
+                if (p.info["cwd"] or "").startswith(str(tmp_path))], "gunicorn stayed"
+    report = (tmp_path / "performance.md").read_text()
+    assert "## API side by side: Magna and upstream Magnum" in report
+    assert "no result of the `api` suite" in report
 
 
 @pytest.mark.docker
