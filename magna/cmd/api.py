@@ -13,6 +13,7 @@ import uvicorn
 from oslo_config import cfg
 from starlette.types import ASGIApp
 
+from magna.api import loopback
 from magna.api.app import create_app
 from magna.cmd import compose, logs
 from magna.cmd import metrics as metrics_wiring
@@ -28,9 +29,19 @@ def build_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIApp
     return create_app(conf, services or compose.build_services(conf))
 
 
+def served_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIApp:
+    """``build_app`` as a listening server runs it: with noauth it answers loopback host
+    names only (``magna.api.loopback``), where in-process clients need no such check."""
+    app = build_app(conf, services)
+    if conf.api.auth_strategy != "noauth":
+        return app
+    return loopback.LoopbackHostOnly(
+        app, also=loopback.configured_names(conf.api.host, conf.api.public_endpoint))
+
+
 def app_factory() -> ASGIApp:
     """Used by uvicorn worker processes, which re-read the configuration named in the env."""
-    return build_app(compose.load_config([]))
+    return served_app(compose.load_config([]))
 
 
 def check_bind(conf: cfg.ConfigOpts) -> None:
@@ -104,7 +115,7 @@ def _run_uvicorn(conf: cfg.ConfigOpts, services: Services) -> None:
                                      log_level="info", log_config=log_config),
                       conf.api.workers)
         return
-    uvicorn.run(create_app(conf, services), host=conf.api.host, port=conf.api.port,
+    uvicorn.run(served_app(conf, services), host=conf.api.host, port=conf.api.port,
                 log_level="info", log_config=log_config)
 
 

@@ -52,7 +52,9 @@ API_OPTS: list[cfg.Opt] = [
                help="Largest number of items one collection request returns."),
     cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],
                help="noauth trusts X-User-Id/X-Project-Id/X-Roles headers (and binds to "
-                    "loopback only); keystone validates X-Auth-Token against Keystone."),
+                    "loopback only, answering loopback host names only: a request naming "
+                    "another host gets 400); keystone validates X-Auth-Token against "
+                    "Keystone."),
     cfg.IntOpt("max_request_body_size", default=114688, min=1024,
                help="Largest request body accepted, in bytes; larger ones get 413."),
     cfg.StrOpt("public_endpoint",
