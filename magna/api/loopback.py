@@ -10,8 +10,9 @@ websocket is closed before it is accepted). Requests without a Host header (HTTP
 pass: every browser sends one.
 
 Loopback names: ``localhost`` and its subdomains (RFC 6761; browsers resolve them to loopback
-themselves), IPv4 addresses in 127.0.0.0/8, ``[::1]``, and the hosts an operator names for the
-API (``[api] host``, the host of ``[api] public_endpoint``).
+themselves), IPv4 addresses in 127.0.0.0/8 and ``[::1]`` (``[api] host`` is one of them under
+noauth, ``magna.cmd.api.check_bind``), and the host of ``[api] public_endpoint`` when an
+operator names one.
 """
 
 from __future__ import annotations
@@ -45,12 +46,10 @@ def is_loopback_name(name: str) -> bool:
         return False
 
 
-def configured_names(host: str, public_endpoint: str | None) -> set[str]:
-    """The names besides loopback ones that the operator gave the API."""
-    names = {host_name(host)}
-    if public_endpoint:
-        names.add((urlsplit(public_endpoint).hostname or "").lower())
-    return {name for name in names if name}
+def configured_names(public_endpoint: str | None) -> set[str]:
+    """The name besides loopback ones that the operator gave the API, if any."""
+    name = (urlsplit(public_endpoint).hostname or "").lower() if public_endpoint else ""
+    return {name} if name else set()
 
 
 class LoopbackHostOnly:
@@ -78,6 +77,6 @@ class LoopbackHostOnly:
             return
         await send_error(send, Invalid(
             f"The Host header {header!r} is not accepted: with auth_strategy=noauth this API "
-            f"answers only loopback names (localhost, 127.0.0.1, [::1]) and the names "
-            f"configured for it ([api] host, [api] public_endpoint), so that no web page can "
-            f"reach it through a name of its own."), path=scope["path"])
+            f"answers only loopback names (localhost, 127.0.0.1, [::1]) and the host of "
+            f"[api] public_endpoint, so that no web page can reach it through a name of its "
+            f"own."), path=scope["path"])

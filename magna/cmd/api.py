@@ -36,7 +36,7 @@ def served_app(conf: cfg.ConfigOpts, services: Services | None = None) -> ASGIAp
     if conf.api.auth_strategy != "noauth":
         return app
     return loopback.LoopbackHostOnly(
-        app, also=loopback.configured_names(conf.api.host, conf.api.public_endpoint))
+        app, also=loopback.configured_names(conf.api.public_endpoint))
 
 
 def app_factory() -> ASGIApp:

@@ -26,10 +26,11 @@ def test_loopback_names(name: str, loop: bool) -> None:
     assert loopback.is_loopback_name(name) is loop
 
 
-def test_configured_names_are_the_bind_host_and_the_public_endpoint() -> None:
-    assert loopback.configured_names("127.0.0.1", "https://Magna.Example.com:9511/") == {
-        "127.0.0.1", "magna.example.com"}
-    assert loopback.configured_names("localhost", None) == {"localhost"}
+def test_the_configured_name_is_the_public_endpoints_host() -> None:
+    assert loopback.configured_names("https://Magna.Example.com:9511/") == {
+        "magna.example.com"}
+    assert loopback.configured_names(None) == set()
+    assert loopback.configured_names("") == set()
 
 
 def _call(app: loopback.LoopbackHostOnly, scope: dict[str, Any]) -> list[dict[str, Any]]:

@@ -55,8 +55,11 @@ def form(access: Access, nodes: Sequence[Node]) -> None:
             raise TemporaryError("The new swarm's manager does not answer yet.", delay=1.0)
     leader, known = found
     with contextlib.closing(leader):
-        if not host.has_ipvs():
-            swarm.drop_ingress(leader)  # NOTE: before the joins, so no node builds its sandbox
+        listed = {entry.hostname for entry in known.values()}
+        if not host.has_ipvs() and any(node.hostname not in listed for node in nodes):
+            # NOTE: before nodes join, so none builds its sandbox; a pass that adds no node
+            # asks nothing
+            swarm.drop_ingress(leader)
         address = next((n.address for n in known.values() if n.leader), "")
         tokens = swarm.tokens(leader)
 
