@@ -104,6 +104,11 @@ GROUP = "local_swarm"
 READY_WAIT = 20.0
 # Nodes given the busybox image at once (``fanout``): each import is the node engine's work.
 IMAGE_WIDTH = 8
+# NOTE: more workers than this per master start beside the masters' engines (the workers are
+# then the longer path: 1+9 3.9 s instead of 4.4); fewer start once the masters' engines answer
+# (3+2 took 3.9 s instead of 3.6 with its workers early: they slowed the masters' engines,
+# whose swarm init and serial manager joins are that create's longer path). bench/notes.md.
+EARLY_WORKERS_PER_MASTER = 2
 _UNREACHABLE = (docker.errors.DockerException, requests.RequestException)
 
 
@@ -196,9 +201,6 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         # is overdue stops here, before the next step changes the cluster.
         masters = _masters(members)
         workers = [node for node in members if node.role != "master"]
-        with self._step("engines"):
-            self._roll(spec, self.nodes.start_engines(masters), members, profiles)
-        fencing.checkpoint()
         stale_workers: list[tuple[LocalNode, str]] = []
 
         def workers_up() -> None:
@@ -208,10 +210,22 @@ class LocalSwarmDriver(OnLocalNodes, Driver, GarbageCollecting, Healing, LocalCo
         # NOTE: the steps overlap where neither needs the other: the workers are built and
         # their engines start while the managers make the swarm (a swarm init is 0.2-0.8 s of
         # the leader's own work), and every node imports its image while the workers join and
-        # get their labels (bench/notes.md has what each overlap saved). A rollout of outdated
-        # workers waits for this thread: its checkpoints only stop the conductor's own thread.
-        with self._step("swarm"):
-            with fanout.meanwhile(workers_up):
+        # get their labels (bench/notes.md has what each overlap saved). Many workers start
+        # beside the masters' engines too: then they, not the masters, are the longer path.
+        # A rollout of outdated workers waits for this thread: its checkpoints only stop the
+        # conductor's own thread. The ``swarm`` step begins inside the overlap and ends after
+        # the joins, hence the ExitStacks.
+        early = len(workers) > EARLY_WORKERS_PER_MASTER * len(masters)
+        with contextlib.ExitStack() as swarm_step:
+            with contextlib.ExitStack() as beside:
+                if early:
+                    beside.enter_context(fanout.meanwhile(workers_up))
+                with self._step("engines"):
+                    self._roll(spec, self.nodes.start_engines(masters), members, profiles)
+                fencing.checkpoint()
+                swarm_step.enter_context(self._step("swarm"))
+                if not early:
+                    beside.enter_context(fanout.meanwhile(workers_up))
                 forming.form(access, masters)
             fencing.checkpoint()
             self._roll(spec, stale_workers, members, profiles)
