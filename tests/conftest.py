@@ -22,10 +22,17 @@ from starlette.testclient import TestClient
 from magna import conf as magna_conf
 from magna.db import migrate
 from magna.db.models import Base
-from tests.keystone_server import keystone  # noqa: F401
-from tests.support import backing
-from tests.support.api import ApiClient
-from tests.support.browser import chromium, tab  # noqa: F401
+
+# NOTE: tests/support holds helpers that test modules share, many of them moved out of a test
+# module; pytest rewrites the asserts of test modules and conftests only, so it is told to
+# rewrite these too (before the first of them is imported, below): a helper's failing assert
+# then shows its values as it did in the test module.
+pytest.register_assert_rewrite("tests.support")
+
+from tests.keystone_server import keystone  # noqa: E402, F401
+from tests.support import backing  # noqa: E402
+from tests.support.api import ApiClient  # noqa: E402
+from tests.support.browser import chromium, tab  # noqa: E402, F401
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
              pytest.param("mariadb", marks=pytest.mark.mariadb)]

@@ -17,18 +17,8 @@ from starlette.testclient import TestClient
 from magna.api.resources.root import wants_html
 from magna.cmd.api import build_app
 from tests.conftest import make_conf
-from tests.support.api import ApiClient, make_cluster
-from tests.support.conductor import fake_template_body
-
-
-def served_app(tmp: Path) -> Iterator[tuple[Any, ApiClient]]:
-    """An app on the fake driver with a template and a cluster in it (reads find something)."""
-    app = build_app(make_conf(tmp, drivers={"enabled_drivers": ["fake"]}))
-    with TestClient(app) as client:
-        api = ApiClient(client)
-        template = api.post("/v1/clustertemplates", json=fake_template_body())
-        make_cluster(api, template.json()["uuid"])
-        yield app, api
+from tests.support.api import ApiClient
+from tests.support.api_document import served_app
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 
-from tests.functional.test_api_document import served_app
 from tests.support.api import ApiClient
+from tests.support.api_document import served_app
 from tests.support.state_rules import refusal_of_valid_request
 
 schemathesis = pytest.importorskip("schemathesis")

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives import serialization
 
-from tests.functional.test_keypairs import ssh_public_key
 from tests.support.api import ApiClient, assert_error, make_cluster, make_template
+from tests.support.ssh import ssh_public_key
 
 COMPUTE = "/compute/v2.1"
 

@@ -34,12 +34,12 @@ from magna.drivers.local_nodes import network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from magna.services.keypairs import md5_fingerprint
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import cleaned
-from tests.functional.test_node_ssh import login as ssh_login
-from tests.functional.test_node_ssh import make_key
 from tests.keystone_server import KeystoneServer, User
 from tests.support import backing
+from tests.support.local_swarm import cleaned
 from tests.support.server import RunningServer, magna_server
+from tests.support.ssh import login as ssh_login
+from tests.support.ssh import make_key
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
 DRIVERS: dict[str, dict[str, object]] = {"drivers": {"enabled_drivers": "fake,local-swarm"}}

@@ -21,7 +21,7 @@ import pytest
 from magna.drivers.local_nodes.teardown import UUID_RE
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import assert_nothing_left, cleaned
+from tests.support.local_swarm import assert_nothing_left, cleaned
 from tests.support.server import magna_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

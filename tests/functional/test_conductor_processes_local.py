@@ -14,9 +14,9 @@ import pytest
 
 from magna.db import migrate
 from magna.drivers.local_nodes.network import short_id
-from tests.functional.test_local_swarm import brute_force_cleanup
 from tests.support import backing
 from tests.support.conductor import wait_for
+from tests.support.local_swarm import brute_force_cleanup
 from tests.support.processes import Deployment, deployed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.docker]

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import api_with_policy_file, make_conf
 from tests.support.api import ApiClient, assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, fake_template_body, wait_for
+from tests.support.containers import act, wait_container
 from tests.support.fake_driver import held
 
 BUSY = "busy"  # the fake_hold gate of a cluster made with wait=False
@@ -52,31 +53,6 @@ def make_container(api: ApiClient, cluster: str, **overrides: Any) -> dict[str, 
             **overrides}
     response = api.post("/v1/containers", json=body)
     assert response.status_code == 202, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-def wait_container(api: ApiClient, ident: str, status: str, timeout: float = 20
-                   ) -> dict[str, Any]:
-    def seen() -> dict[str, Any] | None:
-        body: dict[str, Any] = api.get(f"/v1/containers/{ident}").json()
-        return body if body.get("status") == status and _settled(body) else None
-
-    try:
-        found: dict[str, Any] = wait_for(seen, timeout, f"container {ident} to be {status}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last {api.get(f'/v1/containers/{ident}').json()}"
-                             ) from None
-    return found
-
-
-def _settled(body: dict[str, Any]) -> bool:
-    return body["status"] not in ("Creating", "Deleting")
-
-
-def act(api: ApiClient, ident: str, action: str, status: int = 202) -> dict[str, Any]:
-    response = api.post(f"/v1/containers/{ident}/{action}")
-    assert response.status_code == status, response.text
     found: dict[str, Any] = response.json()
     return found
 

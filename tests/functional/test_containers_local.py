@@ -8,12 +8,8 @@ pulled.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
-import subprocess
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,14 +19,14 @@ import docker
 import pytest
 
 from magna.drivers.local_nodes import pki
-from magna.drivers.local_swarm import swarm
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_containers import act, wait_container
-from tests.functional.test_local_swarm import assert_nothing_left, deleted_after
 from tests.support.api import assert_error
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
+from tests.support.containers import act, wait_container
 from tests.support.databases import SQLITE_ONLY
+from tests.support.local_containers import IMAGE, SLEEPER, ApiSigner, busybox_tar, engine
+from tests.support.local_swarm import assert_nothing_left, deleted_after
 
 pytestmark = [
     pytest.mark.docker,
@@ -38,51 +34,6 @@ pytestmark = [
                        or not os.path.exists("/bin/busybox"),
                        reason="needs root, docker.io and busybox-static"),
 ]
-
-IMAGE = "magna-test/busybox:latest"
-SLEEPER = "trap 'exit 0' TERM; echo hello-$GREETING; sleep 3600 & wait"
-
-
-def busybox_tar() -> bytes:
-    """A root filesystem of one static busybox and a symlink per applet."""
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add("/bin/busybox", arcname="bin/busybox")
-        for applet in applets:
-            if applet != "busybox":
-                link = tarfile.TarInfo(f"bin/{applet}")
-                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-                tar.addfile(link)
-        tmp = tarfile.TarInfo("tmp")
-        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
-        tar.addfile(tmp)
-    return buffer.getvalue()
-
-
-class ApiSigner:
-    """The cluster's CA as a user reaches it: ``POST /v1/certificates``."""
-
-    def __init__(self, stack: Stack, cluster_uuid: str) -> None:
-        self.stack, self.cluster_uuid = stack, cluster_uuid
-        self.ca_pem = stack.api.get(f"/v1/certificates/{cluster_uuid}").json()["pem"]
-
-    def sign(self, csr_pem: str) -> str:
-        response = self.stack.api.post("/v1/certificates", json={
-            "cluster_uuid": self.cluster_uuid, "csr": csr_pem})
-        assert response.status_code == 201, response.text
-        pem: str = response.json()["pem"]
-        return pem
-
-
-@contextlib.contextmanager
-def engine(files: pki.CertFiles, address: str) -> Iterator[docker.DockerClient]:
-    client = swarm.connect(address, files, 60)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def inspect(files: pki.CertFiles, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.keystone_server import KeystoneServer
+from tests.support import dashboard_api
 from tests.support.server import RunningServer, magna_server
 
 
@@ -43,15 +44,7 @@ def test_clients_of_the_api_still_get_json(noauth_server: RunningServer) -> None
     assert response.json()["versions"][0]["id"] == "v1"
 
 
-@pytest.fixture(scope="module")
-def keystone_server(keystone: KeystoneServer,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    extra: dict[str, dict[str, object]] = {
-        "api": {"auth_strategy": "keystone"},
-        "keystone_authtoken": keystone.authtoken_options(),
-        "drivers": {"enabled_drivers": "fake"}}
-    with magna_server(str(tmp_path_factory.mktemp("dash-ks")), extra=extra) as running:
-        yield running
+keystone_server = dashboard_api.keystone_server  # the fixture: fake driver, behind Keystone
 
 
 @pytest.mark.keystone

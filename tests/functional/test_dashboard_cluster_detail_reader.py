@@ -14,15 +14,15 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.functional.test_dashboard_cluster_detail import (
+from tests.keystone_server import KeystoneServer, Project, User
+from tests.support.dashboard_api import keystone_magna, log_in
+from tests.support.dashboard_cluster_detail import (
     HEADERS,
     TEMPLATE,
     make_cluster,
     new_csr,
     wait_gone,
 )
-from tests.keystone_server import KeystoneServer, Project, User
-from tests.support.dashboard_api import keystone_magna, log_in
 from tests.support.server import RunningServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.keystone]

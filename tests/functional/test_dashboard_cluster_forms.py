@@ -19,8 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.functional import test_dashboard_basics
 from tests.keystone_server import KeystoneServer
+from tests.support import dashboard_api
 from tests.support.browser import new_tab, screenshot
 from tests.support.dashboard_api import log_in
 from tests.support.dashboard_clusters import (
@@ -187,7 +187,7 @@ def test_upgrade_to_a_second_template(server: RunningServer, api: httpx.Client,
 # -- a Keystone reader --------------------------------------------------------------------------
 
 # The same Keystone-backed server (fake driver) as the basics' module, one of its own here.
-keystone_server = test_dashboard_basics.keystone_server
+keystone_server = dashboard_api.keystone_server
 
 
 @dataclass

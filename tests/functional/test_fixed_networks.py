@@ -11,22 +11,32 @@ theirs is left.
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from magna.drivers.local_nodes import engine, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import (  # noqa: F401 - the module's marks
+from tests.support.local_swarm import (
     TinyPKI,
-    _forward_rules,
-    _ping,
     assert_nothing_left,
     cleaned,
     converge,
+    forward_rules,
     make_spec,
-    pytestmark,
+    ping,
 )
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
+                       or shutil.which("docker") is None,
+                       reason="needs root, docker.io and the docker CLI"),
+]
 
 CIDR = "10.232.0.0/16"
 PORT = 9999
@@ -102,10 +112,10 @@ def test_clusters_on_one_fixed_network_reach_each_other_and_no_one_else(
         assert ipaddress.IPv4Address(addr[c.uuid]) not in shared
 
         for here, there in ((a, b), (b, a)):
-            assert _ping(ns[here.uuid], addr[there.uuid])
+            assert ping(ns[here.uuid], addr[there.uuid])
             assert _connects(ns[here.uuid], addr[there.uuid])
         for here, there in ((a, c), (b, c), (c, a), (c, b)):
-            assert not _ping(ns[here.uuid], addr[there.uuid])
+            assert not ping(ns[here.uuid], addr[there.uuid])
             assert not _connects(ns[here.uuid], addr[there.uuid])
         # a node forging a source address gets nowhere: the default cluster's node posing
         # as a member of the network, a member's node posing as the default cluster's; what
@@ -122,10 +132,10 @@ def test_clusters_on_one_fixed_network_reach_each_other_and_no_one_else(
         for spec in (a, b, c):  # the host reaches every node
             assert _connects(None, addr[spec.uuid])
         # the default cluster keeps its three rules; the fixed ones have the shared set
-        assert len(_forward_rules(network.bridge_name(c.uuid))) == 3
-        assert len(_forward_rules(network.bridge_name(a.uuid))) == 7
+        assert len(forward_rules(network.bridge_name(c.uuid))) == 3
+        assert len(forward_rules(network.bridge_name(a.uuid))) == 7
 
         for spec in (a, b, c):
             assert driver.delete(spec)
             assert_nothing_left(driver, spec.uuid)
-        assert not _forward_rules(CIDR)
+        assert not forward_rules(CIDR)

@@ -5,17 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-
 from tests.support.api import ApiClient, assert_error, make_cluster, make_template
-
-
-def ssh_public_key(kind: str = "ed25519") -> str:
-    key = (ed25519.Ed25519PrivateKey.generate() if kind == "ed25519"
-           else rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    return key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                         serialization.PublicFormat.OpenSSH).decode()
+from tests.support.ssh import ssh_public_key
 
 
 def test_upload_list_show_delete(api: ApiClient, tmp_path: Path) -> None:

@@ -18,12 +18,12 @@ import pytest
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
 from magna.drivers.local_nodes import network
 from tests.conftest import make_conf
-from tests.functional.test_containers_local import ApiSigner
-from tests.functional.test_local_kubernetes import assert_nothing_left
-from tests.functional.test_local_swarm import brute_force_cleanup
 from tests.support.conductor import FAST, Stack, conductor_stack
 from tests.support.databases import SQLITE_ONLY
 from tests.support.kubernetes import Kubectl, bin_dir, eventually
+from tests.support.local_containers import ApiSigner
+from tests.support.local_kubernetes import assert_nothing_left
+from tests.support.local_swarm import brute_force_cleanup
 
 pytestmark = [
     pytest.mark.docker,

@@ -14,9 +14,9 @@ import pytest
 
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_kubernetes import converge, make_spec, removed_after
-from tests.functional.test_local_swarm import TinyPKI
 from tests.support.kubernetes import Kubectl, bin_dir, eventually
+from tests.support.local_kubernetes import converge, make_spec, removed_after
+from tests.support.local_swarm import TinyPKI
 
 pytestmark = [
     pytest.mark.docker,

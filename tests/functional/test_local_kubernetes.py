@@ -8,7 +8,6 @@ processes, namespaces and rules on the host after delete.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -17,22 +16,26 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from magna.common.exceptions import TemporaryError
-from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
+from magna.drivers.base import ClusterSpec
 from magna.drivers.local_kubernetes import agents, layout
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
-from magna.drivers.local_nodes import daemons, engine, limits, network, teardown
+from magna.drivers.local_nodes import daemons, engine
 from magna.drivers.local_nodes.node import LocalNode
-from tests.conftest import make_conf
-from tests.functional.test_local_swarm import TinyPKI, brute_force_cleanup
-from tests.support.kubernetes import WEB_MANIFEST, Kubectl, bin_dir, eventually, http_get
+from tests.support import local_kubernetes
+from tests.support.kubernetes import WEB_MANIFEST, Kubectl, eventually, http_get
+from tests.support.local_kubernetes import (
+    assert_nothing_left,
+    converge,
+    make_spec,
+    members,
+    removed_after,
+)
+from tests.support.local_swarm import TinyPKI
 
 REPO = str(Path(__file__).resolve().parents[2])
 pytestmark = [
@@ -41,18 +44,11 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None,
                        reason="needs root and docker.io"),
 ]
-
-
-def make_spec(masters: int = 1, workers: int = 2, **overrides: object) -> ClusterSpec:
-    fields: dict[str, object] = dict(
-        uuid=str(uuid.uuid4()), name="k", project_id="p", coe="kubernetes",
-        generation=1, template_uuid="tpl", image_id="fedora-coreos-latest", labels={},
-        nodegroups=(NodeGroupSpec(uuid="m", name="default-master", role="master",
-                                  node_count=masters, flavor_id="m1.small", image_id=None),
-                    NodeGroupSpec(uuid="w", name="default-worker", role="worker",
-                                  node_count=workers, flavor_id="m1.small", image_id=None)))
-    fields.update(overrides)
-    return ClusterSpec(**fields)  # type: ignore[arg-type]
+# the fixtures: the binaries built before the module's first test, a driver with its own state
+# dir, and a 1+2 cluster removed after its test
+binaries_built = local_kubernetes.binaries_built
+driver = local_kubernetes.driver
+cluster = local_kubernetes.cluster
 
 
 def with_workers(spec: ClusterSpec, count: int, remove: tuple[str, ...] = ()) -> ClusterSpec:
@@ -61,74 +57,10 @@ def with_workers(spec: ClusterSpec, count: int, remove: tuple[str, ...] = ()) ->
     return dataclasses.replace(spec, nodegroups=groups, generation=spec.generation + 1)
 
 
-def converge(driver: LocalKubernetesDriver, spec: ClusterSpec, pki: TinyPKI,
-             timeout: float = 180) -> Observed:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            observed = driver.apply(spec, pki)
-            if observed.converged:
-                return observed
-            last = [n for n in observed.nodes if not n.healthy]
-        except TemporaryError as exc:
-            last = exc
-        assert time.monotonic() < deadline, f"the cluster did not converge: {last}"
-        time.sleep(0.5)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def binaries_built() -> None:
-    bin_dir()
-
-
-@pytest.fixture
-def driver(tmp_path: Path) -> LocalKubernetesDriver:
-    return LocalKubernetesDriver(make_conf(tmp_path / "state"))
-
-
-@contextlib.contextmanager
-def removed_after(driver: LocalKubernetesDriver, spec: ClusterSpec) -> Iterator[None]:
-    """The cluster is deleted at the end (and whatever of it is left, removed by force)."""
-    try:
-        yield
-    finally:
-        try:
-            assert driver.delete(spec)
-        finally:
-            brute_force_cleanup(network.short_id(spec.uuid))
-
-
-@pytest.fixture
-def cluster(driver: LocalKubernetesDriver) -> Iterator[tuple[ClusterSpec, TinyPKI]]:
-    spec, pki = make_spec(), TinyPKI()
-    with removed_after(driver, spec):
-        yield spec, pki
-
-
-def members(driver: LocalKubernetesDriver, spec: ClusterSpec) -> dict[str, LocalNode]:
-    return {node.name: node for node in driver._members(spec)}
-
-
 def in_node(node: LocalNode, script: str) -> None:
     """Run a shell script as the node's root sees the node (its mounts, its processes)."""
     subprocess.run(["nsenter", "-t", str(daemons.node_init(node)), "--mount", "--pid", "--root",
                     "--wd", "sh", "-c", script], check=True)
-
-
-def assert_nothing_left(driver: LocalKubernetesDriver, cluster_uuid: str) -> None:
-    short = network.short_id(cluster_uuid)
-    run = lambda *a: subprocess.run(a, capture_output=True, text=True).stdout  # noqa: E731
-    assert f"magna-{short}-" not in run("ip", "netns", "list")
-    assert not [link for link in os.listdir("/sys/class/net") if short in link]
-    assert short not in run("iptables", "-w", "-S") + run("ip6tables", "-w", "-S")
-    cluster_dir = os.path.join(driver.nodes.settings.root, cluster_uuid)
-    assert not engine.processes_using(cluster_dir, f"/run/magna/{short}")
-    assert not limits.pids_in(teardown.cluster_cgroup(cluster_uuid))
-    assert not os.path.exists(cluster_dir)
-    assert not os.path.exists(f"/run/magna/{short}")
-    with open("/proc/self/mountinfo") as handle:
-        assert cluster_uuid not in handle.read()
 
 
 def test_create_serve_resize_and_delete(driver: LocalKubernetesDriver, tmp_path: Path,

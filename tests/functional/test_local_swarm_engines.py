@@ -2,8 +2,8 @@
 as cgroup limits, the template's DNS server and proxies in the engines, swarm labels and taints,
 and rolling engine restarts for an upgrade and a CA rotation.
 
-Helpers (the tiny PKI, specs, cleanup, the docker CLI) come from ``test_local_swarm``. Each test
-deletes its cluster; a failed one is swept by its short id.
+Helpers (the tiny PKI, specs, cleanup, the docker CLI) come from ``tests/support/local_swarm.py``.
+Each test deletes its cluster; a failed one is swept by its short id.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -29,20 +30,26 @@ from magna.drivers.local_nodes.node import LocalNode as Node
 from magna.drivers.local_swarm import rollout, swarm
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional import test_local_swarm
-from tests.functional.test_local_swarm import (
+from tests.support import local_swarm
+from tests.support.conductor import FAST, conductor_stack
+from tests.support.databases import SQLITE_ONLY
+from tests.support.local_swarm import (
     TinyPKI,
+    UserPKI,
     cleaned,
     converge,
     docker_cli,
     make_spec,
-    pytestmark,  # noqa: F401 - the same markers and skip conditions
 )
-from tests.support.conductor import FAST, conductor_stack
-from tests.support.databases import SQLITE_ONLY
 
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
+                       or shutil.which("docker") is None,
+                       reason="needs root, docker.io and the docker CLI"),
+]
 MIB = 1024 * 1024
-driver = test_local_swarm.driver  # the fixture: a driver with its own state dir
+driver = local_swarm.driver  # the fixture: a driver with its own state dir
 
 
 def _group(name: str, role: str, count: int, flavor: str, **extra: object) -> NodeGroupSpec:
@@ -425,7 +432,7 @@ def test_an_upgrade_through_the_api(tmp_path: Path, db_url: str) -> None:
             worker = f"/magna/{short}/default-worker-0"
             assert limits.current(worker) == limits.Limits(200000, 4096 * MIB)
             ca = stack.api.get(f"/v1/certificates/{cluster_uuid}").json()["pem"]
-            user = test_local_swarm._UserPKI(stack, cluster_uuid, ca)
+            user = UserPKI(stack, cluster_uuid, ca)
             seen = swarm_nodes(user, body["api_address"], tmp_path)  # type: ignore[arg-type]
             assert {n["Spec"]["Labels"]["magna.image"]  # type: ignore[index]
                     for n in seen.values()} == {"fedora-atomic-latest"}

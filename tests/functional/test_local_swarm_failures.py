@@ -6,7 +6,7 @@ wrong (or converges once the cause is gone), and a delete leaves nothing on the 
 in the middle of a create is ``test_conductor_processes_local.py``.
 
 Each test removes its clusters in ``finally`` (the driver's delete, then the brute-force sweep
-of ``test_local_swarm.py``), so a failing assertion leaves nothing behind either.
+of ``tests/support/local_swarm.py``), so a failing assertion leaves nothing behind either.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 import stat
 import subprocess
 import threading
@@ -21,19 +22,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from magna.db import models
 from magna.drivers.local_nodes import network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional import test_local_swarm
-from tests.functional.test_local_swarm import assert_nothing_left, brute_force_cleanup, make_spec
 from tests.support.api import template_body
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
 from tests.support.databases import SQLITE_ONLY
+from tests.support.local_swarm import assert_nothing_left, brute_force_cleanup, make_spec
 
-pytestmark = test_local_swarm.pytestmark  # root, docker.io and the docker CLI
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
+                       or shutil.which("docker") is None,
+                       reason="needs root, docker.io and the docker CLI"),
+]
 DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
 
 

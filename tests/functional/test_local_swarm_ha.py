@@ -2,8 +2,9 @@
 managers behind the cluster's HAProxy, managers whose engines are killed, repair and auto-healing,
 safe demotion when masters are scaled down, and health through the API and a conductor.
 
-Like ``test_local_swarm.py`` (whose helpers these tests use), they check the host and the stock
-``docker`` CLI rather than what the driver says. Timings are printed (run with ``-s``).
+Like ``test_local_swarm.py`` (with the helpers of ``tests/support/local_swarm.py``), they check
+the host and the stock ``docker`` CLI rather than what the driver says. Timings are printed (run
+with ``-s``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from magna.drivers.base import ClusterSpec, NodeGroupSpec, Observed
 from magna.drivers.local_nodes import balancer, engine, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import (
+from tests.support.conductor import FAST, conductor_stack, fake_template_body, wait_for
+from tests.support.databases import SQLITE_ONLY
+from tests.support.local_swarm import (
     TinyPKI,
-    _run,
-    _UserPKI,
+    UserPKI,
     assert_nothing_left,
     cleaned,
     converge,
@@ -32,9 +34,8 @@ from tests.functional.test_local_swarm import (
     engine_pids,
     make_spec,
     ready_hostnames,
+    run,
 )
-from tests.support.conductor import FAST, conductor_stack, fake_template_body, wait_for
-from tests.support.databases import SQLITE_ONLY
 
 pytestmark = [
     pytest.mark.docker,
@@ -153,7 +154,7 @@ def test_three_managers_survive_dead_engines_heal_and_scale_down(
         assert driver.delete(smaller)
         assert_nothing_left(driver, spec.uuid)
         assert not haproxy_pids(driver, spec)
-        assert str(allocation.gateway) not in _run("ss", "-ltn")
+        assert str(allocation.gateway) not in run("ss", "-ltn")
 
 
 def test_auto_healing_replaces_a_worker_that_cannot_be_repaired(
@@ -168,7 +169,7 @@ def test_auto_healing_replaces_a_worker_that_cannot_be_repaired(
         engine.stop(broken.engine, 10)
         engine.unmount_under(broken.engine.node_dir)
         data = Path(broken.engine.data_root)
-        _run("rm", "-rf", str(data))
+        run("rm", "-rf", str(data))
         data.write_text("not a directory: dockerd cannot start\n")
 
         # Without the label, healing only restarts engines: this one does not stay up.
@@ -186,7 +187,7 @@ def test_auto_healing_replaces_a_worker_that_cannot_be_repaired(
         assert any("replacing worker default-worker-1" in note for note in healed.notes)
         replacement = healed.nodes[2]
         assert replacement.address not in (str(allocation.address(slot)) for slot in (1, 2, 3))
-        assert f"magna-{network.short_id(spec.uuid)}-default-worker-1" not in _run(
+        assert f"magna-{network.short_id(spec.uuid)}-default-worker-1" not in run(
             "ip", "netns", "list")
         assert healed.api_address is not None
         assert ready_hostnames(pki, healed.api_address, tmp_path) == [
@@ -233,7 +234,7 @@ def test_health_through_the_api_goes_unhealthy_and_heals(tmp_path: Path, db_url:
             assert any(e["reason"] == "Healed" and "default-master-2" in e["message"]
                        for e in events), events
             ca = stack.api.get(f"/v1/certificates/{cluster_uuid}").json()["pem"]
-            pki = _UserPKI(stack, cluster_uuid, ca)
+            pki = UserPKI(stack, cluster_uuid, ca)
             assert len(managers(pki, body["api_address"], tmp_path)) == 3  # type: ignore
             assert stack.api.delete(f"/v1/clusters/{cluster_uuid}").status_code == 204
             stack.wait_gone(cluster_uuid, timeout=180)

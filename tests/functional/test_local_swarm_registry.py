@@ -1,8 +1,8 @@
 """Workload images without the internet: the busybox image on every node, the per-cluster
 registry, no public pulls, and a Swarm service whose published port answers HTTP from the host.
 
-Real engines and a real ``docker-registry``, driven as in ``test_local_swarm`` (whose helpers
-these tests reuse). Timings are printed (run with ``-s``).
+Real engines and a real ``docker-registry``, driven as in ``test_local_swarm`` (with the helpers
+of ``tests/support/local_swarm.py``). Timings are printed (run with ``-s``).
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import engine, image, network, registry
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import (
+from tests.support.local_swarm import (
     TinyPKI,
-    _run,
     assert_nothing_left,
     brute_force_cleanup,
     cleaned,
     converge,
     docker_cli,
     make_spec,
+    run,
 )
 
 pytestmark = [
@@ -109,7 +109,7 @@ def pulled_from(api: docker.APIClient, prefix: str) -> bool:
 
 
 def input_rules(short: str) -> list[str]:
-    return [line for line in _run("iptables", "-w", "-S", "INPUT").splitlines() if short in line]
+    return [line for line in run("iptables", "-w", "-S", "INPUT").splitlines() if short in line]
 
 
 @needs_registry

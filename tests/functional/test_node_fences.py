@@ -3,11 +3,12 @@ what the cluster needs (its load balancer, its registry), nothing else it listen
 no address (own gateway, the host's uplink, another cluster's gateway), and no other cluster's
 nodes answer.
 
-Two real clusters built by the driver (as in ``test_local_swarm``, whose helpers these tests
-reuse): A with a load balancer and a registry, B plain. A stand-in for the host's services
-(PostgreSQL, RabbitMQ, the API, SSH) is a TCP server this test starts on ``0.0.0.0``; probes
-are busybox ``nc`` in a container run with the stock docker CLI and the cluster's TLS files.
-All traffic goes to loopback, this host's addresses and the namespaces the test created.
+Two real clusters built by the driver (as in ``test_local_swarm``, with the helpers of
+``tests/support/local_swarm.py``): A with a load balancer and a registry, B plain. A stand-in
+for the host's services (PostgreSQL, RabbitMQ, the API, SSH) is a TCP server this test starts
+on ``0.0.0.0``; probes are busybox ``nc`` in a container run with the stock docker CLI and the
+cluster's TLS files. All traffic goes to loopback, this host's addresses and the namespaces the
+test created.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import fence, image, network, registry
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional import test_local_swarm as swarm
-from tests.functional.test_local_swarm import TinyPKI, _run, make_spec
+from tests.support import local_swarm as swarm
 from tests.support.listener import stand_in_listener
+from tests.support.local_swarm import TinyPKI, make_spec, run
 
 pytestmark = [
     pytest.mark.docker,
@@ -48,10 +49,10 @@ def driver(tmp_path: Path) -> LocalSwarmDriver:
 
 def uplink_address() -> str:
     """The host's address on its default route's interface (not loopback, not a bridge)."""
-    fields = _run("ip", "-4", "route", "show", "default").split()
+    fields = run("ip", "-4", "route", "show", "default").split()
     if "dev" not in fields:
         pytest.skip("the host has no default route")
-    out = _run("ip", "-o", "-4", "addr", "show", "dev", fields[fields.index("dev") + 1])
+    out = run("ip", "-o", "-4", "addr", "show", "dev", fields[fields.index("dev") + 1])
     words = out.split()
     return str(ipaddress.IPv4Interface(words[words.index("inet") + 1]).ip)
 
@@ -94,11 +95,11 @@ def two_node_spec(**overrides: object) -> ClusterSpec:
 
 
 def chain_rules(chain: str) -> list[str]:
-    return _run("iptables", "-w", "-S", chain).splitlines()
+    return run("iptables", "-w", "-S", chain).splitlines()
 
 
 def jumps(bridge: str) -> list[str]:
-    return [line for line in _run("iptables", "-w", "-S", "INPUT").splitlines()
+    return [line for line in run("iptables", "-w", "-S", "INPUT").splitlines()
             if bridge in line.split()]
 
 
@@ -154,8 +155,8 @@ def test_a_tenant_reaches_only_its_balancer_and_registry(driver: LocalSwarmDrive
         assert len(before) == 1 + 6 and len(jumps(bridge_a)) == 1
         assert driver.apply(a, pki).converged
         assert chain_rules(chain) == before and len(jumps(bridge_a)) == 1
-        _run("iptables", "-w", "-D", *jumps(bridge_a)[0].split()[1:])
-        _run("iptables", "-w", "-F", chain)
+        run("iptables", "-w", "-D", *jumps(bridge_a)[0].split()[1:])
+        run("iptables", "-w", "-F", chain)
         assert driver.apply(a, pki).converged
         assert chain_rules(chain) == before and len(jumps(bridge_a)) == 1
         assert not from_netns(netns_a, gw_a, port)

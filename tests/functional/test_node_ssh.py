@@ -29,7 +29,8 @@ from magna.drivers.local_nodes import daemons, network, ssh
 from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import TinyPKI, brute_force_cleanup, converge, make_spec
+from tests.support.local_swarm import TinyPKI, brute_force_cleanup, converge, make_spec
+from tests.support.ssh import login, make_key
 
 pytestmark = [
     pytest.mark.docker,
@@ -51,20 +52,6 @@ class Built:
 
     def nodes(self) -> dict[str, LocalNode]:
         return {node.name: node for node in self.driver._members(self.spec)}
-
-
-def make_key(path: Path) -> Path:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
-    return path
-
-
-def login(key: Path, user: str, address: str, command: str,
-          *options: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o",
-         "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-         "-o", "LogLevel=ERROR", *options, f"{user}@{address}", command],
-        capture_output=True, text=True, timeout=60, check=False)
 
 
 def sh(built: Built, node: LocalNode, command: str) -> str:
@@ -252,9 +239,9 @@ def test_session_root_reaches_neither_the_host_nor_another_cluster(
 def test_kubernetes_nodes_take_ssh_but_withhold_docker(tmp_path: Path) -> None:
     from magna.drivers.local_kubernetes import agents
     from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
-    from tests.functional.test_local_kubernetes import converge as kube_converge
-    from tests.functional.test_local_kubernetes import make_spec as kube_spec
     from tests.support.kubernetes import bin_dir
+    from tests.support.local_kubernetes import converge as kube_converge
+    from tests.support.local_kubernetes import make_spec as kube_spec
 
     bin_dir()
     state = tmp_path / "state"

@@ -11,7 +11,6 @@ nothing.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import signal
@@ -28,7 +27,9 @@ from magna.drivers.base import NodeGroupSpec
 from magna.drivers.local_nodes import engine, image, storage
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import (
+from tests.support.api import ApiClient, assert_error, make_template
+from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
+from tests.support.local_swarm import (
     TinyPKI,
     assert_nothing_left,
     cleaned,
@@ -36,21 +37,11 @@ from tests.functional.test_local_swarm import (
     deleted_after,
     make_spec,
 )
-from tests.support.api import ApiClient, assert_error, make_template
-from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
+from tests.support.node_storage import GIB, loops_under
 
-GIB = 1 << 30
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("mkfs.ext4") is None or shutil.which("losetup") is None,
     reason="needs root, e2fsprogs and util-linux")
-
-
-def loops_under(path: Path | str) -> list[str]:
-    """Loop devices whose backing file is under ``path`` (deleted ones too), as losetup says."""
-    listed = subprocess.run(["losetup", "--list", "--json", "--output", "NAME,BACK-FILE"],
-                            capture_output=True, text=True, check=True).stdout
-    devices = json.loads(listed)["loopdevices"] if listed.strip() else []
-    return [d["name"] for d in devices if str(d["back-file"]).startswith(f"{path}/")]
 
 
 # -- the volume's parts ---------------------------------------------------------------------

@@ -16,7 +16,8 @@ import pytest
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
 from magna.drivers.local_nodes import daemons
 from magna.drivers.local_nodes.node import LocalNode
-from tests.functional.test_local_kubernetes import (  # noqa: F401
+from tests.support.kubernetes import Kubectl, eventually
+from tests.support.local_kubernetes import (  # noqa: F401
     assert_nothing_left,
     binaries_built,
     converge,
@@ -25,9 +26,8 @@ from tests.functional.test_local_kubernetes import (  # noqa: F401
     members,
     removed_after,
 )
-from tests.functional.test_local_swarm import TinyPKI
-from tests.functional.test_node_storage import GIB, loops_under
-from tests.support.kubernetes import Kubectl, eventually
+from tests.support.local_swarm import TinyPKI
+from tests.support.node_storage import GIB, loops_under
 
 pytestmark = [
     pytest.mark.docker,

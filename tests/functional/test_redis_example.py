@@ -17,9 +17,9 @@ import pytest
 from magna.drivers.base import ClusterSpec
 from magna.drivers.local_kubernetes import redis_image
 from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
-from tests.functional.test_local_kubernetes import cluster, converge, driver  # noqa: F401
-from tests.functional.test_local_swarm import TinyPKI
 from tests.support.kubernetes import Kubectl, bin_dir, eventually
+from tests.support.local_kubernetes import cluster, converge, driver  # noqa: F401
+from tests.support.local_swarm import TinyPKI
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "redis"
 pytestmark = [pytest.mark.docker, pytest.mark.kubernetes]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,14 +27,20 @@ from magna.drivers.local_nodes.cluster import LocalNodes
 from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import (
+from tests.support.local_swarm import (
     TinyPKI,
     brute_force_cleanup,
     converge,
     make_spec,
-    pytestmark,  # noqa: F401  (root, docker.io and the docker CLI)
 )
-from tests.functional.test_local_swarm import assert_nothing_left as assert_no_cluster_left
+from tests.support.local_swarm import assert_nothing_left as assert_no_cluster_left
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
+                       or shutil.which("docker") is None,
+                       reason="needs root, docker.io and the docker CLI"),
+]
 
 IMAGE = "magna/busybox:latest"
 MIB = 1024 * 1024

@@ -10,19 +10,29 @@ only have crossed the overlay.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
+import pytest
+
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
-from tests.functional.test_local_swarm import (  # noqa: F401 - the module's marks and fixture
+from tests.support.local_swarm import (  # noqa: F401 - the fixture
     TinyPKI,
     cleaned,
     converge,
     docker_cli,
     driver,
     make_spec,
-    pytestmark,
 )
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
+                       or shutil.which("docker") is None,
+                       reason="needs root, docker.io and the docker CLI"),
+]
 
 IMAGE = "magna/busybox:latest"
 # NOTE: each task serves its node's hostname, so the page says which node answered.

@@ -26,17 +26,17 @@ from magna.drivers.base import ContainerPlace, ContainerSpec
 from magna.drivers.local_nodes import pki
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_containers import wait_container
-from tests.functional.test_containers_local import (
+from tests.support.conductor import FAST, Stack, conductor_stack
+from tests.support.containers import wait_container
+from tests.support.databases import SQLITE_ONLY
+from tests.support.local_containers import (
     IMAGE,
     SLEEPER,
     ApiSigner,
     busybox_tar,
     engine,
 )
-from tests.functional.test_local_swarm import deleted_after
-from tests.support.conductor import FAST, Stack, conductor_stack
-from tests.support.databases import SQLITE_ONLY
+from tests.support.local_swarm import deleted_after
 
 pytestmark = [
     pytest.mark.docker,

@@ -25,9 +25,9 @@ from magna.drivers.local_kubernetes.driver import LocalKubernetesDriver
 from magna.drivers.local_nodes import limits, network, teardown
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
-from tests.functional.test_local_swarm import brute_force_cleanup, deleted_after
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
 from tests.support.kubernetes import bin_dir
+from tests.support.local_swarm import brute_force_cleanup, deleted_after
 
 NETWORK = ipaddress.IPv4Network("10.236.0.0/16")
 PROXY = "http://proxy.example:3128"

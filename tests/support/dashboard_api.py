@@ -2,7 +2,9 @@
 
 A test acts in the browser and checks the outcome through the API (``api``), as the same user
 or the local administrator; ``keystone_magna`` is a ``magna serve`` behind the suite's real
-Keystone; ``log_in`` signs a tab in with the dashboard's own form.
+Keystone, and the ``keystone_server`` fixture one on the fake driver for a test module (the
+basics' and the cluster forms' modules each start their own); ``log_in`` signs a tab in with
+the dashboard's own form.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.keystone_server import KeystoneServer, User
@@ -31,6 +34,17 @@ def keystone_magna(keystone: KeystoneServer, state_dir: str) -> Iterator[Running
         "api": {"auth_strategy": "keystone"},
         "keystone_authtoken": keystone.authtoken_options()}
     with magna_server(state_dir, extra=extra) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def keystone_server(keystone: KeystoneServer,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    extra: dict[str, dict[str, object]] = {
+        "api": {"auth_strategy": "keystone"},
+        "keystone_authtoken": keystone.authtoken_options(),
+        "drivers": {"enabled_drivers": "fake"}}
+    with magna_server(str(tmp_path_factory.mktemp("dash-ks")), extra=extra) as running:
         yield running
 
 

@@ -58,7 +58,7 @@ def _wait_status(server: RunningServer, uuid: str, status: str) -> None:
 
 def seed(server: RunningServer) -> dict[str, str]:
     """The objects the paths will name."""
-    from tests.functional.test_keypairs import ssh_public_key
+    from tests.support.ssh import ssh_public_key
 
     template = _post(server, "/clustertemplates", fake_template_body())["uuid"]
     ready = _post(server, "/clusters", {"name": "ready", "cluster_template_id": template,

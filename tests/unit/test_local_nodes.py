@@ -3,7 +3,6 @@ and its records (slots, notes told once, subnet messages) behave without engines
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from pathlib import Path
@@ -12,9 +11,10 @@ import pytest
 
 import magna.drivers.local_nodes as package
 from magna.common.exceptions import PermanentError
-from magna.drivers.local_nodes import engine, network, planning
-from magna.drivers.local_nodes.node import LocalNode, Node
+from magna.drivers.local_nodes import network, planning
+from magna.drivers.local_nodes.node import Node
 from magna.drivers.local_nodes.notices import MARKER, FirstNotes
+from tests.support.local_nodes import make_node
 
 
 def test_the_node_layer_source_never_says_swarm() -> None:
@@ -23,21 +23,6 @@ def test_the_node_layer_source_never_says_swarm() -> None:
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if re.search("swarm", line, re.IGNORECASE)]
     assert found == []
-
-
-def make_node(tmp_path: Path, **overrides: object) -> LocalNode:
-    allocation = network.Allocation(ipaddress.IPv4Network("10.9.0.0/24"))
-    spec = engine.EngineSpec(node_dir=str(tmp_path / "default-worker-0"),
-                             run_dir=str(tmp_path / "run" / "2"), hostname="c-default-worker-0",
-                             netns="magna-abcd1234-default-worker-0", address="10.9.0.3",
-                             cgroup_parent="/magna/abcd1234/default-worker-0")
-    net = network.NodeNetwork(netns=spec.netns, veth="mgvabcd12342", bridge="mgbabcd1234",
-                              address=allocation.address(2), allocation=allocation)
-    fields: dict[str, object] = dict(name="default-worker-0", nodegroup="default-worker",
-                                     role="worker", slot=2, address="10.9.0.3", engine=spec,
-                                     net=net)
-    fields.update(overrides)
-    return LocalNode(**fields)  # type: ignore[arg-type]
 
 
 def test_a_local_node_is_a_node_and_places_files_only_inside_itself(tmp_path: Path) -> None:

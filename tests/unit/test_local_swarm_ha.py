@@ -112,7 +112,7 @@ def test_an_engine_is_stuck_only_when_it_answers_yet_stays_down_past_the_grace()
 def test_a_nodes_health_reasons_come_from_its_engine_and_the_managers_view(
         tmp_path: Path) -> None:
     from magna.drivers.local_swarm.health import problems_of
-    from tests.unit.test_local_nodes import make_node
+    from tests.support.local_nodes import make_node
 
     master = make_node(tmp_path, role="master",
                        engine=dataclasses.replace(make_node(tmp_path).engine, hostname="m"))
