@@ -15,14 +15,19 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from magna.drivers.base import ClusterSpec
 from magna.drivers.local_nodes import engine, host, image, network
+from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.support import local_swarm
@@ -83,6 +88,41 @@ def test_create_apply_again_and_delete(driver: LocalSwarmDriver, tmp_path: Path)
         print(f"local-swarm delete 1+2: {time.monotonic() - started:.1f}s")
         assert_nothing_left(driver, spec.uuid)
         assert driver.delete(spec)  # deleting what is gone is fine
+
+
+@pytest.mark.parametrize(("workers", "early"), [(3, True), (2, False)])
+def test_many_workers_are_built_while_the_masters_engines_start(
+        driver: LocalSwarmDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        workers: int, early: bool) -> None:
+    """More than two workers per master are built and start beside the masters' engines (they
+    are then the longer path of a create); fewer wait for those engines. Either way the swarm
+    forms with every node. The masters' engine start is held until a worker's build begins (up
+    to 30 s), so the order is observed, not raced."""
+    nodes = driver.nodes
+    build_nodes, start_engines = nodes.build_nodes, nodes.start_engines
+    building = threading.Event()
+    beside: list[bool] = []
+
+    def build(spec: ClusterSpec, pki_: Any, group: Sequence[LocalNode]) -> None:
+        if any(node.role != "master" for node in group):
+            building.set()
+        build_nodes(spec, pki_, group)
+
+    def start(group: Sequence[LocalNode]) -> list[tuple[LocalNode, str]]:
+        if group and all(node.role == "master" for node in group):
+            beside.append(building.wait(30) if early else building.is_set())
+        return start_engines(group)
+
+    monkeypatch.setattr(nodes, "build_nodes", build)
+    monkeypatch.setattr(nodes, "start_engines", start)
+    master, worker = make_spec().nodegroups
+    spec, pki = make_spec(nodegroups=(master, replace(worker, node_count=workers))), TinyPKI()
+    with cleaned(driver, spec.uuid):
+        observed = converge(driver, spec, pki)
+        assert beside[0] is early
+        assert observed.api_address is not None
+        assert ready_hostnames(pki, observed.api_address, tmp_path) == [
+            "t-default-master-0", *(f"t-default-worker-{i}" for i in range(workers))]
 
 
 def test_converges_after_engines_are_killed(driver: LocalSwarmDriver, tmp_path: Path) -> None:
