@@ -11,17 +11,14 @@ theirs is left.
 from __future__ import annotations
 
 import ipaddress
-import os
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from magna.drivers.local_nodes import engine, network
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.support.local_swarm import (
+    NEEDS_ENGINES,
     TinyPKI,
     assert_nothing_left,
     cleaned,
@@ -31,12 +28,7 @@ from tests.support.local_swarm import (
     ping,
 )
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                       or shutil.which("docker") is None,
-                       reason="needs root, docker.io and the docker CLI"),
-]
+pytestmark = NEEDS_ENGINES
 
 CIDR = "10.232.0.0/16"
 PORT = 9999

@@ -33,6 +33,7 @@ from tests.conftest import make_conf
 from tests.support import local_swarm
 from tests.support.conductor import FAST, conductor_stack
 from tests.support.local_swarm import (
+    NEEDS_ENGINES,
     TinyPKI,
     UserPKI,
     assert_nothing_left,
@@ -48,12 +49,7 @@ from tests.support.local_swarm import (
     run,
 )
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                       or shutil.which("docker") is None,
-                       reason="needs root, docker.io and the docker CLI"),
-]
+pytestmark = NEEDS_ENGINES
 driver = local_swarm.driver  # the fixture: a driver with its own state dir
 
 

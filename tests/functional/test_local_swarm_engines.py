@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -34,6 +33,7 @@ from tests.support import local_swarm
 from tests.support.conductor import FAST, conductor_stack
 from tests.support.databases import SQLITE_ONLY
 from tests.support.local_swarm import (
+    NEEDS_ENGINES,
     TinyPKI,
     UserPKI,
     cleaned,
@@ -42,12 +42,7 @@ from tests.support.local_swarm import (
     make_spec,
 )
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                       or shutil.which("docker") is None,
-                       reason="needs root, docker.io and the docker CLI"),
-]
+pytestmark = NEEDS_ENGINES
 MIB = 1024 * 1024
 driver = local_swarm.driver  # the fixture: a driver with its own state dir
 

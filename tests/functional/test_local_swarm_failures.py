@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
 import stat
 import subprocess
 import threading
@@ -22,7 +21,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
 from magna.db import models
@@ -32,14 +30,14 @@ from tests.conftest import make_conf
 from tests.support.api import template_body
 from tests.support.conductor import FAST, Stack, conductor_stack, wait_for
 from tests.support.databases import SQLITE_ONLY
-from tests.support.local_swarm import assert_nothing_left, brute_force_cleanup, make_spec
+from tests.support.local_swarm import (
+    NEEDS_ENGINES,
+    assert_nothing_left,
+    brute_force_cleanup,
+    make_spec,
+)
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                       or shutil.which("docker") is None,
-                       reason="needs root, docker.io and the docker CLI"),
-]
+pytestmark = NEEDS_ENGINES
 DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
 
 

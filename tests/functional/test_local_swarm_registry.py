@@ -28,6 +28,7 @@ from magna.drivers.local_nodes import engine, image, network, registry
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.support.local_swarm import (
+    NEEDS_ENGINES,
     TinyPKI,
     assert_nothing_left,
     brute_force_cleanup,
@@ -38,12 +39,7 @@ from tests.support.local_swarm import (
     run,
 )
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                       or shutil.which("docker") is None,
-                       reason="needs root, docker.io and the docker CLI"),
-]
+pytestmark = NEEDS_ENGINES
 needs_registry = pytest.mark.skipif(shutil.which("docker-registry") is None,
                                     reason="needs docker-registry")
 SERVICE = ["service", "create", "--name", "web", "--endpoint-mode", "dnsrr", "--mode", "global",

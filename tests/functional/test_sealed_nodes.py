@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from magna.drivers.local_nodes.node import LocalNode
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.support.local_swarm import (
+    NEEDS_ENGINES,
     TinyPKI,
     brute_force_cleanup,
     converge,
@@ -35,12 +35,7 @@ from tests.support.local_swarm import (
 )
 from tests.support.local_swarm import assert_nothing_left as assert_no_cluster_left
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                       or shutil.which("docker") is None,
-                       reason="needs root, docker.io and the docker CLI"),
-]
+pytestmark = NEEDS_ENGINES
 
 IMAGE = "magna/busybox:latest"
 MIB = 1024 * 1024

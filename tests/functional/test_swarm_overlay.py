@@ -10,15 +10,12 @@ only have crossed the overlay.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
-
-import pytest
 
 from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.support.local_swarm import (  # noqa: F401 - the fixture
+    NEEDS_ENGINES,
     TinyPKI,
     cleaned,
     converge,
@@ -27,12 +24,7 @@ from tests.support.local_swarm import (  # noqa: F401 - the fixture
     make_spec,
 )
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
-                       or shutil.which("docker") is None,
-                       reason="needs root, docker.io and the docker CLI"),
-]
+pytestmark = NEEDS_ENGINES
 
 IMAGE = "magna/busybox:latest"
 # NOTE: each task serves its node's hostname, so the page says which node answered.

@@ -37,6 +37,13 @@ from magna.drivers.local_swarm.driver import LocalSwarmDriver
 from tests.conftest import make_conf
 from tests.support.conductor import Stack
 
+# The marks of every module that runs the driver's engines (``pytestmark = NEEDS_ENGINES``).
+NEEDS_ENGINES = [
+    pytest.mark.docker,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dockerd") is None
+                       or shutil.which("docker") is None,
+                       reason="needs root, docker.io and the docker CLI"),
+]
 POLICY = x509.SigningPolicy(allowed_extensions=["keyUsage", "extendedKeyUsage", "subjectAltName",
                                                 "basicConstraints"],
                             allowed_key_usage=["Digital Signature", "Key Encipherment"])
